@@ -1,0 +1,26 @@
+# Shared by the test bed scripts: versions, cache locations and logging. Source it, do not run it.
+set -euo pipefail
+
+BERTH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BERTH_CACHE="${BERTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}"
+
+# One Pulumi version for the npm SDK (package.json) and the CLI built here. 3.248.0 is the newest release
+# whose @pulumi/pulumi still supports Node 20 (later ones declare node >= 22).
+PULUMI_VERSION="3.248.0"
+PULUMI_HOME_DIR="$BERTH_CACHE/pulumi-v$PULUMI_VERSION"
+
+BASE_IMAGE_SUITE="bookworm"
+BASE_IMAGE="berth/debian:$BASE_IMAGE_SUITE"
+NODE_IMAGE="berth/node:$(node --version | tr -d v)-$BASE_IMAGE_SUITE"
+
+log() { printf '[testbed] %s\n' "$*" >&2; }
+die() { printf '[testbed] error: %s\n' "$*" >&2; exit 1; }
+
+apt_install() {
+  log "installing Debian packages: $*"
+  if [ ! -f "$BERTH_CACHE/.apt-updated" ]; then
+    apt-get update -qq
+    mkdir -p "$BERTH_CACHE" && touch "$BERTH_CACHE/.apt-updated"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
