@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: brings up the test bed (installing what is missing), type-checks, then runs every
+# test/**/*.test.ts with node's built-in runner.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+eval "$(bash testbed/up.sh)"
+
+echo "[test] type-checking" >&2
+npx tsc -p tsconfig.json --noEmit
+
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+exec node --import tsx --test "${files[@]}"

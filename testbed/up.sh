@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Brings up the whole test bed, skipping whatever is already there, and prints `export` lines for the
+# shell that runs Berth's tests or demo:   eval "$(bash testbed/up.sh)"
+#   1. Docker engine (testbed/docker.sh)      3. Pulumi CLI + language host (testbed/pulumi.sh)
+#   2. offline base images (testbed/images.sh) 4. the project's npm dependencies (npm ci)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[[ "$(node --version)" == v20.* ]] || die "Berth needs Node 20; found $(node --version)"
+
+timed() {
+  local started=$SECONDS
+  "$@"
+  log "$(basename "$2") done in $((SECONDS - started)) s"
+}
+
+docker_host="$(timed bash "$BERTH_ROOT/testbed/docker.sh")"
+images="$(DOCKER_HOST="$docker_host" timed bash "$BERTH_ROOT/testbed/images.sh")"
+pulumi_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi.sh")"
+
+# npm ci only when package-lock.json changed since the last install into this clone.
+lock_hash="$(sha256sum "$BERTH_ROOT/package-lock.json" | cut -d' ' -f1)"
+stamp="$BERTH_ROOT/node_modules/.berth-lock-hash"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_hash" ]; then
+  log "installing npm dependencies (npm ci)"
+  (cd "$BERTH_ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  echo "$lock_hash" >"$stamp"
+else
+  log "npm dependencies up to date"
+fi
+
+echo "export DOCKER_HOST='$docker_host'"
+while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$images"
+echo "export PATH='$pulumi_bin':\"\$PATH\""
+echo "export PULUMI_SKIP_UPDATE_CHECK=true"
+echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"
