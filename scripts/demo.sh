@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$PWD"
-eval "$(bash testbed/up.sh)"
+testbed_env="$(bash testbed/up.sh)"  # a plain assignment, so a failed set-up stops this script
+eval "$testbed_env"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -3,7 +3,8 @@
 # test/**/*.test.ts with node's built-in runner.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-eval "$(bash testbed/up.sh)"
+testbed_env="$(bash testbed/up.sh)"  # a plain assignment, so a failed set-up stops this script
+eval "$testbed_env"
 
 echo "[test] type-checking" >&2
 npx tsc -p tsconfig.json --noEmit

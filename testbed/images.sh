@@ -34,7 +34,8 @@ else
   cp "$(readlink -f "$(command -v node)")" "$context/node"
   log "building $NODE_IMAGE from $BASE_IMAGE and the host's node $(node --version)"
   DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$NODE_IMAGE" \
-    -f "$BERTH_ROOT/testbed/images/node.Dockerfile" "$context" >/dev/null
+    -f "$BERTH_ROOT/testbed/images/node.Dockerfile" "$context" >"$BERTH_CACHE/node-image-build.log" 2>&1 \
+    || { cat "$BERTH_CACHE/node-image-build.log" >&2; die "building $NODE_IMAGE failed"; }
 fi
 
 echo "BERTH_BASE_IMAGE=$BASE_IMAGE"

@@ -1,5 +1,7 @@
 # Shared by the test bed scripts: versions, cache locations and logging. Source it, do not run it.
 set -euo pipefail
+# A failing step inside $(...) must stop the script too, not hand an empty value to the next step.
+shopt -s inherit_errexit
 
 BERTH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BERTH_CACHE="${BERTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings up the whole test bed, skipping whatever is already there, and prints `export` lines for the
-# shell that runs Berth's tests or demo:   eval "$(bash testbed/up.sh)"
+# shell that runs Berth's tests or demo:   testbed_env="$(bash testbed/up.sh)" && eval "$testbed_env"
 #   1. Docker engine (testbed/docker.sh)      3. Pulumi CLI + language host (testbed/pulumi.sh)
 #   2. offline base images (testbed/images.sh) 4. the project's npm dependencies (npm ci)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
