@@ -11,6 +11,9 @@ BERTH_CACHE="${BERTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}"
 PULUMI_VERSION="3.248.0"
 PULUMI_HOME_DIR="$BERTH_CACHE/pulumi-v$PULUMI_VERSION"
 
+# The runpod Python package (client and worker SDK) the compatibility tests use; runpod-compat.md describes 1.12.0.
+RUNPOD_PYTHON_VERSION="1.12.0"
+
 BASE_IMAGE_SUITE="bookworm"
 BASE_IMAGE="berth/debian:$BASE_IMAGE_SUITE"
 NODE_IMAGE="berth/node:$(node --version | tr -d v)-$BASE_IMAGE_SUITE"

@@ -2,7 +2,8 @@
 # Brings up the whole test bed, skipping whatever is already there, and prints `export` lines for the
 # shell that runs Berth's tests or demo:   testbed_env="$(bash testbed/up.sh)" && eval "$testbed_env"
 #   1. Docker engine (testbed/docker.sh)      3. Pulumi CLI + language host (testbed/pulumi.sh)
-#   2. offline base images (testbed/images.sh) 4. the project's npm dependencies (npm ci)
+#   2. offline base images (testbed/images.sh) 4. the runpod Python package (testbed/python.sh)
+#   5. the project's npm dependencies (npm ci)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ "$(node --version)" == v20.* ]] || die "Berth needs Node 20; found $(node --version)"
@@ -16,6 +17,7 @@ timed() {
 docker_host="$(timed bash "$BERTH_ROOT/testbed/docker.sh")"
 images="$(DOCKER_HOST="$docker_host" timed bash "$BERTH_ROOT/testbed/images.sh")"
 pulumi_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi.sh")"
+python="$(timed bash "$BERTH_ROOT/testbed/python.sh")"
 
 # npm ci only when package-lock.json changed since the last install into this clone.
 lock_hash="$(sha256sum "$BERTH_ROOT/package-lock.json" | cut -d' ' -f1)"
@@ -30,6 +32,7 @@ fi
 
 echo "export DOCKER_HOST='$docker_host'"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$images"
+echo "export BERTH_PYTHON='$python'"
 echo "export PATH='$pulumi_bin':\"\$PATH\""
 echo "export PULUMI_SKIP_UPDATE_CHECK=true"
 echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"

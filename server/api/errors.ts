@@ -1,0 +1,69 @@
+import type { FastifyError, FastifyInstance } from "fastify";
+import { ZodError } from "zod";
+
+/**
+ * An error a client caused, answered as `{ error, message, details? }` with a 4xx status.
+ * `error` is a stable machine-readable code; `message` names the field or thing and the rule.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export const notFound = (what: string) => new ApiError(404, "not_found", `${what} does not exist`);
+
+/** One line per problem, naming the field by its path: `input.policy.ttl: must be at least 10000`. */
+export function describeZodError(err: ZodError, root: string): { message: string; details: unknown } {
+  const issues = err.issues.map((issue) => ({
+    field: [root, ...issue.path.map(String)].filter(Boolean).join("."),
+    rule: issue.message,
+  }));
+  return { message: issues.map((i) => `${i.field}: ${i.rule}`).join("; "), details: issues };
+}
+
+/**
+ * Turns every failure into a JSON body: ApiErrors and fastify's own client errors (bad JSON, oversize body,
+ * wrong content type) keep their 4xx status; anything else is logged with its stack and answered as a
+ * generic 500 that leaks nothing.
+ */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | ApiError | ZodError, request, reply) => {
+    if (err instanceof ApiError) {
+      return reply.status(err.statusCode).send({ error: err.code, message: err.message, details: err.details });
+    }
+    if (err instanceof ZodError) {
+      const { message, details } = describeZodError(err, "body");
+      return reply.status(400).send({ error: "invalid_request", message, details });
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return reply.status(status).send({ error: clientErrorCode(err), message: err.message });
+    }
+    request.log.error({ err }, "unhandled error");
+    return reply.status(500).send({ error: "internal", message: "internal error; see the control plane's log" });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` }),
+  );
+}
+
+function clientErrorCode(err: FastifyError): string {
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return "payload_too_large";
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return "unsupported_media_type";
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return "malformed_json";
+    default:
+      return err.statusCode === 413 ? "payload_too_large" : "bad_request";
+  }
+}

@@ -1,0 +1,297 @@
+import type { FastifyInstance } from "fastify";
+import { z, type ZodType } from "zod";
+import { version } from "../../package.json";
+import {
+  endpointFields,
+  endpointRevisionViewSchema,
+  endpointSpecSchema,
+  endpointViewSchema,
+  gpuCatalogSchema,
+  networkVolumeFields,
+  networkVolumeSpecSchema,
+  networkVolumeViewSchema,
+  templateFields,
+  templateSpecSchema,
+  templateUpdateReplySchema,
+  templateViewSchema,
+  workerEnvReplySchema,
+} from "../resources/schemas";
+import {
+  errorReplySchema,
+  healthReplySchema,
+  jobStatusBodySchema,
+  purgeReplySchema,
+  runReplySchema,
+  runRequestSchema,
+  streamReplySchema,
+  waitQuerySchema,
+} from "./client-schemas";
+
+type Json = Record<string, unknown>;
+
+/** GET /openapi.json, without auth: the admin and client APIs' schemas, and a listing of the worker API. */
+export async function openApiRoutes(app: FastifyInstance): Promise<void> {
+  // Built once, at start: a schema that cannot be expressed fails the server's start (and its tests), not a request.
+  const document = buildOpenApiDocument();
+  app.get("/openapi.json", async () => document);
+}
+
+/**
+ * Request bodies are described as zod parses them (`io: "input"`: fields with defaults are optional), replies
+ * as the API writes them (`io: "output"`). PATCH bodies are the resource's fields, all optional and without
+ * defaults: a merge patch leaves out what it does not change.
+ */
+const REQUEST_SCHEMAS: Record<string, ZodType> = {
+  TemplateInput: templateSpecSchema,
+  TemplatePatch: templateFields.partial(),
+  EndpointInput: endpointSpecSchema,
+  EndpointPatch: endpointFields.partial(),
+  NetworkVolumeInput: networkVolumeSpecSchema,
+  NetworkVolumePatch: networkVolumeFields.partial(),
+  RunRequest: runRequestSchema,
+};
+
+const REPLY_SCHEMAS: Record<string, ZodType> = {
+  Template: templateViewSchema,
+  TemplateUpdate: templateUpdateReplySchema,
+  Endpoint: endpointViewSchema,
+  EndpointRevision: endpointRevisionViewSchema,
+  NetworkVolume: networkVolumeViewSchema,
+  WorkerEnv: workerEnvReplySchema,
+  GpuCatalog: gpuCatalogSchema,
+  JobStatus: jobStatusBodySchema,
+  RunReply: runReplySchema,
+  StreamReply: streamReplySchema,
+  PurgeReply: purgeReplySchema,
+  HealthReply: healthReplySchema,
+  Error: errorReplySchema,
+};
+
+const PATCH_SCHEMAS = new Set(["TemplatePatch", "EndpointPatch", "NetworkVolumePatch"]);
+
+export function buildOpenApiDocument(): Json {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Berth control plane",
+      version,
+      description:
+        "RunPod-compatible serverless endpoints on your own hardware. The client API (/v2) is RunPod's: point a RunPod " +
+        "client at {server}/v2. The admin API (/admin) manages templates, endpoints and network volumes; secret env " +
+        'values are never returned, reads show "********" in their place. Errors are JSON: {error, message, details?}, ' +
+        "with `message` naming each bad field (`body.workersMin: ...`).",
+    },
+    tags: [
+      { name: "admin", description: "Templates, endpoints and network volumes (what the Pulumi provider calls)" },
+      { name: "client", description: "RunPod's serverless client API" },
+      { name: "worker", description: "RunPod's worker protocol, as runpod-python speaks it; authorized by the endpoint's worker key" },
+    ],
+    security: [{ apiKey: [] }],
+    paths: { ...adminPaths(), ...clientPaths(), ...workerPaths(), ...publicPaths() },
+    components: {
+      schemas: componentSchemas(),
+      securitySchemes: {
+        apiKey: {
+          type: "http",
+          scheme: "bearer",
+          description: "An API key: `Authorization: Bearer <key>` (a bare key is accepted too, as RunPod does). Worker keys are refused.",
+        },
+        workerKey: {
+          type: "apiKey",
+          in: "header",
+          name: "Authorization",
+          description: "The endpoint's worker key, bare (RUNPOD_AI_API_KEY from GET /admin/endpoints/{id}/worker-env)",
+        },
+      },
+      parameters: {
+        id: pathParameter("id", "resource id"),
+        endpointId: pathParameter("endpointId", "endpoint id"),
+        jobId: pathParameter("jobId", "job id"),
+        workerId: pathParameter("workerId", "the worker's id (RUNPOD_POD_ID)"),
+      },
+      responses: {
+        BadRequest: errorResponse("invalid request: `message` and `details` name each field and its rule"),
+        Unauthorized: errorResponse("missing or wrong key"),
+        NotFound: errorResponse("no such resource"),
+        Conflict: errorResponse("the resource is in use; `details.endpoints` names the users"),
+      },
+    },
+  };
+}
+
+function componentSchemas(): Record<string, Json> {
+  const generate = (schemas: Record<string, ZodType>, io: "input" | "output") => {
+    const registry = z.registry<{ id: string }>();
+    for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
+    return z.toJSONSchema(registry, { io, uri: (id) => `#/components/schemas/${id}` }).schemas as Record<string, Json>;
+  };
+  const all = { ...generate(REQUEST_SCHEMAS, "input"), ...generate(REPLY_SCHEMAS, "output") };
+  return Object.fromEntries(
+    Object.entries(all).map(([id, { $schema, $id, ...schema }]) => [id, PATCH_SCHEMAS.has(id) ? withoutDefaults(schema) : schema]),
+  );
+}
+
+/** A patch leaves a field as it is when absent: the defaults that apply at creation do not apply to it. */
+function withoutDefaults(schema: Json): Json {
+  const properties = Object.entries((schema.properties ?? {}) as Record<string, Json>).map(([key, { default: _, ...property }]) => [
+    key,
+    property,
+  ]);
+  return { ...schema, properties: Object.fromEntries(properties) };
+}
+
+// --- paths ------------------------------------------------------------------------------------------------
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Json) => ({ content: { "application/json": { schema } } });
+const ok = (description: string, schema?: Json) => ({ description, ...(schema ? json(schema) : {}) });
+const errorResponse = (description: string) => ({ description, ...json(ref("Error")) });
+const parameter = (name: string) => ({ $ref: `#/components/parameters/${name}` });
+const pathParameter = (name: string, description: string) => ({ name, in: "path", required: true, description, schema: { type: "string" } });
+const failures = (...responses: Array<"BadRequest" | "NotFound" | "Conflict">) => ({
+  "401": { $ref: "#/components/responses/Unauthorized" },
+  ...Object.fromEntries(
+    responses.map((r) => [{ BadRequest: "400", NotFound: "404", Conflict: "409" }[r], { $ref: `#/components/responses/${r}` }]),
+  ),
+});
+
+function adminPaths(): Json {
+  const crud = (path: string, what: string, name: string, updateReply = name) => ({
+    [`/admin/${path}`]: {
+      get: { tags: ["admin"], summary: `list ${what}s`, responses: { "200": ok(`every ${what}`, { type: "array", items: ref(name) }), ...failures() } },
+      post: {
+        tags: ["admin"],
+        summary: `create a ${what}`,
+        requestBody: { required: true, ...json(ref(`${name}Input`)) },
+        responses: { "200": ok(`the new ${what}`, ref(name)), ...failures("BadRequest") },
+      },
+    },
+    [`/admin/${path}/{id}`]: {
+      parameters: [parameter("id")],
+      get: { tags: ["admin"], summary: `read a ${what}`, responses: { "200": ok(`the ${what}`, ref(name)), ...failures("NotFound") } },
+      put: {
+        tags: ["admin"],
+        summary: `replace a ${what}'s spec; omitted fields take their defaults`,
+        requestBody: { required: true, ...json(ref(`${name}Input`)) },
+        responses: { "200": ok(`the updated ${what}`, ref(updateReply)), ...failures("BadRequest", "NotFound") },
+      },
+      patch: {
+        tags: ["admin"],
+        summary: `change some of a ${what}'s fields (JSON merge patch, RFC 7396: null removes a field, env merges key by key)`,
+        requestBody: {
+          required: true,
+          content: { "application/merge-patch+json": { schema: ref(`${name}Patch`) }, "application/json": { schema: ref(`${name}Patch`) } },
+        },
+        responses: { "200": ok(`the updated ${what}`, ref(updateReply)), ...failures("BadRequest", "NotFound") },
+      },
+      delete: {
+        tags: ["admin"],
+        summary: `delete a ${what}; refused while in use`,
+        responses: { "204": ok("deleted"), ...failures("NotFound", "Conflict") },
+      },
+    },
+  });
+  return {
+    ...crud("templates", "template", "Template", "TemplateUpdate"),
+    ...crud("endpoints", "endpoint", "Endpoint"),
+    ...crud("network-volumes", "network volume", "NetworkVolume"),
+    "/admin/endpoints/{id}/revisions": {
+      parameters: [parameter("id")],
+      get: {
+        tags: ["admin"],
+        summary: "every revision of the endpoint, oldest first",
+        responses: { "200": ok("the revisions", { type: "array", items: ref("EndpointRevision") }), ...failures("NotFound") },
+      },
+    },
+    "/admin/endpoints/{id}/worker-env": {
+      parameters: [parameter("id")],
+      get: {
+        tags: ["admin"],
+        summary: "the environment a RunPod-compatible worker needs to serve the endpoint (includes its worker key)",
+        responses: { "200": ok("the environment", ref("WorkerEnv")), ...failures("NotFound") },
+      },
+    },
+    "/admin/gpu-types": {
+      get: {
+        tags: ["admin"],
+        summary: "the GPU type ids and pool ids endpoints may name in gpuTypeIds",
+        responses: { "200": ok("the catalogue", ref("GpuCatalog")), ...failures() },
+      },
+    },
+  };
+}
+
+function clientPaths(): Json {
+  const waitParameters = queryParameters(waitQuerySchema);
+  const op = (summary: string, reply: string, extra: Json = {}) => ({
+    tags: ["client"],
+    summary,
+    ...extra,
+    responses: { "200": ok(summary, ref(reply)), ...failures("BadRequest", "NotFound") },
+  });
+  const runBody = { requestBody: { required: true, ...json(ref("RunRequest")) } };
+  const endpoint = [parameter("endpointId")];
+  const job = [parameter("endpointId"), parameter("jobId")];
+  return {
+    "/v2/{endpointId}/run": { parameters: endpoint, post: op("queue a job", "RunReply", runBody) },
+    "/v2/{endpointId}/runsync": {
+      parameters: endpoint,
+      post: op("run a job and wait for it (90 s, or `wait` ms); a job not done in time answers its current status", "JobStatus", {
+        ...runBody,
+        parameters: waitParameters,
+      }),
+    },
+    "/v2/{endpointId}/status/{jobId}": { parameters: job, get: op("a job's status, and its output once done", "JobStatus") },
+    "/v2/{endpointId}/status-sync/{jobId}": {
+      parameters: job,
+      get: op("a job's status, waiting up to `wait` ms for it to end", "JobStatus", { parameters: waitParameters }),
+    },
+    "/v2/{endpointId}/stream/{jobId}": { parameters: job, get: op("the stream chunks not returned yet", "StreamReply") },
+    "/v2/{endpointId}/cancel/{jobId}": { parameters: job, post: op("cancel a job", "RunReply") },
+    "/v2/{endpointId}/retry/{jobId}": { parameters: job, post: op("queue a FAILED or TIMED_OUT job again", "RunReply") },
+    "/v2/{endpointId}/purge-queue": { parameters: endpoint, post: op("remove every queued job", "PurgeReply") },
+    "/v2/{endpointId}/health": { parameters: endpoint, get: op("job and worker counts", "HealthReply") },
+  };
+}
+
+/** The worker protocol is RunPod's and its bodies are the SDK's; listed here so the whole surface is in one place. */
+function workerPaths(): Json {
+  const op = (method: "get" | "post", summary: string, params: string[]) => ({
+    parameters: params.map(parameter),
+    [method]: {
+      tags: ["worker"],
+      summary,
+      security: [{ workerKey: [] }],
+      responses: { "200": ok("done"), "401": { $ref: "#/components/responses/Unauthorized" }, "404": { $ref: "#/components/responses/NotFound" } },
+    },
+  });
+  const worker = ["endpointId", "workerId"];
+  const workerJob = ["endpointId", "workerId", "jobId"];
+  return {
+    "/v2/{endpointId}/job-take/{workerId}": op("get", "long-poll for a job (?job_in_progress=0|1): 200 the job, 204 none", worker),
+    "/v2/{endpointId}/job-take-batch/{workerId}": op("get", "long-poll for up to ?batch_size jobs: 200 a list, 204 none", worker),
+    "/v2/{endpointId}/job-done/{workerId}/{jobId}": op("post", "a job's result, error or progress update (?isStream=true|false)", workerJob),
+    "/v2/{endpointId}/job-stream/{workerId}/{jobId}": op("post", "one stream chunk: {output}", workerJob),
+    "/v2/{endpointId}/ping/{workerId}": op("get", "heartbeat (?job_id=a,b&runpod_version=...)", worker),
+    "/v2/{endpointId}/job-stop/{workerId}": op("get", 'long-poll for jobs to stop: 200 {"jobsToStop": [...]}, 204 none', worker),
+  };
+}
+
+function publicPaths(): Json {
+  return {
+    "/openapi.json": { get: { summary: "this document", security: [], responses: { "200": ok("OpenAPI 3.1") } } },
+    "/healthz": { get: { summary: "the control plane is up", security: [], responses: { "200": ok("up") } } },
+  };
+}
+
+/** A query schema's fields as OpenAPI query parameters. */
+function queryParameters(schema: ZodType): Json[] {
+  const { properties = {}, required = [] } = z.toJSONSchema(schema, { io: "input" }) as { properties?: Record<string, Json>; required?: string[] };
+  return Object.entries(properties).map(([name, { description, ...property }]) => ({
+    name,
+    in: "query",
+    required: required.includes(name),
+    ...(description ? { description } : {}),
+    schema: property,
+  }));
+}

@@ -1,0 +1,92 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { z } from "zod";
+import type { AppDeps } from "../app";
+import { workerJobBody } from "../jobs/model";
+import type { JobDoneBody } from "../jobs/service";
+import { requireWorkerKey } from "./auth";
+import { ApiError } from "./errors";
+import { acceptAnyJson, clientGone, parse } from "./http";
+
+const MB = 1024 * 1024;
+/** RunPod's limit on one stream chunk. */
+export const STREAM_CHUNK_LIMIT = 1 * MB;
+const MAX_BATCH = 100;
+
+const workerParamsSchema = z.object({ endpointId: z.string().min(1).max(128), workerId: z.string().min(1).max(256) });
+const workerJobParamsSchema = workerParamsSchema.extend({ jobId: z.string().min(1).max(128) });
+/** Larger batches are clamped, not refused: runpod-python ignores a 400 and would ask again forever. */
+const batchQuerySchema = z.object({
+  batch_size: z.coerce.number().int().min(1).transform((n) => Math.min(n, MAX_BATCH)).default(1),
+});
+const pingQuerySchema = z.object({
+  job_id: z.string().optional(),
+  runpod_version: z.string().max(64).optional(),
+  status: z.string().optional(),
+  check: z.string().max(256).optional(),
+  reason: z.string().max(1024).optional(),
+});
+const jobDoneBodySchema = z.looseObject({}).describe("{output} | {output, error} | {error} | {status: IN_PROGRESS, output}; stopPod optional");
+const streamBodySchema = z.looseObject({ output: z.unknown() });
+
+/**
+ * The worker API, as runpod-python's worker SDK speaks it (see docs: RUNPOD_WEBHOOK_* URLs):
+ * job-take (long-poll), job-take-batch, job-done, job-stream, ping and the job-stop channel.
+ * Authorized by the endpoint's worker key only.
+ */
+export async function workerRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const { jobs, resources, config } = deps;
+  acceptAnyJson(app);
+  app.addHook("onRequest", requireWorkerKey(deps.keys));
+
+  const workerOf = <S extends typeof workerParamsSchema | typeof workerJobParamsSchema>(request: FastifyRequest, schema: S) => {
+    const params = parse(schema, request.params, "params") as z.infer<S>;
+    if (!resources.endpointExists(params.endpointId)) {
+      throw new ApiError(404, "endpoint_not_found", `endpoint ${params.endpointId} does not exist`);
+    }
+    return params;
+  };
+
+  app.get("/:endpointId/job-take/:workerId", async (request, reply) => {
+    const { endpointId, workerId } = workerOf(request, workerParamsSchema);
+    const [job] = await jobs.take(endpointId, workerId, 1, config.longPollMs, clientGone(reply));
+    return job ? workerJobBody(job) : reply.status(204).send();
+  });
+
+  app.get("/:endpointId/job-take-batch/:workerId", async (request, reply) => {
+    const { endpointId, workerId } = workerOf(request, workerParamsSchema);
+    const { batch_size } = parse(batchQuerySchema, request.query, "query");
+    const taken = await jobs.take(endpointId, workerId, batch_size, config.longPollMs, clientGone(reply));
+    return taken.length > 0 ? taken.map(workerJobBody) : reply.status(204).send();
+  });
+
+  app.post("/:endpointId/job-done/:workerId/:jobId", async (request) => {
+    const { endpointId, workerId, jobId } = workerOf(request, workerJobParamsSchema);
+    const body = parse(jobDoneBodySchema, request.body, "body") as JobDoneBody;
+    await jobs.done(endpointId, workerId, jobId, body);
+    return {};
+  });
+
+  app.post("/:endpointId/job-stream/:workerId/:jobId", { bodyLimit: STREAM_CHUNK_LIMIT }, async (request) => {
+    const { endpointId, workerId, jobId } = workerOf(request, workerJobParamsSchema);
+    const { output } = parse(streamBodySchema, request.body, "body");
+    await jobs.streamChunk(endpointId, workerId, jobId, output);
+    return {};
+  });
+
+  app.get("/:endpointId/ping/:workerId", async (request) => {
+    const { endpointId, workerId } = workerOf(request, workerParamsSchema);
+    const query = parse(pingQuerySchema, request.query, "query");
+    await jobs.ping(endpointId, workerId, {
+      jobIds: query.job_id ? query.job_id.split(",").filter(Boolean) : [],
+      sdkVersion: query.runpod_version,
+      unhealthy: query.status === "unhealthy" ? { check: query.check, reason: query.reason } : undefined,
+    });
+    return {};
+  });
+
+  app.get("/:endpointId/job-stop/:workerId", async (request, reply) => {
+    const { endpointId, workerId } = workerOf(request, workerParamsSchema);
+    const jobsToStop = await jobs.takeStops(endpointId, workerId, config.longPollMs, clientGone(reply));
+    return jobsToStop.length > 0 ? { jobsToStop } : reply.status(204).send();
+  });
+}

@@ -1,0 +1,40 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import type { ServerConfig } from "./config";
+import type { Keys } from "./keys";
+import { installErrorHandler } from "./api/errors";
+import { adminRoutes } from "./api/admin-routes";
+import { clientRoutes } from "./api/client-routes";
+import { workerRoutes } from "./api/worker-routes";
+import { openApiRoutes } from "./api/openapi";
+import type { JobService } from "./jobs/service";
+import type { ResourceStore } from "./store/resources";
+
+export interface AppDeps {
+  config: ServerConfig;
+  keys: Keys;
+  jobs: JobService;
+  resources: ResourceStore;
+  /** The URL workers use to reach this server. */
+  publicUrl: () => string;
+}
+
+/** The control plane's HTTP surface: one fastify instance, each API a plugin with its own auth. */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    logger: { level: deps.config.logLevel },
+    // Workers long-poll all day: a line per request would bury the events worth reading. Errors are still logged.
+    disableRequestLogging: true,
+    // /runsync takes up to 20 MB; each route sets its own lower limit where RunPod has one.
+    bodyLimit: 20 * 1024 * 1024,
+    // Long-polls hold requests for longPollMs; keep idle keep-alive sockets a little longer than that.
+    keepAliveTimeout: deps.config.longPollMs + 5_000,
+    return503OnClosing: false,
+  });
+  installErrorHandler(app);
+  app.get("/healthz", async () => ({ ok: true }));
+  app.register(openApiRoutes);
+  app.register(clientRoutes, { prefix: "/v2", ...deps });
+  app.register(workerRoutes, { prefix: "/v2", ...deps });
+  app.register(adminRoutes, { prefix: "/admin", ...deps });
+  return app;
+}

@@ -1,0 +1,59 @@
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+import { describeZodError } from "./api/errors";
+
+const ms = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
+
+/** Everything `berth server` can be told, with its defaults. Each field has a flag and a BERTH_* variable. */
+export const serverConfigSchema = z.object({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65535).default(8910),
+  dataDir: z.string().min(1).default(path.join(os.homedir(), ".local", "share", "berth")),
+  /** Keys for the client and admin APIs. None given: one is made on first start and kept in the data directory. */
+  apiKeys: z.array(z.string().min(16, "API keys must be at least 16 characters")).default([]),
+  /** The URL workers and webhooks' callers use to reach this server; default http://host:port. */
+  publicUrl: z.url().optional(),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** How long a job-take or job-stop long-poll is held before answering 204. */
+  longPollMs: ms(100, 20_000),
+  /** The ping interval told to workers (RUNPOD_PING_INTERVAL). */
+  pingIntervalMs: ms(1_000, 10_000),
+  /** A worker not heard from for this long is lost, and its jobs go back to the queue. */
+  workerLostAfterMs: ms(1_000, 45_000),
+  /** How many times a job is handed to a worker before it fails for good. */
+  maxAttempts: z.coerce.number().int().min(1).max(100).default(3),
+  webhookRetryDelayMs: ms(10, 10_000),
+  /** How long results stay readable after a job ends: RunPod keeps /run results 30 min, /runsync 1 min (5 with wait). */
+  runRetentionMs: ms(1_000, 30 * 60_000),
+  runsyncRetentionMs: ms(1_000, 60_000),
+  runsyncWaitRetentionMs: ms(1_000, 5 * 60_000),
+  /** How often timeouts, expiries and lost workers are looked for. */
+  sweepIntervalMs: ms(10, 1_000),
+});
+
+export type ServerConfig = z.infer<typeof serverConfigSchema>;
+
+/** Maps each field to its environment variable: dataDir -> BERTH_DATA_DIR. */
+export function envName(field: string): string {
+  return "BERTH_" + field.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
+}
+
+/** Builds the config from flags over environment over defaults; bad values name the flag or variable. */
+export function loadServerConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const raw: Record<string, unknown> = {};
+  for (const field of Object.keys(serverConfigSchema.shape)) {
+    const fromEnv = env[envName(field)];
+    if (fromEnv !== undefined && fromEnv !== "") raw[field] = field === "apiKeys" ? fromEnv.split(",") : fromEnv;
+    if (flags[field] !== undefined) raw[field] = flags[field];
+  }
+  const parsed = serverConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const { details } = describeZodError(parsed.error, "");
+    const lines = (details as Array<{ field: string; rule: string }>).map(
+      (d) => `--${d.field.split(".")[0]!.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} / ${envName(d.field.split(".")[0]!)}: ${d.rule}`,
+    );
+    throw new Error(`invalid server configuration:\n  ${lines.join("\n  ")}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,62 @@
+/** RunPod's job states. A job ends in exactly one of the terminal ones. */
+export const JOB_STATUSES = ["IN_QUEUE", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
+export const isTerminal = (status: JobStatus) => TERMINAL_STATUSES.has(status);
+
+/** A job as stored. JSON documents (input, output) are kept as text and parsed only when answered. */
+export interface JobRow {
+  id: string;
+  endpoint_id: string;
+  status: JobStatus;
+  input: string;
+  webhook: string | null;
+  low_priority: number;
+  execution_timeout_ms: number;
+  ttl_ms: number;
+  retention_ms: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  worker_id: string | null;
+  attempts: number;
+  retries: number;
+  output: string | null;
+  error: string | null;
+  stream_read: number;
+  webhook_attempts: number;
+  webhook_due_at: number | null;
+}
+
+/** What /status and friends answer: RunPod's body, times in milliseconds. */
+export interface JobStatusBody {
+  id: string;
+  status: JobStatus;
+  delayTime: number;
+  executionTime: number;
+  workerId?: string;
+  retries?: number;
+  output?: unknown;
+  error?: string;
+}
+
+export function statusBody(job: JobRow, now: number): JobStatusBody {
+  const body: JobStatusBody = {
+    id: job.id,
+    status: job.status,
+    delayTime: (job.started_at ?? job.finished_at ?? now) - job.created_at,
+    executionTime: job.started_at === null ? 0 : (job.finished_at ?? now) - job.started_at,
+  };
+  if (job.worker_id) body.workerId = job.worker_id;
+  if (job.retries > 0) body.retries = job.retries;
+  if (job.output !== null) body.output = JSON.parse(job.output);
+  if (job.error !== null) body.error = job.error;
+  return body;
+}
+
+/** What a worker receives from job-take: RunPod passes the job's extra fields through to the handler. */
+export function workerJobBody(job: JobRow): { id: string; input: unknown; webhook?: string } {
+  const body: { id: string; input: unknown; webhook?: string } = { id: job.id, input: JSON.parse(job.input) };
+  if (job.webhook) body.webhook = job.webhook;
+  return body;
+}

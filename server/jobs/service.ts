@@ -1,0 +1,297 @@
+import crypto from "node:crypto";
+import type { RunRequest } from "../api/client-schemas";
+import { ApiError } from "../api/errors";
+import type { ServerConfig } from "../config";
+import type { BerthDatabase } from "../store/database";
+import { JobStore, type JobCounts } from "../store/jobs";
+import { WorkerStore } from "../store/workers";
+import { isTerminal, statusBody, type JobRow, type JobStatusBody } from "./model";
+import { Waiters } from "./waiters";
+
+export const DEFAULT_EXECUTION_TIMEOUT_MS = 600_000;
+export const DEFAULT_TTL_MS = 24 * 60 * 60_000;
+
+/** How a job was submitted, which decides how long its result is kept. */
+export type SubmitMode = "run" | "runsync" | "runsyncWithWait";
+
+type JobServiceConfig = Pick<
+  ServerConfig,
+  "maxAttempts" | "workerLostAfterMs" | "runRetentionMs" | "runsyncRetentionMs" | "runsyncWaitRetentionMs"
+>;
+
+/** What a worker posts to job-done, once parsed. */
+export interface JobDoneBody {
+  status?: unknown;
+  output?: unknown;
+  error?: unknown;
+  stopPod?: unknown;
+}
+
+export interface PingReport {
+  jobIds: string[];
+  sdkVersion?: string;
+  unhealthy?: { check?: string; reason?: string };
+}
+
+export interface WorkerCounts {
+  idle: number;
+  running: number;
+  initializing: number;
+  ready: number;
+  throttled: number;
+  unhealthy: number;
+}
+
+/**
+ * The job queue's rules, over the store: submission, hand-out to workers, results, cancellation, timeouts,
+ * expiry and lost workers. Every state change is one conditional UPDATE, so a late or repeated message
+ * (a retried job-done, a cancel racing a result) changes nothing once a job has ended.
+ */
+export class JobService {
+  readonly store: JobStore;
+  readonly workers: WorkerStore;
+  /** Keyed by endpoint id: job-take long-polls waiting for work. */
+  private readonly queueWaiters = new Waiters<string>();
+  /** Keyed by job id: runsync, status-sync and stream long-polls waiting for a change. */
+  private readonly jobWaiters = new Waiters<string>();
+  /** Keyed by worker id: job-stop long-polls. */
+  private readonly stopWaiters = new Waiters<string>();
+  /** Jobs each worker must abandon; told once through its job-stop channel. */
+  private readonly stops = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly database: BerthDatabase,
+    private readonly config: JobServiceConfig,
+  ) {
+    this.store = new JobStore(database);
+    this.workers = new WorkerStore(database);
+    this.workers.resetLastSeen(Date.now());
+  }
+
+  // ---- client side ----
+
+  /** Queues a job; resolves once it is committed, so an acknowledged job survives a crash. */
+  async submit(endpointId: string, request: RunRequest, mode: SubmitMode): Promise<JobRow> {
+    const now = Date.now();
+    const id = `${mode === "run" ? "" : "sync-"}${crypto.randomUUID()}`;
+    this.store.insert([
+      {
+        id,
+        endpointId,
+        input: JSON.stringify(request.input),
+        webhook: request.webhook ?? null,
+        lowPriority: request.policy?.lowPriority ?? false,
+        executionTimeoutMs: request.policy?.executionTimeout ?? DEFAULT_EXECUTION_TIMEOUT_MS,
+        ttlMs: request.policy?.ttl ?? DEFAULT_TTL_MS,
+        retentionMs: {
+          run: this.config.runRetentionMs,
+          runsync: this.config.runsyncRetentionMs,
+          runsyncWithWait: this.config.runsyncWaitRetentionMs,
+        }[mode],
+        createdAt: now,
+      },
+    ]);
+    await this.database.durable();
+    this.queueWaiters.notify(endpointId);
+    return this.mustGet(endpointId, id);
+  }
+
+  status(endpointId: string, id: string): JobStatusBody {
+    return statusBody(this.mustGet(endpointId, id), Date.now());
+  }
+
+  /** Waits up to `waitMs` for the job to end; answers its status either way. */
+  async waitForEnd(endpointId: string, id: string, waitMs: number, signal?: AbortSignal): Promise<JobStatusBody> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const job = this.mustGet(endpointId, id);
+      if (isTerminal(job.status)) return statusBody(job, Date.now());
+      if (!(await this.jobWaiters.wait(id, deadline - Date.now(), signal))) {
+        return statusBody(this.mustGet(endpointId, id), Date.now());
+      }
+    }
+  }
+
+  /** Stream chunks not returned before; waits up to `waitMs` for one while the job is still running. */
+  async readStream(endpointId: string, id: string, waitMs: number, signal?: AbortSignal) {
+    const deadline = Date.now() + waitMs;
+    const reply = (job: JobRow) => ({ status: job.status, stream: this.store.readChunks(job).map((output) => ({ output })) });
+    for (;;) {
+      const job = this.mustGet(endpointId, id);
+      if (isTerminal(job.status) || this.store.hasUnreadChunks(job)) return reply(job);
+      if (!(await this.jobWaiters.wait(id, deadline - Date.now(), signal))) return reply(this.mustGet(endpointId, id));
+    }
+  }
+
+  async cancel(endpointId: string, id: string): Promise<{ id: string; status: string }> {
+    const job = this.mustGet(endpointId, id);
+    const ended = this.end(job, "CANCELLED", null);
+    await this.database.durable();
+    return { id, status: (ended ?? this.mustGet(endpointId, id)).status };
+  }
+
+  async retry(endpointId: string, id: string): Promise<{ id: string; status: string }> {
+    const job = this.mustGet(endpointId, id);
+    const requeued = this.store.retry(endpointId, id);
+    if (!requeued) {
+      throw new ApiError(400, "not_retryable", `job ${id} is ${job.status}: only FAILED or TIMED_OUT jobs can be retried`);
+    }
+    await this.database.durable();
+    this.queueWaiters.notify(endpointId);
+    this.jobWaiters.notify(id);
+    return { id, status: requeued.status };
+  }
+
+  async purgeQueue(endpointId: string): Promise<{ removed: number; status: "completed" }> {
+    const removed = this.store.purgeQueue(endpointId);
+    await this.database.durable();
+    return { removed, status: "completed" };
+  }
+
+  health(endpointId: string, now = Date.now()): { jobs: JobCounts; workers: WorkerCounts } {
+    const alive = this.workers
+      .ofEndpoint(endpointId)
+      .filter((w) => w.last_seen_at >= now - this.config.workerLostAfterMs && !w.leaving);
+    const unhealthy = alive.filter((w) => w.unhealthy_reason !== null).length;
+    const running = Math.min(this.workers.runningCount(endpointId), alive.length - unhealthy);
+    const idle = alive.length - unhealthy - running;
+    return {
+      jobs: this.store.counts(endpointId),
+      workers: { idle, running, initializing: 0, ready: idle, throttled: 0, unhealthy },
+    };
+  }
+
+  // ---- worker side ----
+
+  /** Hands up to `limit` jobs to a worker, holding the request up to `waitMs` while the queue is empty. */
+  async take(endpointId: string, workerId: string, limit: number, waitMs: number, signal?: AbortSignal): Promise<JobRow[]> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const now = Date.now();
+      this.workers.touch(workerId, endpointId, now);
+      const jobs = this.store.take(endpointId, workerId, limit, now);
+      if (jobs.length > 0) {
+        await this.database.durable();
+        if (signal?.aborted) {
+          // Nobody is left to receive them: put them back rather than strand them on this worker.
+          for (const job of jobs) this.store.requeue(job.id);
+          this.queueWaiters.notify(endpointId);
+          return [];
+        }
+        for (const job of jobs) this.jobWaiters.notify(job.id);
+        return jobs;
+      }
+      if (!(await this.queueWaiters.wait(endpointId, deadline - Date.now(), signal))) return [];
+    }
+  }
+
+  /** A worker's job-done message: a progress update, an error, or the final output. Repeats are harmless. */
+  async done(endpointId: string, workerId: string, jobId: string, body: JobDoneBody): Promise<void> {
+    const now = Date.now();
+    this.workers.touch(workerId, endpointId, now);
+    if (body.stopPod === true) this.workers.markLeaving(workerId);
+    if (body.status === "IN_PROGRESS") {
+      if (this.store.progress(jobId, workerId, JSON.stringify(body.output ?? null))) this.jobWaiters.notify(jobId);
+      await this.database.durable();
+      return;
+    }
+    const failed = body.error !== undefined && body.error !== null && body.error !== "";
+    const output = body.output === undefined ? null : JSON.stringify(body.output);
+    const error = failed ? (typeof body.error === "string" ? body.error : JSON.stringify(body.error)) : null;
+    const finished = this.store.finish(jobId, workerId, failed ? "FAILED" : "COMPLETED", output, error, now);
+    await this.database.durable();
+    if (finished) this.jobWaiters.notify(jobId);
+  }
+
+  /** One chunk from a generator handler; ignored unless the job is still this worker's. */
+  async streamChunk(endpointId: string, workerId: string, jobId: string, output: unknown): Promise<void> {
+    this.workers.touch(workerId, endpointId, Date.now());
+    const job = this.store.get(endpointId, jobId);
+    if (!job || job.status !== "IN_PROGRESS" || job.worker_id !== workerId) return;
+    this.store.appendChunk(jobId, JSON.stringify(output ?? null));
+    await this.database.durable();
+    this.jobWaiters.notify(jobId);
+  }
+
+  async ping(endpointId: string, workerId: string, report: PingReport): Promise<void> {
+    this.workers.touch(workerId, endpointId, Date.now(), report.sdkVersion);
+    if (report.unhealthy) {
+      const { check, reason } = report.unhealthy;
+      const why = `worker reported unhealthy${check ? ` (${check})` : ""}${reason ? `: ${reason}` : ""}`;
+      this.workers.markUnhealthy(workerId, why);
+      this.releaseJobsOf(workerId, why);
+    }
+    await this.database.durable();
+  }
+
+  /** Jobs this worker must stop, waiting up to `waitMs` for one. */
+  async takeStops(endpointId: string, workerId: string, waitMs: number, signal?: AbortSignal): Promise<string[]> {
+    this.workers.touch(workerId, endpointId, Date.now());
+    if (!this.stops.get(workerId)?.size) await this.stopWaiters.wait(workerId, waitMs, signal);
+    const ids = [...(this.stops.get(workerId) ?? [])];
+    this.stops.delete(workerId);
+    return ids;
+  }
+
+  // ---- the sweeper's side ----
+
+  /** Ends overdue jobs, removes expired ones, and gives back the jobs of workers that went silent. */
+  sweep(now = Date.now()): void {
+    for (const job of this.store.overdue(now)) {
+      this.end(job, "TIMED_OUT", `execution timeout of ${job.execution_timeout_ms} ms exceeded`);
+    }
+    for (const job of this.store.expired(now)) {
+      if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(job.worker_id, job.id);
+      this.store.delete(job.id);
+      this.jobWaiters.notify(job.id);
+    }
+    for (const worker of this.workers.silentSince(now - this.config.workerLostAfterMs)) {
+      this.releaseJobsOf(worker.id, `worker ${worker.id} lost: no call for over ${this.config.workerLostAfterMs} ms`);
+      this.workers.remove(worker.id);
+    }
+  }
+
+  /** Stops waking anyone: every long-poll answers now. */
+  close(): void {
+    this.queueWaiters.notifyAll();
+    this.jobWaiters.notifyAll();
+    this.stopWaiters.notifyAll();
+  }
+
+  // ---- internals ----
+
+  private mustGet(endpointId: string, id: string): JobRow {
+    const job = this.store.get(endpointId, id);
+    if (!job) throw new ApiError(404, "job_not_found", `job ${id} does not exist on endpoint ${endpointId} (or has expired)`);
+    return job;
+  }
+
+  /** Ends a job not yet ended; a running one is also stopped on its worker. */
+  private end(job: JobRow, status: "CANCELLED" | "TIMED_OUT" | "FAILED", error: string | null): JobRow | undefined {
+    const ended = this.store.end(job.id, status, error, Date.now());
+    if (!ended) return undefined;
+    if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(job.worker_id, job.id);
+    this.jobWaiters.notify(job.id);
+    return ended;
+  }
+
+  /** The worker's jobs go back to the queue, or fail for good once they have used up their attempts. */
+  private releaseJobsOf(workerId: string, why: string): void {
+    for (const job of this.store.inProgressOf(workerId)) {
+      if (job.attempts >= this.config.maxAttempts) {
+        this.store.end(job.id, "FAILED", `${why}; gave up after ${job.attempts} attempts`, Date.now());
+      } else {
+        this.store.requeue(job.id);
+        this.queueWaiters.notify(job.endpoint_id);
+      }
+      this.jobWaiters.notify(job.id);
+    }
+  }
+
+  private requestStop(workerId: string, jobId: string): void {
+    const set = this.stops.get(workerId) ?? new Set<string>();
+    set.add(jobId);
+    this.stops.set(workerId, set);
+    this.stopWaiters.notify(workerId);
+  }
+}

@@ -1,0 +1,72 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+
+/**
+ * Secrets of one control plane, kept in its data directory (mode 0600) and made on first start:
+ * - `secret`: the key that worker keys are derived from;
+ * - `api-key`: the client/admin API key, made only when none is configured.
+ */
+export class Keys {
+  private constructor(
+    private readonly secret: Buffer,
+    readonly apiKeys: readonly string[],
+  ) {}
+
+  static load(dataDir: string, configuredApiKeys: readonly string[]): { keys: Keys; generatedApiKeyFile?: string } {
+    const secret = Buffer.from(readOrCreate(path.join(dataDir, "secret"), () => randomToken(32)), "base64url");
+    if (configuredApiKeys.length > 0) return { keys: new Keys(secret, configuredApiKeys) };
+    const file = path.join(dataDir, "api-key");
+    const apiKey = readOrCreate(file, () => "berth_" + randomToken(24));
+    return { keys: new Keys(secret, [apiKey]), generatedApiKeyFile: file };
+  }
+
+  /** A worker key works for one endpoint's worker API only; it is derived, so nothing per endpoint is stored. */
+  workerKey(endpointId: string): string {
+    return "bw_" + crypto.createHmac("sha256", this.secret).update(`worker:${endpointId}`).digest("base64url");
+  }
+
+  isApiKey(candidate: string): boolean {
+    return this.apiKeys.some((key) => safeEqual(key, candidate));
+  }
+
+  isWorkerKey(endpointId: string, candidate: string): boolean {
+    return safeEqual(this.workerKey(endpointId), candidate);
+  }
+}
+
+/** RunPod clients send `Authorization: Bearer KEY`; its workers send the bare key. Both are accepted. */
+export function keyFromAuthorization(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const trimmed = header.trim();
+  const bearer = /^Bearer\s+(.+)$/i.exec(trimmed);
+  return bearer ? bearer[1]!.trim() : trimmed;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const left = crypto.createHash("sha256").update(a).digest();
+  const right = crypto.createHash("sha256").update(b).digest();
+  return crypto.timingSafeEqual(left, right);
+}
+
+function randomToken(bytes: number): string {
+  return crypto.randomBytes(bytes).toString("base64url");
+}
+
+function readOrCreate(file: string, make: () => string): string {
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const value = make();
+  // wx: two servers starting on one empty data directory must not each write a different secret.
+  try {
+    fs.writeFileSync(file, value + "\n", { mode: 0o600, flag: "wx" });
+    return value;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return fs.readFileSync(file, "utf8").trim();
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+import path from "node:path";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "./app";
+import type { ServerConfig } from "./config";
+import { JobService } from "./jobs/service";
+import { Keys } from "./keys";
+import { Scheduler } from "./scheduler/scheduler";
+import { BerthDatabase } from "./store/database";
+import { ResourceStore } from "./store/resources";
+
+export interface RunningControlPlane {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens the store in the data directory, starts the scheduler and listens; `close` undoes it in reverse. */
+export async function startControlPlane(config: ServerConfig): Promise<RunningControlPlane> {
+  const started = performance.now();
+  const database = new BerthDatabase(path.join(config.dataDir, "berth.db"));
+  const { keys, generatedApiKeyFile } = Keys.load(config.dataDir, config.apiKeys);
+  const resources = new ResourceStore(database);
+  const jobs = new JobService(database, config);
+  let url = "";
+  const publicUrl = () => config.publicUrl ?? url;
+  const app = buildApp({ config, keys, jobs, resources, publicUrl });
+  const scheduler = new Scheduler(jobs, config, app.log);
+
+  const address = await app.listen({ host: config.host, port: config.port });
+  url = address;
+  scheduler.start();
+  app.log.info(
+    { url, publicUrl: publicUrl(), dataDir: config.dataDir, startupMs: Math.round(performance.now() - started) },
+    "control plane listening",
+  );
+  if (generatedApiKeyFile) app.log.info({ file: generatedApiKeyFile }, "no API key configured: using the one in this file");
+
+  return {
+    app,
+    url,
+    async close() {
+      scheduler.stop();
+      jobs.close();
+      await app.close();
+      database.close();
+    },
+  };
+}

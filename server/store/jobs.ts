@@ -1,0 +1,174 @@
+import type { Statement } from "better-sqlite3";
+import type { JobRow, JobStatus } from "../jobs/model";
+import type { BerthDatabase } from "./database";
+
+export interface NewJob {
+  id: string;
+  endpointId: string;
+  input: string;
+  webhook: string | null;
+  lowPriority: boolean;
+  executionTimeoutMs: number;
+  ttlMs: number;
+  retentionMs: number;
+  createdAt: number;
+}
+
+export interface JobCounts {
+  completed: number;
+  failed: number;
+  inProgress: number;
+  inQueue: number;
+  retried: number;
+}
+
+/** SQL for jobs and their stream chunks. Each method is one statement or one small transaction. */
+export class JobStore {
+  private readonly s: Record<string, Statement>;
+
+  constructor(private readonly database: BerthDatabase) {
+    const db = database.db;
+    this.s = {
+      insert: db.prepare(`INSERT INTO jobs (id, endpoint_id, status, input, webhook, low_priority, execution_timeout_ms,
+        ttl_ms, retention_ms, created_at) VALUES (@id, @endpointId, 'IN_QUEUE', @input, @webhook, @lowPriority,
+        @executionTimeoutMs, @ttlMs, @retentionMs, @createdAt)`),
+      get: db.prepare("SELECT * FROM jobs WHERE id = ? AND endpoint_id = ?"),
+      take: db.prepare(`UPDATE jobs SET status = 'IN_PROGRESS', worker_id = @workerId, started_at = @now,
+          attempts = attempts + 1
+        WHERE id IN (SELECT id FROM jobs WHERE endpoint_id = @endpointId AND status = 'IN_QUEUE'
+                     ORDER BY created_at, id LIMIT @limit)
+        RETURNING *`),
+      finish: db.prepare(`UPDATE jobs SET status = @status, output = @output, error = @error, finished_at = @now,
+          webhook_due_at = CASE WHEN webhook IS NOT NULL THEN @now END
+        WHERE id = @id AND status = 'IN_PROGRESS' AND worker_id = @workerId RETURNING *`),
+      progress: db.prepare(`UPDATE jobs SET output = @output WHERE id = @id AND status = 'IN_PROGRESS' AND worker_id = @workerId`),
+      end: db.prepare(`UPDATE jobs SET status = @status, error = COALESCE(@error, error), finished_at = @now,
+          webhook_due_at = CASE WHEN webhook IS NOT NULL THEN @now END
+        WHERE id = @id AND status IN ('IN_QUEUE', 'IN_PROGRESS') RETURNING *`),
+      requeue: db.prepare(`UPDATE jobs SET status = 'IN_QUEUE', worker_id = NULL, started_at = NULL, output = NULL
+        WHERE id = @id AND status = 'IN_PROGRESS' RETURNING *`),
+      retry: db.prepare(`UPDATE jobs SET status = 'IN_QUEUE', worker_id = NULL, started_at = NULL, finished_at = NULL,
+          output = NULL, error = NULL, attempts = 0, retries = retries + 1, webhook_due_at = NULL, webhook_attempts = 0
+        WHERE id = @id AND endpoint_id = @endpointId AND status IN ('FAILED', 'TIMED_OUT') RETURNING *`),
+      purge: db.prepare("DELETE FROM jobs WHERE endpoint_id = ? AND status = 'IN_QUEUE'"),
+      delete: db.prepare("DELETE FROM jobs WHERE id = ?"),
+      inProgressOf: db.prepare("SELECT * FROM jobs WHERE worker_id = ? AND status = 'IN_PROGRESS'"),
+      overdue: db.prepare(`SELECT * FROM jobs WHERE status = 'IN_PROGRESS' AND started_at + execution_timeout_ms <= ?`),
+      expired: db.prepare(`SELECT * FROM jobs WHERE created_at + ttl_ms <= @now AND status IN ('IN_QUEUE', 'IN_PROGRESS')
+        UNION ALL SELECT * FROM jobs WHERE finished_at + retention_ms <= @now`),
+      oldestQueued: db.prepare(`SELECT MIN(created_at) AS t FROM jobs WHERE endpoint_id = ? AND status = 'IN_QUEUE'`),
+      counts: db.prepare(`SELECT
+          SUM(status = 'COMPLETED') AS completed, SUM(status = 'FAILED') AS failed,
+          SUM(status = 'IN_PROGRESS') AS inProgress, SUM(status = 'IN_QUEUE') AS inQueue,
+          SUM(retries > 0 OR attempts > 1) AS retried
+        FROM jobs WHERE endpoint_id = ?`),
+      appendChunk: db.prepare(`INSERT INTO job_stream (job_id, seq, output)
+        SELECT @id, COALESCE(MAX(seq), 0) + 1, @output FROM job_stream WHERE job_id = @id`),
+      unreadChunks: db.prepare("SELECT seq, output FROM job_stream WHERE job_id = ? AND seq > ? ORDER BY seq"),
+      hasUnread: db.prepare("SELECT 1 FROM job_stream WHERE job_id = ? AND seq > ? LIMIT 1"),
+      markRead: db.prepare("UPDATE jobs SET stream_read = ? WHERE id = ?"),
+      webhooksDue: db.prepare("SELECT * FROM jobs WHERE webhook_due_at <= ? ORDER BY webhook_due_at LIMIT 100"),
+      webhookAttempted: db.prepare(`UPDATE jobs SET webhook_attempts = webhook_attempts + 1, webhook_due_at = @dueAt
+        WHERE id = @id`),
+    };
+  }
+
+  insert(jobs: NewJob[]): void {
+    this.database.write(() => {
+      for (const job of jobs) this.s.insert!.run({ ...job, lowPriority: job.lowPriority ? 1 : 0 });
+    });
+  }
+
+  get(endpointId: string, id: string): JobRow | undefined {
+    return this.s.get!.get(id, endpointId) as JobRow | undefined;
+  }
+
+  /** Hands up to `limit` queued jobs, oldest first, to a worker. */
+  take(endpointId: string, workerId: string, limit: number, now: number): JobRow[] {
+    const taken = this.database.write(() => this.s.take!.all({ endpointId, workerId, limit, now }) as JobRow[]);
+    // RETURNING gives rows in no promised order; workers get them oldest first.
+    return taken.sort((a, b) => a.created_at - b.created_at || a.id.localeCompare(b.id));
+  }
+
+  /** Records a worker's final answer; undefined when the job is no longer that worker's to finish. */
+  finish(id: string, workerId: string, status: "COMPLETED" | "FAILED", output: string | null, error: string | null, now: number): JobRow | undefined {
+    return this.database.write(() => this.s.finish!.get({ id, workerId, status, output, error, now }) as JobRow | undefined);
+  }
+
+  progress(id: string, workerId: string, output: string): boolean {
+    return this.database.write(() => this.s.progress!.run({ id, workerId, output }).changes > 0);
+  }
+
+  /** Ends a job that has not ended yet (cancel, timeout, final failure); undefined when it already had. */
+  end(id: string, status: JobStatus, error: string | null, now: number): JobRow | undefined {
+    return this.database.write(() => this.s.end!.get({ id, status, error, now }) as JobRow | undefined);
+  }
+
+  requeue(id: string): JobRow | undefined {
+    return this.database.write(() => this.s.requeue!.get({ id }) as JobRow | undefined);
+  }
+
+  retry(endpointId: string, id: string): JobRow | undefined {
+    return this.database.write(() => this.s.retry!.get({ id, endpointId }) as JobRow | undefined);
+  }
+
+  purgeQueue(endpointId: string): number {
+    return this.database.write(() => this.s.purge!.run(endpointId).changes);
+  }
+
+  delete(id: string): void {
+    this.database.write(() => this.s.delete!.run(id));
+  }
+
+  inProgressOf(workerId: string): JobRow[] {
+    return this.s.inProgressOf!.all(workerId) as JobRow[];
+  }
+
+  overdue(now: number): JobRow[] {
+    return this.s.overdue!.all(now) as JobRow[];
+  }
+
+  /** Jobs past their ttl (not yet ended) or past their retention window (ended). */
+  expired(now: number): JobRow[] {
+    return this.s.expired!.all({ now }) as JobRow[];
+  }
+
+  oldestQueuedAt(endpointId: string): number | undefined {
+    return (this.s.oldestQueued!.get(endpointId) as { t: number | null }).t ?? undefined;
+  }
+
+  counts(endpointId: string): JobCounts {
+    const row = this.s.counts!.get(endpointId) as Record<keyof JobCounts, number | null>;
+    return {
+      completed: row.completed ?? 0,
+      failed: row.failed ?? 0,
+      inProgress: row.inProgress ?? 0,
+      inQueue: row.inQueue ?? 0,
+      retried: row.retried ?? 0,
+    };
+  }
+
+  appendChunk(id: string, output: string): void {
+    this.database.write(() => this.s.appendChunk!.run({ id, output }));
+  }
+
+  hasUnreadChunks(job: JobRow): boolean {
+    return this.s.hasUnread!.get(job.id, job.stream_read) !== undefined;
+  }
+
+  /** Stream chunks not yet returned to the client, marked returned. */
+  readChunks(job: JobRow): unknown[] {
+    const rows = this.s.unreadChunks!.all(job.id, job.stream_read) as Array<{ seq: number; output: string }>;
+    if (rows.length > 0) this.database.write(() => this.s.markRead!.run(rows[rows.length - 1]!.seq, job.id));
+    return rows.map((r) => JSON.parse(r.output));
+  }
+
+  webhooksDue(now: number): JobRow[] {
+    return this.s.webhooksDue!.all(now) as JobRow[];
+  }
+
+  /** Records one delivery attempt; `dueAt` null means no more tries. */
+  webhookAttempted(id: string, dueAt: number | null): void {
+    this.database.write(() => this.s.webhookAttempted!.run({ id, dueAt }));
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Schema migrations, applied in order and never edited once released: append a new entry instead.
+ * Times are milliseconds since the epoch; JSON documents are stored as text.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE jobs (
+    id                   TEXT PRIMARY KEY,
+    endpoint_id          TEXT NOT NULL,
+    status               TEXT NOT NULL,
+    input                TEXT NOT NULL,
+    webhook              TEXT,
+    low_priority         INTEGER NOT NULL DEFAULT 0,
+    execution_timeout_ms INTEGER NOT NULL,
+    ttl_ms               INTEGER NOT NULL,
+    retention_ms         INTEGER NOT NULL,
+    created_at           INTEGER NOT NULL,
+    started_at           INTEGER,
+    finished_at          INTEGER,
+    worker_id            TEXT,
+    attempts             INTEGER NOT NULL DEFAULT 0,
+    retries              INTEGER NOT NULL DEFAULT 0,
+    output               TEXT,
+    error                TEXT,
+    stream_read          INTEGER NOT NULL DEFAULT 0,
+    webhook_attempts     INTEGER NOT NULL DEFAULT 0,
+    webhook_due_at       INTEGER
+  );
+  CREATE INDEX jobs_queue ON jobs (endpoint_id, status, created_at);
+  CREATE INDEX jobs_worker ON jobs (worker_id) WHERE status = 'IN_PROGRESS';
+  CREATE INDEX jobs_webhook_due ON jobs (webhook_due_at) WHERE webhook_due_at IS NOT NULL;
+
+  CREATE TABLE job_stream (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    seq    INTEGER NOT NULL,
+    output TEXT NOT NULL,
+    PRIMARY KEY (job_id, seq)
+  );
+
+  CREATE TABLE workers (
+    id           TEXT PRIMARY KEY,
+    endpoint_id  TEXT NOT NULL,
+    first_seen_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    sdk_version  TEXT,
+    unhealthy_reason TEXT,
+    leaving      INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX workers_endpoint ON workers (endpoint_id);
+
+  -- Admin resources keep their validated spec as one JSON document, so adding a field needs no migration.
+  CREATE TABLE templates (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE network_volumes (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE endpoints (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    revision   INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+
+  -- What workers of each revision run: the endpoint spec and its template's spec as they were then.
+  CREATE TABLE endpoint_revisions (
+    endpoint_id   TEXT NOT NULL REFERENCES endpoints (id) ON DELETE CASCADE,
+    revision      INTEGER NOT NULL,
+    spec          TEXT NOT NULL,
+    template_spec TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (endpoint_id, revision)
+  );
+  `,
+];

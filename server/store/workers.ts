@@ -1,0 +1,69 @@
+import type { Statement } from "better-sqlite3";
+import type { BerthDatabase } from "./database";
+
+export interface WorkerRow {
+  id: string;
+  endpoint_id: string;
+  first_seen_at: number;
+  last_seen_at: number;
+  sdk_version: string | null;
+  unhealthy_reason: string | null;
+  leaving: number;
+}
+
+/** Workers as the worker API sees them: known by the id they call with, alive while they keep calling. */
+export class WorkerStore {
+  private readonly s: Record<string, Statement>;
+
+  constructor(private readonly database: BerthDatabase) {
+    const db = database.db;
+    this.s = {
+      touch: db.prepare(`INSERT INTO workers (id, endpoint_id, first_seen_at, last_seen_at, sdk_version)
+        VALUES (@id, @endpointId, @now, @now, @sdkVersion)
+        ON CONFLICT (id) DO UPDATE SET last_seen_at = @now, endpoint_id = @endpointId,
+          sdk_version = COALESCE(@sdkVersion, sdk_version)`),
+      unhealthy: db.prepare("UPDATE workers SET unhealthy_reason = ? WHERE id = ?"),
+      leaving: db.prepare("UPDATE workers SET leaving = 1 WHERE id = ?"),
+      silentSince: db.prepare("SELECT * FROM workers WHERE last_seen_at < ?"),
+      remove: db.prepare("DELETE FROM workers WHERE id = ?"),
+      ofEndpoint: db.prepare("SELECT * FROM workers WHERE endpoint_id = ?"),
+      runningOfEndpoint: db.prepare(`SELECT COUNT(DISTINCT worker_id) AS n FROM jobs
+        WHERE endpoint_id = ? AND status = 'IN_PROGRESS'`),
+      graceAll: db.prepare("UPDATE workers SET last_seen_at = ?"),
+    };
+  }
+
+  /** Records that a worker called; cheap enough for every call (an upsert inside the group transaction). */
+  touch(id: string, endpointId: string, now: number, sdkVersion?: string): void {
+    this.database.write(() => this.s.touch!.run({ id, endpointId, now, sdkVersion: sdkVersion ?? null }));
+  }
+
+  markUnhealthy(id: string, reason: string): void {
+    this.database.write(() => this.s.unhealthy!.run(reason, id));
+  }
+
+  markLeaving(id: string): void {
+    this.database.write(() => this.s.leaving!.run(id));
+  }
+
+  silentSince(cutoff: number): WorkerRow[] {
+    return this.s.silentSince!.all(cutoff) as WorkerRow[];
+  }
+
+  remove(id: string): void {
+    this.database.write(() => this.s.remove!.run(id));
+  }
+
+  ofEndpoint(endpointId: string): WorkerRow[] {
+    return this.s.ofEndpoint!.all(endpointId) as WorkerRow[];
+  }
+
+  runningCount(endpointId: string): number {
+    return (this.s.runningOfEndpoint!.get(endpointId) as { n: number }).n;
+  }
+
+  /** After a restart nobody could call while the server was down: give every known worker a fresh start. */
+  resetLastSeen(now: number): void {
+    this.database.write(() => this.s.graceAll!.run(now));
+  }
+}
