@@ -44,7 +44,7 @@ function cpuMs(pid: number): number {
 
 async function main(): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
-  const cp = await ControlPlaneProcess.start({ env: { BERTH_LOG_LEVEL: "warn" } });
+  const cp = await ControlPlaneProcess.start();
   const children: ChildProcess[] = [];
   try {
     const api = axios.create({ baseURL: cp.url, httpAgent: agent, headers: { Authorization: `Bearer ${cp.apiKey}` } });

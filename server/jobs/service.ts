@@ -92,7 +92,7 @@ export class JobService {
       },
     ]);
     await this.database.durable();
-    this.queueWaiters.notify(endpointId);
+    this.queueWaiters.notifyOne(endpointId);
     return this.mustGet(endpointId, id);
   }
 

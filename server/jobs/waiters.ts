@@ -30,6 +30,12 @@ export class Waiters<K> {
     for (const wake of [...(this.waiting.get(key) ?? [])]) wake();
   }
 
+  /** Wakes the longest waiter only: one new job needs one worker, not a stampede of all of them. */
+  notifyOne(key: K): void {
+    const first = this.waiting.get(key)?.values().next();
+    if (first && !first.done) first.value();
+  }
+
   /** Wakes everyone, e.g. at shutdown, so no request is left hanging. */
   notifyAll(): void {
     for (const key of [...this.waiting.keys()]) this.notify(key);
