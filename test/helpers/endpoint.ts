@@ -25,7 +25,7 @@ export async function createEndpoint(cp: ControlPlaneProcess, endpoint: Record<s
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs` saying what it awaited. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -3,18 +3,18 @@
 // RunPod-compatible client API. Nothing waits on a sleep for readiness: every wait polls the API (or the
 // child) for the state it needs, with a deadline.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { after, before, describe, test } from "node:test";
 import axios, { type AxiosInstance } from "axios";
 import { ControlPlaneProcess } from "../helpers/control-plane";
+import { eventually } from "../helpers/endpoint";
+import { WorkerProcess } from "../helpers/worker-process";
 
-const FIXTURES = path.resolve(__dirname, "../fixtures/node-workers");
 const DEADLINE_MS = 30_000;
+const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined) => eventually(what, probe, DEADLINE_MS);
 
 let cp: ControlPlaneProcess;
 let api: AxiosInstance;
@@ -38,17 +38,6 @@ after(async () => {
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-/** Polls `probe` until it returns something other than undefined, or fails naming `what` and the last value. */
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, deadlineMs = DEADLINE_MS): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 interface Endpoint {
   id: string;
   env: Record<string, string>;
@@ -62,43 +51,10 @@ async function newEndpoint(name: string): Promise<Endpoint> {
   return { id: created.data.id, env: env.data.env };
 }
 
-interface WorkerProcess {
-  child: ChildProcess;
-  workerId: string;
-  /** The worker's stderr, one structured log line each. */
-  lines: string[];
-  logs(): Array<Record<string, unknown>>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 function spawnWorker(t: { after: (fn: () => void | Promise<void>) => void }, fixture: string, endpoint: Endpoint, extra: Record<string, string> = {}): WorkerProcess {
-  const workerId = `node-${fixture}-${crypto.randomBytes(3).toString("hex")}`;
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(FIXTURES, `${fixture}.ts`)], {
-    env: { ...process.env, ...endpoint.env, RUNPOD_POD_ID: workerId, ...extra },
-    // Not inherited: the test runner reads this process's stdout as its report.
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout!.resume();
-  const lines: string[] = [];
-  readline.createInterface({ input: child.stderr! }).on("line", (line) => lines.push(line));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal })),
-  );
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await exited;
-    }
-  });
-  const logs = () =>
-    lines.flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
-  return { child, workerId, lines, logs, exited };
+  const worker = WorkerProcess.node(fixture, { ...endpoint.env, ...extra }, `node-${fixture}-${crypto.randomBytes(3).toString("hex")}`);
+  t.after(async () => void (await worker.kill()));
+  return worker;
 }
 
 const run = async (endpoint: Endpoint, input: unknown, policy?: Record<string, unknown>) => {
