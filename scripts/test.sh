@@ -6,8 +6,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 testbed_env="$(bash testbed/up.sh)"  # a plain assignment, so a failed set-up stops this script
 eval "$testbed_env"
 
-echo "[test] type-checking" >&2
+echo "[test] type-checking, then building what the package exports (dist/)" >&2
 npx tsc -p tsconfig.json --noEmit
+npm run --silent build
 
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 exec node --import tsx --test "${files[@]}"

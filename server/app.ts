@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
 import type { ServerConfig } from "./config";
 import type { Keys } from "./keys";
 import { installErrorHandler } from "./api/errors";
@@ -23,7 +23,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     logger: { level: deps.config.logLevel },
     // Workers long-poll all day: a line per request would bury the events worth reading. Errors are still logged.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // /runsync takes up to 20 MB; each route sets its own lower limit where RunPod has one.
     bodyLimit: 20 * 1024 * 1024,
     // Long-polls hold requests for longPollMs; keep idle keep-alive sockets a little longer than that.

@@ -8,6 +8,9 @@ import path from "node:path";
  * - `api-key`: the client/admin API key, made only when none is configured.
  */
 export class Keys {
+  /** Derived worker keys by endpoint id: every worker call checks one, and an HMAC per call is measurable. */
+  private readonly workerKeys = new Map<string, string>();
+
   private constructor(
     private readonly secret: Buffer,
     readonly apiKeys: readonly string[],
@@ -23,7 +26,12 @@ export class Keys {
 
   /** A worker key works for one endpoint's worker API only; it is derived, so nothing per endpoint is stored. */
   workerKey(endpointId: string): string {
-    return "bw_" + crypto.createHmac("sha256", this.secret).update(`worker:${endpointId}`).digest("base64url");
+    let key = this.workerKeys.get(endpointId);
+    if (key === undefined) {
+      key = "bw_" + crypto.createHmac("sha256", this.secret).update(`worker:${endpointId}`).digest("base64url");
+      this.workerKeys.set(endpointId, key);
+    }
+    return key;
   }
 
   isApiKey(candidate: string): boolean {

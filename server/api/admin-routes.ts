@@ -72,7 +72,10 @@ export async function adminRoutes(app: FastifyInstance, opts: AppDeps): Promise<
     read: (id) => views.endpoint(requireFound(resources.getEndpoint(id), `endpoint ${id}`)),
     create: (spec) => views.endpoint(resources.createEndpoint(spec)),
     replace: (id, spec) => views.endpoint(resources.updateEndpoint(id, spec)),
-    remove: (id) => resources.deleteEndpoint(id),
+    remove: (id) => {
+      resources.deleteEndpoint(id);
+      opts.jobs.removeEndpoint(id);
+    },
   });
 
   crudRoutes(app, resources, {

@@ -58,6 +58,8 @@ export class JobService {
   private readonly stopWaiters = new Waiters<string>();
   /** Jobs each worker must abandon; told once through its job-stop channel. */
   private readonly stops = new Map<string, Set<string>>();
+  /** Deleted endpoints, so a job-take long-poll on one ends at once. Ids are random and never reused. */
+  private readonly removedEndpoints = new Set<string>();
 
   constructor(
     private readonly database: BerthDatabase,
@@ -182,6 +184,7 @@ export class JobService {
         return jobs;
       }
       if (!(await this.queueWaiters.wait(endpointId, deadline - Date.now(), signal))) return [];
+      if (this.removedEndpoints.has(endpointId)) return [];
     }
   }
 
@@ -231,6 +234,23 @@ export class JobService {
     const ids = [...(this.stops.get(workerId) ?? [])];
     this.stops.delete(workerId);
     return ids;
+  }
+
+  // ---- the admin side ----
+
+  /**
+   * An endpoint was deleted: its jobs, queued or running, go with it (a client asking about one gets 404), its
+   * running jobs are stopped on their workers, and every long-poll about it answers now. Runs in the same group
+   * transaction as the endpoint's own deletion, so both are on disk together or not at all.
+   */
+  removeEndpoint(endpointId: string): void {
+    for (const job of this.store.deleteOfEndpoint(endpointId)) {
+      if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(job.worker_id, job.id);
+      this.jobWaiters.notify(job.id);
+    }
+    this.workers.removeOfEndpoint(endpointId);
+    this.removedEndpoints.add(endpointId);
+    this.queueWaiters.notify(endpointId);
   }
 
   // ---- the sweeper's side ----

@@ -25,6 +25,8 @@ export interface JobCounts {
 /** SQL for jobs and their stream chunks. Each method is one statement or one small transaction. */
 export class JobStore {
   private readonly s: Record<string, Statement>;
+  /** One take statement per batch size: SQLite plans `LIMIT ?` about four times slower than a literal limit. */
+  private readonly takeStatements = new Map<number, Statement>();
 
   constructor(private readonly database: BerthDatabase) {
     const db = database.db;
@@ -33,11 +35,6 @@ export class JobStore {
         ttl_ms, retention_ms, created_at) VALUES (@id, @endpointId, 'IN_QUEUE', @input, @webhook, @lowPriority,
         @executionTimeoutMs, @ttlMs, @retentionMs, @createdAt)`),
       get: db.prepare("SELECT * FROM jobs WHERE id = ? AND endpoint_id = ?"),
-      take: db.prepare(`UPDATE jobs SET status = 'IN_PROGRESS', worker_id = @workerId, started_at = @now,
-          attempts = attempts + 1
-        WHERE id IN (SELECT id FROM jobs WHERE endpoint_id = @endpointId AND status = 'IN_QUEUE'
-                     ORDER BY created_at, id LIMIT @limit)
-        RETURNING *`),
       finish: db.prepare(`UPDATE jobs SET status = @status, output = @output, error = @error, finished_at = @now,
           webhook_due_at = CASE WHEN webhook IS NOT NULL THEN @now END
         WHERE id = @id AND status = 'IN_PROGRESS' AND worker_id = @workerId RETURNING *`),
@@ -51,17 +48,15 @@ export class JobStore {
           output = NULL, error = NULL, attempts = 0, retries = retries + 1, webhook_due_at = NULL, webhook_attempts = 0
         WHERE id = @id AND endpoint_id = @endpointId AND status IN ('FAILED', 'TIMED_OUT') RETURNING *`),
       purge: db.prepare("DELETE FROM jobs WHERE endpoint_id = ? AND status = 'IN_QUEUE'"),
+      deleteOfEndpoint: db.prepare("DELETE FROM jobs WHERE endpoint_id = ? RETURNING id, status, worker_id"),
       delete: db.prepare("DELETE FROM jobs WHERE id = ?"),
       inProgressOf: db.prepare("SELECT * FROM jobs WHERE worker_id = ? AND status = 'IN_PROGRESS'"),
       overdue: db.prepare(`SELECT * FROM jobs WHERE status = 'IN_PROGRESS' AND started_at + execution_timeout_ms <= ?`),
       expired: db.prepare(`SELECT * FROM jobs WHERE created_at + ttl_ms <= @now AND status IN ('IN_QUEUE', 'IN_PROGRESS')
         UNION ALL SELECT * FROM jobs WHERE finished_at + retention_ms <= @now`),
       oldestQueued: db.prepare(`SELECT MIN(created_at) AS t FROM jobs WHERE endpoint_id = ? AND status = 'IN_QUEUE'`),
-      counts: db.prepare(`SELECT
-          SUM(status = 'COMPLETED') AS completed, SUM(status = 'FAILED') AS failed,
-          SUM(status = 'IN_PROGRESS') AS inProgress, SUM(status = 'IN_QUEUE') AS inQueue,
-          SUM(retries > 0 OR attempts > 1) AS retried
-        FROM jobs WHERE endpoint_id = ?`),
+      countsByStatus: db.prepare("SELECT status, COUNT(*) AS n FROM jobs WHERE endpoint_id = ? GROUP BY status"),
+      countRetried: db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE endpoint_id = ? AND (retries > 0 OR attempts > 1)"),
       appendChunk: db.prepare(`INSERT INTO job_stream (job_id, seq, output)
         SELECT @id, COALESCE(MAX(seq), 0) + 1, @output FROM job_stream WHERE job_id = @id`),
       unreadChunks: db.prepare("SELECT seq, output FROM job_stream WHERE job_id = ? AND seq > ? ORDER BY seq"),
@@ -85,7 +80,7 @@ export class JobStore {
 
   /** Hands up to `limit` queued jobs, oldest first, to a worker. */
   take(endpointId: string, workerId: string, limit: number, now: number): JobRow[] {
-    const taken = this.database.write(() => this.s.take!.all({ endpointId, workerId, limit, now }) as JobRow[]);
+    const taken = this.database.write(() => this.takeStatement(limit).all({ endpointId, workerId, now }) as JobRow[]);
     // RETURNING gives rows in no promised order; workers get them oldest first.
     return taken.sort((a, b) => a.created_at - b.created_at || a.id.localeCompare(b.id));
   }
@@ -116,6 +111,11 @@ export class JobStore {
     return this.database.write(() => this.s.purge!.run(endpointId).changes);
   }
 
+  /** Removes every job of an endpoint (its stream chunks cascade); returns what was removed. */
+  deleteOfEndpoint(endpointId: string): Array<Pick<JobRow, "id" | "status" | "worker_id">> {
+    return this.database.write(() => this.s.deleteOfEndpoint!.all(endpointId) as Array<Pick<JobRow, "id" | "status" | "worker_id">>);
+  }
+
   delete(id: string): void {
     this.database.write(() => this.s.delete!.run(id));
   }
@@ -138,13 +138,15 @@ export class JobStore {
   }
 
   counts(endpointId: string): JobCounts {
-    const row = this.s.counts!.get(endpointId) as Record<keyof JobCounts, number | null>;
+    const byStatus = new Map(
+      (this.s.countsByStatus!.all(endpointId) as Array<{ status: JobStatus; n: number }>).map((r) => [r.status, r.n]),
+    );
     return {
-      completed: row.completed ?? 0,
-      failed: row.failed ?? 0,
-      inProgress: row.inProgress ?? 0,
-      inQueue: row.inQueue ?? 0,
-      retried: row.retried ?? 0,
+      completed: byStatus.get("COMPLETED") ?? 0,
+      failed: byStatus.get("FAILED") ?? 0,
+      inProgress: byStatus.get("IN_PROGRESS") ?? 0,
+      inQueue: byStatus.get("IN_QUEUE") ?? 0,
+      retried: (this.s.countRetried!.get(endpointId) as { n: number }).n,
     };
   }
 
@@ -170,5 +172,19 @@ export class JobStore {
   /** Records one delivery attempt; `dueAt` null means no more tries. */
   webhookAttempted(id: string, dueAt: number | null): void {
     this.database.write(() => this.s.webhookAttempted!.run({ id, dueAt }));
+  }
+
+  private takeStatement(limit: number): Statement {
+    const size = Math.max(1, Math.trunc(limit));
+    let statement = this.takeStatements.get(size);
+    if (!statement) {
+      statement = this.database.db.prepare(`UPDATE jobs SET status = 'IN_PROGRESS', worker_id = @workerId, started_at = @now,
+          attempts = attempts + 1
+        WHERE rowid IN (SELECT rowid FROM jobs WHERE endpoint_id = @endpointId AND status = 'IN_QUEUE'
+                        ORDER BY created_at, rowid LIMIT ${size})
+        RETURNING *`);
+      this.takeStatements.set(size, statement);
+    }
+    return statement;
   }
 }

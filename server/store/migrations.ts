@@ -84,4 +84,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (endpoint_id, revision)
   );
   `,
+  // The sweeper runs every second: its deadlines are indexed expressions, so a sweep reads only the jobs that are
+  // due instead of scanning every retained job. /health counts retried jobs from a small partial index.
+  `
+  CREATE INDEX jobs_execution_deadline ON jobs (started_at + execution_timeout_ms) WHERE status = 'IN_PROGRESS';
+  CREATE INDEX jobs_ttl_deadline ON jobs (created_at + ttl_ms) WHERE status IN ('IN_QUEUE', 'IN_PROGRESS');
+  CREATE INDEX jobs_retention_deadline ON jobs (finished_at + retention_ms);
+  CREATE INDEX jobs_retried ON jobs (endpoint_id) WHERE retries > 0 OR attempts > 1;
+  `,
 ];

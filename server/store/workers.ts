@@ -26,6 +26,7 @@ export class WorkerStore {
       leaving: db.prepare("UPDATE workers SET leaving = 1 WHERE id = ?"),
       silentSince: db.prepare("SELECT * FROM workers WHERE last_seen_at < ?"),
       remove: db.prepare("DELETE FROM workers WHERE id = ?"),
+      removeOfEndpoint: db.prepare("DELETE FROM workers WHERE endpoint_id = ?"),
       ofEndpoint: db.prepare("SELECT * FROM workers WHERE endpoint_id = ?"),
       runningOfEndpoint: db.prepare(`SELECT COUNT(DISTINCT worker_id) AS n FROM jobs
         WHERE endpoint_id = ? AND status = 'IN_PROGRESS'`),
@@ -52,6 +53,10 @@ export class WorkerStore {
 
   remove(id: string): void {
     this.database.write(() => this.s.remove!.run(id));
+  }
+
+  removeOfEndpoint(endpointId: string): void {
+    this.database.write(() => this.s.removeOfEndpoint!.run(endpointId));
   }
 
   ofEndpoint(endpointId: string): WorkerRow[] {

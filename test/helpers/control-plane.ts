@@ -84,7 +84,13 @@ export class ControlPlaneProcess {
 
   /** A new process on the same data directory, key and port. */
   restart(env?: Record<string, string>): Promise<ControlPlaneProcess> {
-    return ControlPlaneProcess.start({ ...this.options, port: Number(new URL(this.url).port), env: { ...this.options.env, ...env } });
+    return ControlPlaneProcess.start({
+      ...this.options,
+      dataDir: this.dataDir,
+      apiKey: this.apiKey,
+      port: Number(new URL(this.url).port),
+      env: { ...this.options.env, ...env },
+    });
   }
 
   removeData(): void {

@@ -33,6 +33,11 @@ export class WorkerProcess {
     return WorkerProcess.spawn(process.execPath, ["--import", "tsx", path.join(NODE_WORKERS, `${fixture}.ts`)], workerEnv, workerId);
   }
 
+  /** A plain JavaScript worker run by plain node (no loader), as a user runs one: `node <script>`. */
+  static javascript(script: string, workerEnv: Record<string, string>, workerId: string): WorkerProcess {
+    return WorkerProcess.spawn(process.execPath, [script], workerEnv, workerId);
+  }
+
   private static spawn(command: string, args: string[], workerEnv: Record<string, string>, workerId: string): WorkerProcess {
     const child = spawn(command, args, {
       env: { ...process.env, ...workerEnv, RUNPOD_POD_ID: workerId },
