@@ -15,6 +15,9 @@ import { JobStoppedError, type Handler, type Job, type StartOptions, type StopRe
 import { WorkerUrls } from "./urls";
 import { SDK_VERSION_TAG } from "./version";
 
+/** How many early stops (for jobs not yet handed to this worker) are remembered. */
+const MAX_REMEMBERED_STOPS = 1000;
+
 interface RunningJob {
   job: Job;
   controller: AbortController;
@@ -35,6 +38,11 @@ export class WorkerRuntime {
   private resolveStopped!: (reason: StopReason) => void;
   private state: State = "running";
   private readonly running = new Map<string, RunningJob>();
+  /**
+   * Stops for jobs not running here (yet): a cancel can reach the stop channel before the job-take reply that
+   * hands the job out, and such a job must not start. Oldest forgotten first; ids are unique.
+   */
+  private readonly stoppedBeforeStart = new Set<string>();
   /** Every job's whole run, result POST included; a drain waits for these. */
   private readonly pending = new Set<Promise<void>>();
   private readonly slotWaiters: Array<() => void> = [];
@@ -176,6 +184,10 @@ export class WorkerRuntime {
   }
 
   private launch(raw: RawJob): void {
+    if (this.stoppedBeforeStart.delete(raw.id)) {
+      this.logger.info({ jobId: raw.id }, "job stopped by the control plane before it started: not run");
+      return;
+    }
     if (this.running.has(raw.id)) {
       this.logger.warn({ jobId: raw.id }, "job-take handed out a job already running here: ignored");
       return;
@@ -255,7 +267,11 @@ export class WorkerRuntime {
     for (const id of ids) {
       const record = this.running.get(id);
       if (!record) {
-        this.logger.debug({ jobId: id }, "asked to stop a job not running here");
+        this.logger.debug({ jobId: id }, "asked to stop a job not running here (yet)");
+        this.stoppedBeforeStart.add(id);
+        if (this.stoppedBeforeStart.size > MAX_REMEMBERED_STOPS) {
+          this.stoppedBeforeStart.delete(this.stoppedBeforeStart.values().next().value!);
+        }
         continue;
       }
       this.abandon(id, record, "stopped by the control plane");

@@ -178,6 +178,21 @@ test("job-stop: the job's signal aborts with a JobStoppedError and nothing is po
   assert.deepEqual(stub.posts("job-done").filter((r) => r.path.endsWith("/job-stop")), []);
 });
 
+test("job-stop before the job-take reply: the job is never started and nothing is posted for it", async (t) => {
+  const started: string[] = [];
+  void withWorker(t, "w-early", { handler: async (job) => void started.push(job.id) });
+  await stub.waitFor((r) => r.path === "/v2/ep1/job-stop/w-early");
+  // The control plane cancelled the job it is handing out; the stop reaches the worker first.
+  stub.stopJob("w-early", "job-early");
+  const mark = stub.requests.length;
+  await stub.waitFor((r) => stub.requests.indexOf(r) >= mark && r.path === "/v2/ep1/job-stop/w-early");
+  stub.addJob("w-early", { id: "job-early", input: null });
+  stub.addJob("w-early", { id: "job-after", input: null });
+  await stub.waitFor((r) => r.path.endsWith("/job-done/w-early/job-after"));
+  assert.deepEqual(started, ["job-after"]);
+  assert.deepEqual(stub.posts("job-done").filter((r) => r.path.endsWith("/job-early")), []);
+});
+
 test("concurrency: free slots are asked for with job-take-batch and batch_size", async (t) => {
   const running = new Set<string>();
   let peak = 0;

@@ -232,8 +232,10 @@ describe("the Node worker SDK against the real control plane", { concurrency: tr
     const endpoint = await newEndpoint("cancel");
     spawnWorker(t, "slow", endpoint);
     const abortedFile = path.join(scratch, `aborted-${crypto.randomUUID()}`);
-    const jobId = await run(endpoint, { ms: 120_000, abortedFile });
-    await inProgress(endpoint, jobId);
+    const startedFile = path.join(scratch, `started-${crypto.randomUUID()}`);
+    const jobId = await run(endpoint, { ms: 120_000, abortedFile, startedFile });
+    // The handler itself must be running (IN_PROGRESS alone means handed out, possibly not yet received).
+    await until("the handler to start", () => (fs.existsSync(startedFile) ? true : undefined));
     const cancel = await api.post(`/v2/${endpoint.id}/cancel/${jobId}`, {});
     assert.equal(cancel.status, 200);
     assert.equal(cancel.data.status, "CANCELLED");
