@@ -64,6 +64,17 @@ const run = async (endpoint: Endpoint, input: unknown, policy?: Record<string, u
   return reply.data.id as string;
 };
 
+/**
+ * Runs a job on the `slow` fixture and waits until its handler is running in the worker. IN_PROGRESS alone means
+ * handed out by the control plane, and the job-take reply may still be on its way to the worker.
+ */
+const runStarted = async (endpoint: Endpoint, input: Record<string, unknown>, policy?: Record<string, unknown>) => {
+  const startedFile = path.join(scratch, `started-${crypto.randomUUID()}`);
+  const jobId = await run(endpoint, { ...input, startedFile }, policy);
+  await until(`the handler of job ${jobId} to start`, () => (fs.existsSync(startedFile) ? true : undefined));
+  return jobId;
+};
+
 const status = async (endpoint: Endpoint, jobId: string) => {
   const reply = await api.get(`/v2/${endpoint.id}/status/${jobId}`);
   assert.equal(reply.status, 200, `/status: ${JSON.stringify(reply.data)}`);
@@ -76,13 +87,6 @@ const ended = (endpoint: Endpoint, jobId: string) =>
     const body = await status(endpoint, jobId);
     return TERMINAL.has(body.status) ? body : undefined;
   });
-const inProgress = (endpoint: Endpoint, jobId: string) =>
-  until(`job ${jobId} to be IN_PROGRESS`, async () => {
-    const body = await status(endpoint, jobId);
-    assert.ok(!TERMINAL.has(body.status), `job ${jobId} ended early: ${JSON.stringify(body)}`);
-    return body.status === "IN_PROGRESS" ? body : undefined;
-  });
-
 describe("the Node worker SDK against the real control plane", { concurrency: true }, () => {
   test("a plain handler's result comes back through /runsync; logs carry ids and never the key", async (t) => {
     const endpoint = await newEndpoint("echo");
@@ -189,8 +193,7 @@ describe("the Node worker SDK against the real control plane", { concurrency: tr
   test("SIGTERM mid-job: the job finishes COMPLETED, no new job is taken, then the process exits 0", async (t) => {
     const endpoint = await newEndpoint("drain");
     const worker = spawnWorker(t, "slow", endpoint);
-    const jobId = await run(endpoint, { ms: 4000 });
-    await inProgress(endpoint, jobId);
+    const jobId = await runStarted(endpoint, { ms: 4000 });
     await until("the worker to count as running in /health", async () => {
       const health = (await api.get(`/v2/${endpoint.id}/health`)).data;
       return health.workers.running === 1 ? health : undefined;
@@ -211,9 +214,8 @@ describe("the Node worker SDK against the real control plane", { concurrency: tr
   test("a second SIGTERM forces the exit; the control plane hands the abandoned job out again", async (t) => {
     const endpoint = await newEndpoint("force");
     const first = spawnWorker(t, "slow", endpoint);
-    const jobId = await run(endpoint, { ms: 120_000 });
-    const running = await inProgress(endpoint, jobId);
-    assert.equal(running.workerId, first.workerId);
+    const jobId = await runStarted(endpoint, { ms: 120_000 });
+    assert.equal((await status(endpoint, jobId)).workerId, first.workerId);
     first.child.kill("SIGTERM");
     await until("the worker to start draining", () => first.logs().find((l) => String(l.msg).startsWith("shutdown signal")));
     first.child.kill("SIGTERM");
@@ -232,10 +234,7 @@ describe("the Node worker SDK against the real control plane", { concurrency: tr
     const endpoint = await newEndpoint("cancel");
     spawnWorker(t, "slow", endpoint);
     const abortedFile = path.join(scratch, `aborted-${crypto.randomUUID()}`);
-    const startedFile = path.join(scratch, `started-${crypto.randomUUID()}`);
-    const jobId = await run(endpoint, { ms: 120_000, abortedFile, startedFile });
-    // The handler itself must be running (IN_PROGRESS alone means handed out, possibly not yet received).
-    await until("the handler to start", () => (fs.existsSync(startedFile) ? true : undefined));
+    const jobId = await runStarted(endpoint, { ms: 120_000, abortedFile });
     const cancel = await api.post(`/v2/${endpoint.id}/cancel/${jobId}`, {});
     assert.equal(cancel.status, 200);
     assert.equal(cancel.data.status, "CANCELLED");
