@@ -18,6 +18,11 @@ program
   .addOption(configOption("--api-key <key...>", "apiKeys", "API keys for the client and admin APIs (env: comma-separated)"))
   .addOption(configOption("--public-url <url>", "publicUrl", "URL workers use to reach this server; default http://host:port"))
   .addOption(configOption("--log-level <level>", "logLevel", "pino log level; default info"))
+  .addOption(configOption("--gpus <list>", "gpus", 'this host\'s GPUs when nvidia-smi cannot list them: "<device id>=<type>[;...]"'))
+  .addOption(configOption("--simulated-gpus <list>", "simulatedGpus", 'simulated GPUs for development: "<type>=<count>[;...]"'))
+  .addOption(configOption("--runtime <kind>", "runtime", "what runs workers: docker or none; default docker"))
+  .addOption(configOption("--docker-network <mode>", "dockerNetwork", "network mode of worker containers; default host"))
+  .addOption(configOption("--extra-workers <n>", "extraWorkers", "frozen standby workers per endpoint; default 2"))
   .action(async (flags: Record<string, unknown>) => {
     const config = loadServerConfig({ ...flags, apiKeys: flags.apiKey });
     const plane = await startControlPlane(config);

@@ -30,6 +30,33 @@ export const serverConfigSchema = z.object({
   runsyncWaitRetentionMs: ms(1_000, 5 * 60_000),
   /** How often timeouts, expiries and lost workers are looked for. */
   sweepIntervalMs: ms(10, 1_000),
+  /**
+   * This host's GPUs, for a control plane that cannot run nvidia-smi itself (in a container, say):
+   * "<device id>=<type>[;...]", e.g. "0=NVIDIA H100 80GB HBM3;1=NVIDIA H100 80GB HBM3". Absent: nvidia-smi is asked.
+   * Checked against the GPU table at start-up (server/runtimes/gpu-inventory.ts).
+   */
+  gpus: z.string().optional(),
+  /**
+   * A simulated GPU inventory for development on a host without the hardware: "<type>=<count>[;...]", e.g.
+   * "NVIDIA GeForce RTX 4090=4". Shown as simulated everywhere; cannot be combined with `gpus`.
+   */
+  simulatedGpus: z.string().optional(),
+  /**
+   * What runs the endpoints' workers: "docker" (the engine at DOCKER_HOST, default its unix socket) or "none"
+   * (workers run elsewhere, started by hand with `berth worker-env`). Docker by default: that is the product.
+   */
+  runtime: z.enum(["docker", "none"]).default("docker"),
+  /** Docker network mode of worker containers; "host" lets them reach a control plane bound to 127.0.0.1. */
+  dockerNetwork: z.string().min(1).default("host"),
+  /** How often every endpoint's workers are reconciled; a new job also triggers a pass at once. */
+  reconcileIntervalMs: ms(50, 1_000),
+  /** Frozen standby workers kept per endpoint where capacity allows (RunPod's extra workers). */
+  extraWorkers: z.coerce.number().int().min(0).max(100).default(2),
+  /** Between SIGTERM and SIGKILL when a worker is stopped (it has no job by then: it was drained first). */
+  stopGraceMs: ms(0, 10_000),
+  /** The first restart delay of a failed worker; it doubles each time up to restartBackoffMaxMs. */
+  restartBackoffMs: ms(10, 1_000),
+  restartBackoffMaxMs: ms(10, 5 * 60_000),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;

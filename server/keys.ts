@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
-import fs from "node:fs";
 import path from "node:path";
+import { readOrCreateFile } from "./data-dir";
 
 /**
  * Secrets of one control plane, kept in its data directory (mode 0600) and made on first start:
@@ -17,10 +17,10 @@ export class Keys {
   ) {}
 
   static load(dataDir: string, configuredApiKeys: readonly string[]): { keys: Keys; generatedApiKeyFile?: string } {
-    const secret = Buffer.from(readOrCreate(path.join(dataDir, "secret"), () => randomToken(32)), "base64url");
+    const secret = Buffer.from(readOrCreateFile(path.join(dataDir, "secret"), () => randomToken(32)), "base64url");
     if (configuredApiKeys.length > 0) return { keys: new Keys(secret, configuredApiKeys) };
     const file = path.join(dataDir, "api-key");
-    const apiKey = readOrCreate(file, () => "berth_" + randomToken(24));
+    const apiKey = readOrCreateFile(file, () => "berth_" + randomToken(24));
     return { keys: new Keys(secret, [apiKey]), generatedApiKeyFile: file };
   }
 
@@ -59,22 +59,4 @@ function safeEqual(a: string, b: string): boolean {
 
 function randomToken(bytes: number): string {
   return crypto.randomBytes(bytes).toString("base64url");
-}
-
-function readOrCreate(file: string, make: () => string): string {
-  try {
-    return fs.readFileSync(file, "utf8").trim();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const value = make();
-  // wx: two servers starting on one empty data directory must not each write a different secret.
-  try {
-    fs.writeFileSync(file, value + "\n", { mode: 0o600, flag: "wx" });
-    return value;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return fs.readFileSync(file, "utf8").trim();
-    throw err;
-  }
 }

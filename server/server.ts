@@ -4,6 +4,9 @@ import { buildApp } from "./app";
 import type { ServerConfig } from "./config";
 import { JobService } from "./jobs/service";
 import { Keys } from "./keys";
+import { startRuntime } from "./runtimes/runtime";
+import type { Fleet } from "./scheduler/fleet";
+import { workerEnv } from "./worker-env";
 import { Scheduler } from "./scheduler/scheduler";
 import { BerthDatabase } from "./store/database";
 import { ResourceStore } from "./store/resources";
@@ -22,13 +25,29 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   const resources = new ResourceStore(database);
   const jobs = new JobService(database, config);
   let url = "";
+  let fleet: Fleet | undefined;
   const publicUrl = () => config.publicUrl ?? url;
-  const app = buildApp({ config, keys, jobs, resources, publicUrl });
+  const app = buildApp({ config, keys, jobs, resources, publicUrl, fleet: () => fleet });
   const scheduler = new Scheduler(jobs, config, app.log);
 
   const address = await app.listen({ host: config.host, port: config.port });
   url = address;
   scheduler.start();
+  try {
+    fleet = await startRuntime({
+      config,
+      database,
+      resources,
+      jobs,
+      workerEnv: (endpointId, workerId) => workerEnv(config, publicUrl(), keys, endpointId, workerId),
+      log: app.log,
+    });
+  } catch (err) {
+    scheduler.stop();
+    await app.close();
+    database.close();
+    throw err;
+  }
   app.log.info(
     { url, publicUrl: publicUrl(), dataDir: config.dataDir, startupMs: Math.round(performance.now() - started) },
     "control plane listening",
@@ -39,6 +58,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     app,
     url,
     async close() {
+      await fleet?.stop();
       scheduler.stop();
       jobs.close();
       await app.close();

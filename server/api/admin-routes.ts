@@ -12,6 +12,7 @@ import {
   type EndpointSpec,
   type endpointRevisionViewSchema,
   type endpointViewSchema,
+  type endpointWorkersViewSchema,
   type gpuCatalogSchema,
   type networkVolumeViewSchema,
   type TemplateSpec,
@@ -99,6 +100,21 @@ export async function adminRoutes(app: FastifyInstance, opts: AppDeps): Promise<
     const { id } = parse(idParamsSchema, request.params, "params");
     if (!resources.endpointExists(id)) throw notFound(`endpoint ${id}`);
     return { env: workerEnv(opts.config, opts.publicUrl(), opts.keys, id) };
+  });
+
+  app.get("/endpoints/:id/workers", async (request): Promise<z.output<typeof endpointWorkersViewSchema>> => {
+    const { id } = parse(idParamsSchema, request.params, "params");
+    const endpoint = requireFound(resources.getEndpoint(id), `endpoint ${id}`);
+    return (
+      opts.fleet()?.status(id) ?? {
+        endpointId: id,
+        revision: endpoint.revision,
+        runtime: null,
+        workers: [],
+        throttled: { count: 0 },
+        rollout: { revision: endpoint.revision, state: "done", outdated: 0, batchSize: 1 },
+      }
+    );
   });
 
   app.get("/gpu-types", async (): Promise<z.output<typeof gpuCatalogSchema>> => ({

@@ -75,5 +75,8 @@ export async function clientRoutes(app: FastifyInstance, deps: AppDeps): Promise
 
   app.post("/:endpointId/purge-queue", async (request) => jobs.purgeQueue(endpointOf(request)));
 
-  app.get("/:endpointId/health", async (request) => jobs.health(endpointOf(request)));
+  app.get("/:endpointId/health", async (request) => {
+    const endpointId = endpointOf(request);
+    return deps.fleet()?.health(endpointId) ?? jobs.health(endpointId);
+  });
 }

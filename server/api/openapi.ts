@@ -6,6 +6,7 @@ import {
   endpointRevisionViewSchema,
   endpointSpecSchema,
   endpointViewSchema,
+  endpointWorkersViewSchema,
   gpuCatalogSchema,
   networkVolumeFields,
   networkVolumeSpecSchema,
@@ -58,6 +59,7 @@ const REPLY_SCHEMAS: Record<string, ZodType> = {
   EndpointRevision: endpointRevisionViewSchema,
   NetworkVolume: networkVolumeViewSchema,
   WorkerEnv: workerEnvReplySchema,
+  EndpointWorkers: endpointWorkersViewSchema,
   GpuCatalog: gpuCatalogSchema,
   JobStatus: jobStatusBodySchema,
   RunReply: runReplySchema,
@@ -209,6 +211,14 @@ function adminPaths(): Json {
         tags: ["admin"],
         summary: "the environment a RunPod-compatible worker needs to serve the endpoint (includes its worker key)",
         responses: { "200": ok("the environment", ref("WorkerEnv")), ...failures("NotFound") },
+      },
+    },
+    "/admin/endpoints/{id}/workers": {
+      parameters: [parameter("id")],
+      get: {
+        tags: ["admin"],
+        summary: "the endpoint's workers on the runtime (state, type, revision, GPUs), throttled count and rollout",
+        responses: { "200": ok("the workers", ref("EndpointWorkers")), ...failures("NotFound") },
       },
     },
     "/admin/gpu-types": {

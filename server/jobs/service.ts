@@ -54,12 +54,18 @@ export class JobService {
   private readonly queueWaiters = new Waiters<string>();
   /** Keyed by job id: runsync, status-sync and stream long-polls waiting for a change. */
   private readonly jobWaiters = new Waiters<string>();
+  /** Keyed by worker id: job-take long-polls of held workers. */
+  private readonly releaseWaiters = new Waiters<string>();
   /** Keyed by worker id: job-stop long-polls. */
   private readonly stopWaiters = new Waiters<string>();
   /** Jobs each worker must abandon; told once through its job-stop channel. */
   private readonly stops = new Map<string, Set<string>>();
   /** Deleted endpoints, so a job-take long-poll on one ends at once. Ids are random and never reused. */
   private readonly removedEndpoints = new Set<string>();
+  /** Workers that get no new jobs: frozen standbys, and workers draining before a stop. */
+  private readonly held = new Set<string>();
+  /** Told about every newly queued job, so the autoscaler can react at once instead of at its next tick. */
+  private readonly queuedListeners = new Set<(endpointId: string) => void>();
 
   constructor(
     private readonly database: BerthDatabase,
@@ -95,6 +101,7 @@ export class JobService {
     ]);
     await this.database.durable();
     this.queueWaiters.notifyOne(endpointId);
+    for (const listener of this.queuedListeners) listener(endpointId);
     return this.mustGet(endpointId, id);
   }
 
@@ -150,12 +157,14 @@ export class JobService {
     return { removed, status: "completed" };
   }
 
-  health(endpointId: string, now = Date.now()): { jobs: JobCounts; workers: WorkerCounts } {
+  /** Job counts, and the workers heard from recently; `managed` ones (a runtime's, counted by it) left out. */
+  health(endpointId: string, managed: ReadonlySet<string> = new Set(), now = Date.now()): { jobs: JobCounts; workers: WorkerCounts } {
     const alive = this.workers
       .ofEndpoint(endpointId)
-      .filter((w) => w.last_seen_at >= now - this.config.workerLostAfterMs && !w.leaving);
+      .filter((w) => w.last_seen_at >= now - this.config.workerLostAfterMs && !w.leaving && !managed.has(w.id));
     const unhealthy = alive.filter((w) => w.unhealthy_reason !== null).length;
-    const running = Math.min(this.workers.runningCount(endpointId), alive.length - unhealthy);
+    const busy = this.store.inProgressByWorker(endpointId);
+    const running = alive.filter((w) => w.unhealthy_reason === null && busy.has(w.id)).length;
     const idle = alive.length - unhealthy - running;
     return {
       jobs: this.store.counts(endpointId),
@@ -171,6 +180,11 @@ export class JobService {
     for (;;) {
       const now = Date.now();
       this.workers.touch(workerId, endpointId, now);
+      if (this.held.has(workerId)) {
+        // A held worker waits apart, so that a new job's single wake-up (notifyOne) never lands on it.
+        if (!(await this.releaseWaiters.wait(workerId, deadline - Date.now(), signal))) return [];
+        continue;
+      }
       const jobs = this.store.take(endpointId, workerId, limit, now);
       if (jobs.length > 0) {
         await this.database.durable();
@@ -253,6 +267,28 @@ export class JobService {
     this.queueWaiters.notify(endpointId);
   }
 
+  // ---- the runtime's side ----
+
+  onQueued(listener: (endpointId: string) => void): void {
+    this.queuedListeners.add(listener);
+  }
+
+  /** The worker gets no new jobs until released (its long-polls keep waiting); jobs it has are unaffected. */
+  hold(workerId: string): void {
+    this.held.add(workerId);
+  }
+
+  release(workerId: string): void {
+    if (this.held.delete(workerId)) this.releaseWaiters.notify(workerId);
+  }
+
+  /** A runtime saw the worker die: its jobs go back to the queue now rather than when it would count as lost. */
+  workerGone(workerId: string, why: string): void {
+    this.releaseJobsOf(workerId, why);
+    this.workers.remove(workerId);
+    this.held.delete(workerId);
+  }
+
   // ---- the sweeper's side ----
 
   /** Ends overdue jobs, removes expired ones, and gives back the jobs of workers that went silent. */
@@ -274,6 +310,7 @@ export class JobService {
   /** Stops waking anyone: every long-poll answers now. */
   close(): void {
     this.queueWaiters.notifyAll();
+    this.releaseWaiters.notifyAll();
     this.jobWaiters.notifyAll();
     this.stopWaiters.notifyAll();
   }

@@ -346,3 +346,53 @@ export const gpuCatalogSchema = z
     pools: z.record(z.string(), z.array(z.string())).describe("pool id -> type ids, in the order they are tried"),
   })
   .describe("The GPU types and pools endpoints may name");
+
+// ---------------------------------------------------------------------------------------------------------
+// Runtime workers
+
+export const WORKER_STATES = ["Initializing", "Idle", "Running", "Throttled", "Outdated", "Unhealthy"] as const;
+
+export const workerViewSchema = z
+  .object({
+    id: z.string().describe("the worker's id, also its RUNPOD_POD_ID"),
+    type: z.enum(["active", "flex", "extra"]).describe("active: workersMin, always on; flex: follows demand; extra: frozen standby"),
+    state: z.enum(WORKER_STATES),
+    revision: z.number().int().describe("the endpoint revision it runs"),
+    gpus: z.object({
+      ids: z.array(z.string()).describe("the devices it holds"),
+      typeId: z.string().optional(),
+      simulated: z.boolean().describe("true when the devices are a simulated inventory's, not hardware"),
+    }),
+    frozen: z.boolean().describe("a standby kept paused until it is needed"),
+    draining: z.boolean().describe("takes no new jobs; stops once its current ones finish"),
+    reason: z.string().optional().describe("why it is Unhealthy (or draining)"),
+    restarts: z.number().int().describe("restarts since its failures began"),
+    startedAt: z.string().optional().describe("ISO 8601"),
+    jobsInProgress: z.number().int(),
+  })
+  .describe("One worker the control plane runs on its runtime");
+
+export const endpointWorkersViewSchema = z
+  .object({
+    endpointId: z.string(),
+    revision: z.number().int().describe("the endpoint's current revision"),
+    runtime: z
+      .object({ kind: z.string(), location: z.string(), gpus: z.string().describe("the GPU inventory, e.g. 4 x NVIDIA L4 (simulated)") })
+      .nullable()
+      .describe("null when the control plane runs no runtime (--runtime none)"),
+    workers: z.array(workerViewSchema),
+    throttled: z
+      .object({ count: z.number().int(), reason: z.string().optional() })
+      .describe("workers wanted that no GPU or memory is free for: the endpoint's Throttled workers"),
+    rollout: z
+      .object({
+        revision: z.number().int(),
+        state: z.enum(["done", "rolling", "halted"]),
+        outdated: z.number().int().describe("workers of older revisions still serving or draining"),
+        batchSize: z.number().int().describe("outdated workers replaced at a time: 10% of workersMax, at least 1"),
+        reason: z.string().optional().describe("why a halted rollout cannot go on"),
+      })
+      .describe("the rolling update to the current revision"),
+  })
+  .describe("An endpoint's workers on the runtime, with its throttled count and rollout");
+

@@ -22,6 +22,12 @@ export interface JobCounts {
   retried: number;
 }
 
+export interface QueueStats {
+  queued: number;
+  delayed: number;
+  inProgress: number;
+}
+
 /** SQL for jobs and their stream chunks. Each method is one statement or one small transaction. */
 export class JobStore {
   private readonly s: Record<string, Statement>;
@@ -56,6 +62,13 @@ export class JobStore {
         UNION ALL SELECT * FROM jobs WHERE finished_at + retention_ms <= @now`),
       oldestQueued: db.prepare(`SELECT MIN(created_at) AS t FROM jobs WHERE endpoint_id = ? AND status = 'IN_QUEUE'`),
       countsByStatus: db.prepare("SELECT status, COUNT(*) AS n FROM jobs WHERE endpoint_id = ? GROUP BY status"),
+      queueStats: db.prepare(`SELECT
+          SUM(status = 'IN_QUEUE' AND low_priority = 0) AS queued,
+          SUM(status = 'IN_QUEUE' AND low_priority = 0 AND created_at <= @delayedBefore) AS delayed,
+          SUM(status = 'IN_PROGRESS') AS inProgress
+        FROM jobs WHERE endpoint_id = @endpointId AND status IN ('IN_QUEUE', 'IN_PROGRESS')`),
+      inProgressByWorker: db.prepare(`SELECT worker_id AS workerId, COUNT(*) AS n FROM jobs
+        WHERE endpoint_id = ? AND status = 'IN_PROGRESS' GROUP BY worker_id`),
       countRetried: db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE endpoint_id = ? AND (retries > 0 OR attempts > 1)"),
       appendChunk: db.prepare(`INSERT INTO job_stream (job_id, seq, output)
         SELECT @id, COALESCE(MAX(seq), 0) + 1, @output FROM job_stream WHERE job_id = @id`),
@@ -148,6 +161,21 @@ export class JobStore {
       inQueue: byStatus.get("IN_QUEUE") ?? 0,
       retried: (this.s.countRetried!.get(endpointId) as { n: number }).n,
     };
+  }
+
+  /**
+   * What the autoscaler reads: queued jobs that may scale the endpoint up (low-priority ones never do), how many
+   * of those were queued before `delayedBefore`, and jobs in progress.
+   */
+  queueStats(endpointId: string, delayedBefore: number): QueueStats {
+    const row = this.s.queueStats!.get({ endpointId, delayedBefore }) as Record<keyof QueueStats, number | null>;
+    return { queued: row.queued ?? 0, delayed: row.delayed ?? 0, inProgress: row.inProgress ?? 0 };
+  }
+
+  /** Jobs in progress per worker of an endpoint. */
+  inProgressByWorker(endpointId: string): Map<string, number> {
+    const rows = this.s.inProgressByWorker!.all(endpointId) as Array<{ workerId: string; n: number }>;
+    return new Map(rows.map((r) => [r.workerId, r.n]));
   }
 
   appendChunk(id: string, output: string): void {

@@ -92,4 +92,28 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_retention_deadline ON jobs (finished_at + retention_ms);
   CREATE INDEX jobs_retried ON jobs (endpoint_id) WHERE retries > 0 OR attempts > 1;
   `,
+  // Workers the control plane runs itself on a runtime (Docker, Kubernetes), as opposed to workers it only hears
+  // from. The id is the worker's RUNPOD_POD_ID and the runtime's name for it, so a restarted control plane can
+  // match what the runtime reports to what it decided.
+  `
+  CREATE TABLE runtime_workers (
+    id              TEXT PRIMARY KEY,
+    endpoint_id     TEXT NOT NULL,
+    revision        INTEGER NOT NULL,
+    type            TEXT NOT NULL,
+    phase           TEXT NOT NULL,
+    gpu_ids         TEXT NOT NULL,
+    gpu_type_id     TEXT,
+    gpu_simulated   INTEGER NOT NULL DEFAULT 0,
+    memory_bytes    INTEGER,
+    reason          TEXT,
+    restarts        INTEGER NOT NULL DEFAULT 0,
+    next_restart_at INTEGER,
+    unhealthy_since INTEGER,
+    created_at      INTEGER NOT NULL,
+    started_at      INTEGER,
+    phase_since     INTEGER NOT NULL
+  );
+  CREATE INDEX runtime_workers_endpoint ON runtime_workers (endpoint_id);
+  `,
 ];

@@ -28,8 +28,6 @@ export class WorkerStore {
       remove: db.prepare("DELETE FROM workers WHERE id = ?"),
       removeOfEndpoint: db.prepare("DELETE FROM workers WHERE endpoint_id = ?"),
       ofEndpoint: db.prepare("SELECT * FROM workers WHERE endpoint_id = ?"),
-      runningOfEndpoint: db.prepare(`SELECT COUNT(DISTINCT worker_id) AS n FROM jobs
-        WHERE endpoint_id = ? AND status = 'IN_PROGRESS'`),
       graceAll: db.prepare("UPDATE workers SET last_seen_at = ?"),
     };
   }
@@ -61,10 +59,6 @@ export class WorkerStore {
 
   ofEndpoint(endpointId: string): WorkerRow[] {
     return this.s.ofEndpoint!.all(endpointId) as WorkerRow[];
-  }
-
-  runningCount(endpointId: string): number {
-    return (this.s.runningOfEndpoint!.get(endpointId) as { n: number }).n;
   }
 
   /** After a restart nobody could call while the server was down: give every known worker a fresh start. */

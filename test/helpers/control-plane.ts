@@ -45,7 +45,8 @@ export class ControlPlaneProcess {
     const child = spawn(
       process.execPath,
       [BERTH_BIN, "server", "--port", String(options.port ?? 0), "--data-dir", dataDir, "--api-key", apiKey],
-      { env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+      // No runtime unless a test asks for one: most tests run their workers as local processes.
+      { env: { ...process.env, BERTH_RUNTIME: "none", ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
     );
     const logs: string[] = [];
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

@@ -22,6 +22,44 @@ export interface ContainerSpec {
   cmd?: string[];
   env?: Record<string, string>;
   labels?: Record<string, string>;
+  hostConfig?: HostConfig;
+}
+
+/** The part of a container's HostConfig that Berth sets, in the Engine API's own field names. */
+export interface HostConfig {
+  Memory?: number;
+  MemorySwap?: number;
+  NetworkMode?: string;
+  Init?: boolean;
+  Mounts?: { Type: "volume"; Source: string; Target: string }[];
+  DeviceRequests?: { Driver: string; DeviceIDs: string[]; Capabilities: string[][] }[];
+}
+
+/** A container's state as inspect reports it ("created", "running", "paused", "restarting", "removing", "exited", "dead"). */
+export interface ContainerState {
+  Status: string;
+  Paused: boolean;
+  OOMKilled: boolean;
+  ExitCode: number;
+  /** Why the engine could not start it; empty otherwise. */
+  Error: string;
+}
+
+/** The fields of `GET /containers/{id}/json` that Berth reads. */
+export interface ContainerInspect {
+  Id: string;
+  Name: string;
+  State: ContainerState;
+  Config: { Cmd: string[] | null; Env: string[]; Labels: Record<string, string> | null };
+  HostConfig: HostConfig;
+}
+
+/** One entry of `GET /containers/json`. */
+export interface ContainerSummary {
+  Id: string;
+  /** The state's Status word, as in ContainerState. */
+  State: string;
+  Labels: Record<string, string> | null;
 }
 
 export interface BuildSpec {
@@ -55,6 +93,10 @@ export class DockerEngine {
 
   async version(): Promise<{ Version: string; ApiVersion: string }> {
     return (await this.call("GET /version", { method: "GET", url: "/version" })).data;
+  }
+
+  async info(): Promise<{ MemTotal: number }> {
+    return (await this.call("GET /info", { method: "GET", url: "/info" })).data;
   }
 
   async imageExists(image: string): Promise<boolean> {
@@ -94,15 +136,29 @@ export class DockerEngine {
     if ((await tarExit) !== 0) {
       throw new DockerEngineError(this.host, call, undefined, `tar of ${spec.contextDir} failed: ${tarError.trim()}`);
     }
-    for (const line of String(res.data).split("\n")) {
-      if (!line.trim()) continue;
-      const message = JSON.parse(line) as { error?: string; errorDetail?: { message?: string } };
-      if (message.error) throw new DockerEngineError(this.host, call, res.status, message.errorDetail?.message ?? message.error);
-    }
+    throwStreamedError(this.host, call, res);
+  }
+
+  /**
+   * Pulls an image from its registry. The engine streams progress as JSON lines and reports a failure that comes
+   * after the first line inside the 200 response, so those are read too. `idleTimeoutMs` bounds how long the engine
+   * may stay silent (a registry that does not answer), not the whole pull: a large image pulls for minutes.
+   */
+  async pullImage(image: string, idleTimeoutMs: number): Promise<void> {
+    const { name, tag } = splitImageReference(image);
+    const call = `POST /images/create (${image})`;
+    const res = await this.call(call, {
+      method: "POST",
+      url: "/images/create",
+      params: { fromImage: name, tag },
+      responseType: "text",
+      timeout: idleTimeoutMs,
+    });
+    throwStreamedError(this.host, call, res);
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
-    const res = await this.call(`POST /containers/create (${spec.image})`, {
+    const res = await this.call(`POST /containers/create (${spec.name ? `${spec.name}, ` : ""}${spec.image})`, {
       method: "POST",
       url: "/containers/create",
       params: spec.name ? { name: spec.name } : undefined,
@@ -111,13 +167,63 @@ export class DockerEngine {
         Cmd: spec.cmd,
         Env: Object.entries(spec.env ?? {}).map(([key, value]) => `${key}=${value}`),
         Labels: spec.labels ?? {},
+        HostConfig: spec.hostConfig,
       },
     });
     return (res.data as { Id: string }).Id;
   }
 
+  /** The container's details, or undefined when there is no such container. */
+  async inspectContainer(id: string): Promise<ContainerInspect | undefined> {
+    const res = await this.call(`GET /containers/${id}/json`, {
+      method: "GET",
+      url: `/containers/${id}/json`,
+      acceptStatus: [404],
+    });
+    return res.status === 404 ? undefined : res.data;
+  }
+
+  /** Every container, running or not, that carries all of `labels`. */
+  async listContainers(labels: Record<string, string>): Promise<ContainerSummary[]> {
+    const filters = { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) };
+    const res = await this.call("GET /containers/json", {
+      method: "GET",
+      url: "/containers/json",
+      params: { all: 1, filters: JSON.stringify(filters) },
+    });
+    return res.data;
+  }
+
   async startContainer(id: string): Promise<void> {
     await this.call(`POST /containers/${id}/start`, { method: "POST", url: `/containers/${id}/start` });
+  }
+
+  async pauseContainer(id: string): Promise<void> {
+    await this.call(`POST /containers/${id}/pause`, { method: "POST", url: `/containers/${id}/pause` });
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    await this.call(`POST /containers/${id}/unpause`, { method: "POST", url: `/containers/${id}/unpause` });
+  }
+
+  /**
+   * Sends SIGTERM, then SIGKILL after `timeoutSeconds`, and returns once the container has stopped. The engine
+   * answers only then, so the request's own timeout leaves it that long and more. A container already stopped
+   * (304) or gone (404) has nothing left to stop.
+   */
+  async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
+    await this.call(`POST /containers/${id}/stop`, {
+      method: "POST",
+      url: `/containers/${id}/stop`,
+      params: { t: timeoutSeconds },
+      timeout: (timeoutSeconds + STOP_MARGIN_SECONDS) * 1000,
+      acceptStatus: [304, 404],
+    });
+  }
+
+  /** Sends the container's process a signal, SIGKILL unless told otherwise. */
+  async killContainer(id: string, signal = "SIGKILL"): Promise<void> {
+    await this.call(`POST /containers/${id}/kill`, { method: "POST", url: `/containers/${id}/kill`, params: { signal } });
   }
 
   /** Waits until the container stops and returns its exit code. */
@@ -145,6 +251,20 @@ export class DockerEngine {
     });
   }
 
+  /** Creates a named volume with the local driver; the engine returns the existing one when the name is taken. */
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.call(`POST /volumes/create (${name})`, {
+      method: "POST",
+      url: "/volumes/create",
+      data: { Name: name, Driver: "local", Labels: labels },
+    });
+  }
+
+  /** Removes a volume; one that does not exist is already removed. One that any container uses, even a stopped one, is refused (409). */
+  async removeVolume(name: string): Promise<void> {
+    await this.call(`DELETE /volumes/${name}`, { method: "DELETE", url: `/volumes/${name}`, acceptStatus: [404] });
+  }
+
   /** Runs a command in a new container to completion: create, start, wait, read its output, remove it. */
   async run(spec: ContainerSpec): Promise<ContainerOutput & { exitCode: number }> {
     const id = await this.createContainer(spec);
@@ -167,6 +287,9 @@ export class DockerEngine {
       res = await this.http.request(config);
     } catch (err) {
       const cause = err as NodeJS.ErrnoException;
+      if (axios.isAxiosError(err) && (err.code === "ECONNABORTED" || err.code === "ETIMEDOUT") && config.timeout) {
+        throw new DockerEngineError(this.host, call, undefined, `no answer within ${config.timeout} ms`);
+      }
       throw new DockerEngineError(this.host, call, undefined, `engine unreachable (${cause.code ?? cause.message})`);
     }
     if (res.status >= 400 && !acceptStatus.includes(res.status)) {
@@ -174,6 +297,42 @@ export class DockerEngine {
     }
     return res;
   }
+}
+
+/** Extra time a stop request is given beyond its SIGKILL deadline, for the engine to kill and reap the process. */
+const STOP_MARGIN_SECONDS = 30;
+
+/** Throws the first error of a streamed JSON-lines answer (build, pull), which the engine sends with HTTP 200. */
+function throwStreamedError(host: string, call: string, res: AxiosResponse): void {
+  for (const line of String(res.data).split("\n")) {
+    if (!line.trim()) continue;
+    const message = JSON.parse(line) as { error?: string; errorDetail?: { message?: string } };
+    if (message.error) throw new DockerEngineError(host, call, res.status, message.errorDetail?.message ?? message.error);
+  }
+}
+
+/**
+ * Splits an image reference into the repository and the tag (or digest) the pull API takes separately. A
+ * reference without either means ":latest", as for the docker CLI: the API itself would pull every tag.
+ */
+export function splitImageReference(image: string): { name: string; tag: string; registry: string } {
+  let name = image;
+  let tag = "latest";
+  const at = image.indexOf("@");
+  if (at >= 0) {
+    name = image.slice(0, at);
+    tag = image.slice(at + 1);
+  } else {
+    const colon = image.lastIndexOf(":");
+    if (colon > image.lastIndexOf("/")) {
+      name = image.slice(0, colon);
+      tag = image.slice(colon + 1);
+    }
+  }
+  // The first path component names a registry only when it looks like a host, as the docker CLI decides.
+  const first = name.split("/")[0]!;
+  const registry = name.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost") ? first : "docker.io";
+  return { name, tag, registry };
 }
 
 /** The engine's own words from an error body, whatever form axios handed it over in. */

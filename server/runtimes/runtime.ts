@@ -1,0 +1,70 @@
+import crypto from "node:crypto";
+import path from "node:path";
+import type { FastifyBaseLogger } from "fastify";
+import type { ServerConfig } from "../config";
+import { readOrCreateFile } from "../data-dir";
+import type { JobService } from "../jobs/service";
+import { Fleet } from "../scheduler/fleet";
+import { describeInventory } from "../scheduler/placement";
+import type { ResourceStore } from "../store/resources";
+import { RuntimeWorkerStore } from "../store/runtime-workers";
+import type { BerthDatabase } from "../store/database";
+import { DockerDriver } from "./docker/driver";
+import { DockerEngine } from "./docker/engine";
+import { detectGpuInventory } from "./gpu-inventory";
+
+export interface RuntimeDeps {
+  config: ServerConfig;
+  database: BerthDatabase;
+  resources: ResourceStore;
+  jobs: JobService;
+  workerEnv: (endpointId: string, workerId: string) => Record<string, string>;
+  log: FastifyBaseLogger;
+}
+
+/**
+ * Connects the configured runtime and the fleet that runs workers on it; undefined for `--runtime none`.
+ * A runtime that does not answer stops the start-up with the reason: a control plane that silently runs no
+ * workers would leave every job queued.
+ */
+export async function startRuntime(deps: RuntimeDeps): Promise<Fleet | undefined> {
+  const { config, log } = deps;
+  if (config.runtime === "none") {
+    log.info("runtime: none (workers run elsewhere, see `berth worker-env`)");
+    return undefined;
+  }
+  const engine = DockerEngine.fromEnv();
+  try {
+    await engine.ping();
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; start Docker, point DOCKER_HOST at an engine, or run with --runtime none`);
+  }
+  const { inventory, warnings } = await detectGpuInventory({ declared: config.gpus, simulated: config.simulatedGpus });
+  for (const warning of warnings) log.warn({ gpuInventory: inventory.source }, warning);
+  // Containers are labelled with this id, so control planes sharing one engine never touch each other's workers.
+  const controlPlaneId = readOrCreateFile(path.join(config.dataDir, "control-plane-id"), () => crypto.randomBytes(6).toString("hex"));
+  const driver = new DockerDriver({ engine, controlPlaneId, networkMode: config.dockerNetwork });
+  log.info(
+    { runtime: driver.kind, location: driver.location, controlPlaneId, gpus: describeInventory(inventory), simulated: inventory.source === "simulated" },
+    "runtime connected",
+  );
+  const fleet = new Fleet(
+    driver,
+    inventory,
+    deps.resources,
+    deps.jobs,
+    new RuntimeWorkerStore(deps.database),
+    deps.workerEnv,
+    {
+      reconcileIntervalMs: config.reconcileIntervalMs,
+      extraWorkers: config.extraWorkers,
+      stopGraceMs: config.stopGraceMs,
+      restartBackoffBaseMs: config.restartBackoffMs,
+      restartBackoffMaxMs: config.restartBackoffMaxMs,
+      workerLostAfterMs: config.workerLostAfterMs,
+    },
+    log,
+  );
+  fleet.start();
+  return fleet;
+}

@@ -1,0 +1,495 @@
+import crypto from "node:crypto";
+import type { FastifyBaseLogger } from "fastify";
+import type { JobService } from "../jobs/service";
+import type { z } from "zod";
+import type { EndpointSpec, endpointWorkersViewSchema } from "../resources/schemas";
+import type { GpuInventory, ObservedWorker, RuntimeDriver, WorkerSpec } from "../runtimes/driver";
+import type { EndpointRecord, EndpointRevision, ResourceStore } from "../store/resources";
+import type { RuntimeWorkerStore } from "../store/runtime-workers";
+import { desiredServing, idleWorkersToStop } from "./autoscaler";
+import { RESTARTS_GIVE_UP_AFTER_MS, restartDelayMs } from "./backoff";
+import { placeWorker } from "./placement";
+import { pickRetirees, rolloutBatchSize } from "./rollout";
+import type { RuntimeWorker, WorkerState, WorkerType } from "./worker-model";
+import { describeInventory } from "./placement";
+import { workerState } from "./worker-states";
+
+export interface FleetConfig {
+  /** How often every endpoint is reconciled; a newly queued job also triggers a pass at once. */
+  reconcileIntervalMs: number;
+  /** Frozen standby workers per endpoint, where capacity allows (RunPod's extra workers). */
+  extraWorkers: number;
+  /** How long a stopped worker gets between SIGTERM and SIGKILL. It has no job by then: drains come first. */
+  stopGraceMs: number;
+  restartBackoffBaseMs: number;
+  restartBackoffMaxMs: number;
+  /** A worker that called and then went silent this long has failed (the job API releases its jobs then too). */
+  workerLostAfterMs: number;
+}
+
+/** How a rolling update of one endpoint stands; what the provider waits on and reports. */
+export type RolloutStatus = z.output<typeof endpointWorkersViewSchema>["rollout"];
+
+/** An endpoint's workers as /health, the admin API and the workers view show them. */
+export type EndpointWorkersView = z.output<typeof endpointWorkersViewSchema>;
+
+/** After a restart has kept a worker up this long, its earlier failures are forgiven. */
+const HEALTHY_AFTER_MS = 60_000;
+
+/**
+ * The control plane's workers on its runtime: it decides how many each endpoint needs (autoscaler), where their
+ * GPUs come from (placement), when old revisions give way (rollout) and when failed workers come back (backoff),
+ * and carries that out through the runtime driver. One pass at a time; each pass first compares what it decided
+ * (the runtime_workers table) with what the runtime reports, so a crashed worker, a lost one or a restarted
+ * control plane all converge the same way.
+ */
+export class Fleet {
+  private timer: NodeJS.Timeout | undefined;
+  private pass: Promise<void> = Promise.resolve();
+  private passQueued = false;
+  private stopped = false;
+  /** In memory: when each serving worker was last seen without a job. A restart starts the clocks afresh. */
+  private readonly idleSince = new Map<string, number>();
+  private readonly throttled = new Map<string, { count: number; reason?: string }>();
+  private readonly rollouts = new Map<string, RolloutStatus>();
+
+  constructor(
+    private readonly driver: RuntimeDriver,
+    private readonly inventory: GpuInventory,
+    private readonly resources: ResourceStore,
+    private readonly jobs: JobService,
+    private readonly store: RuntimeWorkerStore,
+    private readonly workerEnv: (endpointId: string, workerId: string) => Record<string, string>,
+    private readonly config: FleetConfig,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /** Adopts what the runtime already runs for this control plane, then reconciles periodically. */
+  start(): void {
+    this.jobs.onQueued(() => this.trigger());
+    for (const worker of this.store.all()) {
+      if (worker.phase === "frozen" || worker.phase === "starting" || worker.phase === "draining") this.jobs.hold(worker.id);
+    }
+    const tick = () => {
+      this.trigger();
+      this.timer = setTimeout(tick, this.config.reconcileIntervalMs);
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.pass;
+  }
+
+  /** Runs a pass soon; passes never overlap, and any number of triggers during one make one more pass. */
+  trigger(): void {
+    if (this.passQueued || this.stopped) return;
+    this.passQueued = true;
+    this.pass = this.pass.then(async () => {
+      this.passQueued = false;
+      if (this.stopped) return;
+      try {
+        await this.reconcile();
+      } catch (err) {
+        this.log.error({ err }, "fleet reconcile pass failed");
+      }
+    });
+  }
+
+  /** Resolves after a full pass that started after this call. */
+  async settle(): Promise<void> {
+    this.trigger();
+    await this.pass;
+  }
+
+  status(endpointId: string): EndpointWorkersView {
+    const revision = this.resources.getEndpoint(endpointId)?.revision ?? 0;
+    const seen = this.lastSeen(endpointId);
+    const jobs = this.jobs.store.inProgressByWorker(endpointId);
+    const workers = this.store.ofEndpoint(endpointId).map((w) => ({
+      id: w.id,
+      type: w.type,
+      state: workerState(w, { currentRevision: revision, lastSeenAt: seen.get(w.id), jobs: jobs.get(w.id) ?? 0 }),
+      revision: w.revision,
+      gpus: { ids: w.gpus.map((g) => g.id), typeId: w.gpus[0]?.typeId, simulated: w.gpus.some((g) => g.simulated) },
+      frozen: w.phase === "frozen",
+      draining: w.phase === "draining",
+      reason: w.reason,
+      restarts: w.restarts,
+      startedAt: w.startedAt === undefined ? undefined : new Date(w.startedAt).toISOString(),
+      jobsInProgress: jobs.get(w.id) ?? 0,
+    }));
+    return {
+      endpointId,
+      revision,
+      runtime: { kind: this.driver.kind, location: this.driver.location, gpus: describeInventory(this.inventory) },
+      workers,
+      throttled: this.throttled.get(endpointId) ?? { count: 0 },
+      rollout: this.rollouts.get(endpointId) ?? { revision, state: "done", outdated: 0, batchSize: 1 },
+    };
+  }
+
+  /** /health's worker counts with this runtime: its workers by state, throttled ones, and any others heard from. */
+  health(endpointId: string): ReturnType<JobService["health"]> {
+    const status = this.status(endpointId);
+    const health = this.jobs.health(endpointId, new Set(status.workers.map((w) => w.id)));
+    const count = (...states: WorkerState[]) => status.workers.filter((w) => states.includes(w.state)).length;
+    const idle = count("Idle");
+    health.workers.idle += idle;
+    health.workers.ready += idle;
+    health.workers.running += count("Running", "Outdated");
+    health.workers.initializing += count("Initializing");
+    health.workers.unhealthy += count("Unhealthy");
+    health.workers.throttled += status.throttled.count;
+    return health;
+  }
+
+  // ---- one pass ----
+
+  private async reconcile(): Promise<void> {
+    const now = Date.now();
+    const observed = new Map((await this.driver.listWorkers()).map((w) => [w.workerId, w]));
+    const endpoints = new Map(this.resources.listEndpoints().map((e) => [e.id, e]));
+    const records = this.store.all();
+
+    for (const worker of records) {
+      if (!endpoints.has(worker.endpointId)) await this.remove(worker, "its endpoint was deleted");
+      else await this.checkAlive(worker, observed.get(worker.id), now);
+    }
+    const known = new Set(records.map((w) => w.id));
+    for (const orphan of observed.values()) {
+      if (!known.has(orphan.workerId)) {
+        this.log.info({ workerId: orphan.workerId, endpointId: orphan.endpointId }, "removing a worker this control plane has no record of");
+        await this.driver.stopWorker(orphan.workerId, 0);
+      }
+    }
+    for (const endpoint of endpoints.values()) {
+      const revision = this.resources.currentRevision(endpoint.id);
+      if (revision) await this.reconcileEndpoint(endpoint, revision, now);
+    }
+  }
+
+  /** Compares a worker the control plane runs with what the runtime and the worker API say about it. */
+  private async checkAlive(worker: RuntimeWorker, observed: ObservedWorker | undefined, now: number): Promise<void> {
+    if (worker.phase === "failed" || worker.phase === "starting") return;
+    let failure: string | undefined;
+    if (!observed || observed.phase === "missing") failure = "its container is gone";
+    else if (observed.phase === "exited") failure = `exited with code ${observed.exitCode ?? "?"}${observed.reason ? ` (${observed.reason})` : ""}`;
+    else if (worker.phase !== "frozen") {
+      const row = this.jobs.workers.ofEndpoint(worker.endpointId).find((r) => r.id === worker.id);
+      if (row?.unhealthy_reason) failure = row.unhealthy_reason;
+      else if (!row && worker.startedAt !== undefined && this.wasSeen.has(worker.id)) {
+        failure = `stopped calling the control plane for over ${this.config.workerLostAfterMs} ms`;
+      } else if (row && worker.restarts > 0 && worker.startedAt !== undefined && now - worker.startedAt > HEALTHY_AFTER_MS) {
+        this.store.save({ ...worker, restarts: 0, unhealthySince: undefined, reason: undefined });
+      }
+      if (row) this.wasSeen.add(worker.id);
+    }
+    if (failure) await this.fail(worker, failure, now);
+  }
+
+  private readonly wasSeen = new Set<string>();
+
+  private async reconcileEndpoint(endpoint: EndpointRecord, revision: EndpointRevision, now: number): Promise<void> {
+    const spec = endpoint.spec;
+    const jobsByWorker = this.jobs.store.inProgressByWorker(endpoint.id);
+    const seen = this.lastSeen(endpoint.id);
+    let workers = this.store.ofEndpoint(endpoint.id);
+    const stateOf = (w: RuntimeWorker) =>
+      workerState(w, { currentRevision: revision.revision, lastSeenAt: seen.get(w.id), jobs: jobsByWorker.get(w.id) ?? 0 });
+
+    await this.restartDue(workers.filter((w) => w.phase === "failed" && w.revision === revision.revision), revision, now);
+    await this.finishDrains(workers.filter((w) => w.phase === "draining"), jobsByWorker);
+    await this.rollOut(endpoint, workers, revision.revision, jobsByWorker);
+    workers = this.store.ofEndpoint(endpoint.id);
+
+    const current = workers.filter((w) => w.revision === revision.revision);
+    // Standbys (extra workers) are not serving until resumed: they are held from the start and get no jobs.
+    const serving = workers.filter((w) => (w.phase === "starting" || w.phase === "up") && w.type !== "extra");
+    for (const w of serving) {
+      if ((jobsByWorker.get(w.id) ?? 0) > 0 || stateOf(w) === "Initializing") this.idleSince.delete(w.id);
+      else if (!this.idleSince.has(w.id)) this.idleSince.set(w.id, now);
+    }
+    const counts = { initializing: 0, idle: 0, running: 0 };
+    for (const w of serving) {
+      const state = stateOf(w);
+      if (state === "Running") counts.running++;
+      else if (state === "Initializing") counts.initializing++;
+      else counts.idle++;
+    }
+    // A failed worker of this revision keeps its slot while it waits for its restart: otherwise every pass
+    // would start another worker beside it, and a crash-looping image would multiply.
+    const failing = current.filter((w) => w.phase === "failed" && w.type !== "extra").length;
+    const draining = workers.filter((w) => w.phase === "draining").length;
+    const queue = this.jobs.store.queueStats(endpoint.id, now - spec.scalerValue * 1000);
+    const target = Math.min(spec.workersMax, desiredServing(spec, queue, { ...counts, idle: counts.idle + failing + draining }));
+    let have = serving.length + failing;
+
+    const frozen = current.filter((w) => w.phase === "frozen");
+    while (have < target && frozen.length > 0) {
+      await this.resume(frozen.shift()!, this.typeFor(spec, workers));
+      have++;
+      workers = this.store.ofEndpoint(endpoint.id);
+    }
+    const throttle = { count: 0, reason: undefined as string | undefined };
+    if (have < target) {
+      const results = await this.startNew(endpoint, revision, target - have, workers, "serve");
+      throttle.count = target - have - results.started;
+      throttle.reason = results.refusal;
+      have += results.started;
+    }
+    this.throttled.set(endpoint.id, throttle);
+
+    await this.scaleDown(spec, serving, have, queue, now);
+    await this.keepExtras(endpoint, revision, have, now);
+    this.assignTypes(spec, this.store.ofEndpoint(endpoint.id));
+  }
+
+  // ---- scaling ----
+
+  private async scaleDown(spec: EndpointSpec, serving: RuntimeWorker[], have: number, queue: { queued: number; inProgress: number }, now: number) {
+    const floor = spec.scalerType === "REQUEST_COUNT" ? Math.ceil((queue.queued + queue.inProgress) / spec.scalerValue) : 0;
+    const idleFlex = serving
+      .filter((w) => w.type === "flex" && w.phase === "up" && this.idleSince.has(w.id))
+      .map((w) => ({ id: w.id, idleSince: this.idleSince.get(w.id)! }));
+    for (const id of idleWorkersToStop(spec, floor, have, idleFlex, now)) {
+      const worker = this.store.get(id);
+      if (worker) await this.remove(worker, `idle for over ${spec.idleTimeout} s`);
+    }
+    // workersMax lowered below what runs: the surplus drains, idle workers first.
+    const surplus = serving.length - spec.workersMax;
+    if (surplus > 0) {
+      const byJobs = [...serving].sort((a, b) => (this.idleSince.has(b.id) ? 1 : 0) - (this.idleSince.has(a.id) ? 1 : 0));
+      for (const worker of byJobs.slice(0, surplus)) this.drain(worker, `over workersMax (${spec.workersMax})`);
+    }
+  }
+
+  /** Standby workers, frozen once started, as many as `extraWorkers` and the room under workersMax allow. */
+  private async keepExtras(endpoint: EndpointRecord, revision: EndpointRevision, serving: number, now: number): Promise<void> {
+    const workers = this.store.ofEndpoint(endpoint.id);
+    const extras = workers.filter((w) => w.type === "extra" && w.revision === revision.revision && w.phase !== "failed");
+    const wanted = Math.max(0, Math.min(this.config.extraWorkers, endpoint.spec.workersMax - serving));
+    if (extras.length < wanted) await this.startNew(endpoint, revision, wanted - extras.length, workers, "standby");
+    for (const extra of extras.slice(wanted)) await this.remove(extra, "no longer needed as a standby");
+    // A standby freezes once it has called the control plane: its job-take long-poll is then already open.
+    const seen = this.lastSeen(endpoint.id);
+    for (const extra of extras.slice(0, wanted)) {
+      if (extra.phase === "up" && (seen.get(extra.id) ?? 0) >= (extra.startedAt ?? now)) await this.freeze(extra);
+    }
+  }
+
+  /** Active workers are the first workersMin serving ones; the rest are flex. Types are labels: nothing restarts. */
+  private assignTypes(spec: EndpointSpec, workers: RuntimeWorker[]): void {
+    let active = 0;
+    for (const w of workers) {
+      if (w.type === "extra") continue; // a standby becomes active or flex when it is resumed, not before
+      const type: WorkerType = active < spec.workersMin ? "active" : "flex";
+      if (type === "active") active++;
+      if (w.type !== type) this.store.save({ ...w, type });
+    }
+  }
+
+  private typeFor(spec: EndpointSpec, workers: RuntimeWorker[]): WorkerType {
+    const active = workers.filter((w) => w.type === "active").length;
+    return active < spec.workersMin ? "active" : "flex";
+  }
+
+  // ---- rollout ----
+
+  private async rollOut(endpoint: EndpointRecord, workers: RuntimeWorker[], revision: number, jobsByWorker: Map<string, number>) {
+    const batchSize = rolloutBatchSize(endpoint.spec.workersMax);
+    const outdated = workers.filter((w) => w.revision < revision);
+    // Outdated workers without a job in hand (standbys, failed or starting ones) go at once.
+    for (const w of outdated.filter((w) => w.phase === "frozen" || w.phase === "failed" || w.phase === "starting")) {
+      await this.remove(w, `outdated: revision ${w.revision} < ${revision}`);
+    }
+    const serving = outdated.filter((w) => w.phase === "up" || w.phase === "draining");
+    const unhealthyNew = workers.find((w) => w.revision === revision && w.phase === "failed");
+    let status: RolloutStatus;
+    if (serving.length === 0) status = { revision, state: "done", outdated: 0, batchSize };
+    else if (unhealthyNew) {
+      status = {
+        revision,
+        state: "halted",
+        outdated: serving.length,
+        batchSize,
+        reason: `revision ${revision} does not become healthy: worker ${unhealthyNew.id} ${unhealthyNew.reason ?? "failed"}`,
+      };
+    } else {
+      status = { revision, state: "rolling", outdated: serving.length, batchSize };
+      const picks = pickRetirees(
+        serving.map((w) => ({ id: w.id, jobs: jobsByWorker.get(w.id) ?? 0, retiring: w.phase === "draining" })),
+        batchSize,
+      );
+      for (const id of picks) {
+        const worker = serving.find((w) => w.id === id)!;
+        if ((jobsByWorker.get(id) ?? 0) === 0) await this.remove(worker, `replaced by revision ${revision}`);
+        else this.drain(worker, `outdated: finishing its job before revision ${revision} replaces it`);
+      }
+    }
+    const previous = this.rollouts.get(endpoint.id);
+    if (previous?.state !== status.state || previous.outdated !== status.outdated) {
+      this.log.info({ endpointId: endpoint.id, ...status }, "rollout progress");
+    }
+    this.rollouts.set(endpoint.id, status);
+  }
+
+  // ---- actions ----
+
+  /** Starts up to `count` new workers of the current revision; stops at the first placement refusal. */
+  private async startNew(
+    endpoint: EndpointRecord,
+    revision: EndpointRevision,
+    count: number,
+    workers: RuntimeWorker[],
+    purpose: "serve" | "standby",
+  ): Promise<{ started: number; refusal?: string }> {
+    const launches: Array<Promise<void>> = [];
+    let refusal: string | undefined;
+    let all = this.store.all();
+    for (let i = 0; i < count; i++) {
+      const placed = placeWorker(
+        { gpuTypeIds: revision.spec.gpuTypeIds, gpuCount: revision.spec.gpuCount, memoryBytes: memoryOf(revision) },
+        {
+          inventory: this.inventory,
+          inUse: new Set(all.flatMap((w) => w.gpus.map((g) => g.id))),
+          memoryCapacity: await this.driver.memoryCapacity(),
+          memoryInUse: all.reduce((sum, w) => sum + (w.memoryBytes ?? 0), 0),
+        },
+      );
+      if (!placed.ok) {
+        refusal = placed.reason;
+        break;
+      }
+      const now = Date.now();
+      const worker: RuntimeWorker = {
+        id: `${endpoint.id}-${crypto.randomBytes(4).toString("hex")}`,
+        endpointId: endpoint.id,
+        revision: revision.revision,
+        type: purpose === "standby" ? "extra" : this.typeFor(endpoint.spec, workers),
+        phase: "starting",
+        gpus: placed.gpus,
+        memoryBytes: memoryOf(revision),
+        restarts: 0,
+        createdAt: now,
+        phaseSince: now,
+      };
+      this.store.save(worker);
+      workers = [...workers, worker];
+      all = [...all, worker];
+      launches.push(this.launch(worker, revision));
+    }
+    await Promise.all(launches);
+    return { started: launches.length, refusal };
+  }
+
+  /** Creates the worker's container; a failure marks it failed (Unhealthy) with the runtime's reason. */
+  private async launch(worker: RuntimeWorker, revision: EndpointRevision): Promise<void> {
+    if (worker.type === "extra") this.jobs.hold(worker.id);
+    try {
+      await this.driver.ensureImage(revision.templateSpec.imageName);
+      if (revision.spec.networkVolumeId) {
+        const volume = this.resources.getVolume(revision.spec.networkVolumeId);
+        if (volume) await this.driver.ensureVolume({ volumeId: volume.id, sizeGb: volume.spec.size });
+      }
+      await this.driver.startWorker(this.workerSpec(worker, revision));
+      const started = Date.now();
+      this.store.save({ ...(this.store.get(worker.id) ?? worker), phase: "up", startedAt: started, phaseSince: started });
+      this.log.info({ workerId: worker.id, endpointId: worker.endpointId, revision: worker.revision, type: worker.type }, "worker started");
+    } catch (err) {
+      await this.fail(this.store.get(worker.id) ?? worker, (err as Error).message, Date.now());
+    }
+  }
+
+  private workerSpec(worker: RuntimeWorker, revision: EndpointRevision): WorkerSpec {
+    const template = revision.templateSpec;
+    return {
+      workerId: worker.id,
+      endpointId: worker.endpointId,
+      revision: worker.revision,
+      image: template.imageName,
+      command: template.startCommand,
+      env: { ...template.env, ...revision.spec.env, ...this.workerEnv(worker.endpointId, worker.id) },
+      memoryBytes: worker.memoryBytes,
+      gpus: worker.gpus,
+      volume: revision.spec.networkVolumeId ? { volumeId: revision.spec.networkVolumeId, mountPath: template.volumeMountPath } : undefined,
+    };
+  }
+
+  private async restartDue(failed: RuntimeWorker[], revision: EndpointRevision, now: number): Promise<void> {
+    for (const worker of failed) {
+      if (worker.nextRestartAt === undefined || worker.nextRestartAt > now) continue;
+      await this.driver.stopWorker(worker.id, 0);
+      const restarting = { ...worker, phase: "starting" as const, nextRestartAt: undefined, phaseSince: now };
+      this.store.save(restarting);
+      this.log.info({ workerId: worker.id, restarts: worker.restarts, reason: worker.reason }, "restarting a failed worker");
+      await this.launch(restarting, revision);
+    }
+  }
+
+  private async finishDrains(draining: RuntimeWorker[], jobsByWorker: Map<string, number>): Promise<void> {
+    for (const worker of draining) {
+      if ((jobsByWorker.get(worker.id) ?? 0) === 0) await this.remove(worker, worker.reason ?? "drained");
+    }
+  }
+
+  /** No new jobs for the worker; it is stopped once its jobs in progress have finished. */
+  private drain(worker: RuntimeWorker, why: string): void {
+    this.jobs.hold(worker.id);
+    this.store.save({ ...worker, phase: "draining", reason: why, phaseSince: Date.now() });
+    this.log.info({ workerId: worker.id, endpointId: worker.endpointId, why }, "draining worker");
+  }
+
+  private async remove(worker: RuntimeWorker, why: string): Promise<void> {
+    this.jobs.hold(worker.id);
+    await this.driver.stopWorker(worker.id, this.config.stopGraceMs);
+    this.jobs.workerGone(worker.id, `worker ${worker.id} stopped: ${why}`);
+    this.store.remove(worker.id);
+    this.idleSince.delete(worker.id);
+    this.wasSeen.delete(worker.id);
+    this.log.info({ workerId: worker.id, endpointId: worker.endpointId, why }, "worker stopped");
+  }
+
+  private async freeze(worker: RuntimeWorker): Promise<void> {
+    this.jobs.hold(worker.id);
+    await this.driver.freezeWorker(worker.id);
+    this.store.save({ ...worker, phase: "frozen", phaseSince: Date.now() });
+  }
+
+  private async resume(worker: RuntimeWorker, type: WorkerType): Promise<void> {
+    await this.driver.resumeWorker(worker.id);
+    const now = Date.now();
+    this.store.save({ ...worker, type, phase: "up", phaseSince: now });
+    this.jobs.release(worker.id);
+    this.log.info({ workerId: worker.id, endpointId: worker.endpointId, type }, "standby worker resumed");
+  }
+
+  private async fail(worker: RuntimeWorker, why: string, now: number): Promise<void> {
+    this.jobs.workerGone(worker.id, `worker ${worker.id} failed: ${why}`);
+    this.wasSeen.delete(worker.id);
+    const since = worker.unhealthySince ?? now;
+    const givenUp = now - since >= RESTARTS_GIVE_UP_AFTER_MS;
+    const delay = restartDelayMs(worker.restarts, this.config.restartBackoffBaseMs, this.config.restartBackoffMaxMs);
+    this.store.save({
+      ...worker,
+      phase: "failed",
+      reason: givenUp ? `${why}; gave up restarting after 7 days` : why,
+      restarts: worker.restarts + 1,
+      unhealthySince: since,
+      nextRestartAt: givenUp ? undefined : now + delay,
+      phaseSince: now,
+    });
+    this.log.warn({ workerId: worker.id, endpointId: worker.endpointId, why, restartInMs: givenUp ? undefined : delay }, "worker failed");
+  }
+
+  private lastSeen(endpointId: string): Map<string, number> {
+    return new Map(this.jobs.workers.ofEndpoint(endpointId).map((r) => [r.id, r.last_seen_at]));
+  }
+}
+
+function memoryOf(revision: EndpointRevision): number | undefined {
+  const gb = revision.templateSpec.memoryInGb;
+  return gb === undefined ? undefined : gb * 1024 ** 3;
+}

@@ -1,0 +1,103 @@
+import type { Statement } from "better-sqlite3";
+import type { GpuDevice } from "../runtimes/driver";
+import type { LifecyclePhase, RuntimeWorker, WorkerType } from "../scheduler/worker-model";
+import type { BerthDatabase } from "./database";
+
+interface Row {
+  id: string;
+  endpoint_id: string;
+  revision: number;
+  type: WorkerType;
+  phase: LifecyclePhase;
+  gpu_ids: string;
+  gpu_type_id: string | null;
+  gpu_simulated: number;
+  memory_bytes: number | null;
+  reason: string | null;
+  restarts: number;
+  next_restart_at: number | null;
+  unhealthy_since: number | null;
+  created_at: number;
+  started_at: number | null;
+  phase_since: number;
+}
+
+const toWorker = (row: Row): RuntimeWorker => ({
+  id: row.id,
+  endpointId: row.endpoint_id,
+  revision: row.revision,
+  type: row.type,
+  phase: row.phase,
+  gpus: (JSON.parse(row.gpu_ids) as string[]).map((id) => ({ id, typeId: row.gpu_type_id ?? "", simulated: row.gpu_simulated === 1 })),
+  memoryBytes: row.memory_bytes ?? undefined,
+  reason: row.reason ?? undefined,
+  restarts: row.restarts,
+  nextRestartAt: row.next_restart_at ?? undefined,
+  unhealthySince: row.unhealthy_since ?? undefined,
+  createdAt: row.created_at,
+  startedAt: row.started_at ?? undefined,
+  phaseSince: row.phase_since,
+});
+
+const toRow = (w: RuntimeWorker): Row => ({
+  id: w.id,
+  endpoint_id: w.endpointId,
+  revision: w.revision,
+  type: w.type,
+  phase: w.phase,
+  gpu_ids: JSON.stringify(w.gpus.map((g: GpuDevice) => g.id)),
+  gpu_type_id: w.gpus[0]?.typeId ?? null,
+  gpu_simulated: w.gpus.some((g) => g.simulated) ? 1 : 0,
+  memory_bytes: w.memoryBytes ?? null,
+  reason: w.reason ?? null,
+  restarts: w.restarts,
+  next_restart_at: w.nextRestartAt ?? null,
+  unhealthy_since: w.unhealthySince ?? null,
+  created_at: w.createdAt,
+  started_at: w.startedAt ?? null,
+  phase_since: w.phaseSince,
+});
+
+/** The runtime workers the control plane decided to run: one row each, written whole. */
+export class RuntimeWorkerStore {
+  private readonly s: Record<string, Statement>;
+
+  constructor(private readonly database: BerthDatabase) {
+    const db = database.db;
+    this.s = {
+      all: db.prepare("SELECT * FROM runtime_workers ORDER BY created_at, id"),
+      ofEndpoint: db.prepare("SELECT * FROM runtime_workers WHERE endpoint_id = ? ORDER BY created_at, id"),
+      get: db.prepare("SELECT * FROM runtime_workers WHERE id = ?"),
+      save: db.prepare(`INSERT INTO runtime_workers (id, endpoint_id, revision, type, phase, gpu_ids, gpu_type_id, gpu_simulated,
+          memory_bytes, reason, restarts, next_restart_at, unhealthy_since, created_at, started_at, phase_since)
+        VALUES (@id, @endpoint_id, @revision, @type, @phase, @gpu_ids, @gpu_type_id, @gpu_simulated, @memory_bytes, @reason,
+          @restarts, @next_restart_at, @unhealthy_since, @created_at, @started_at, @phase_since)
+        ON CONFLICT (id) DO UPDATE SET revision = @revision, type = @type, phase = @phase, gpu_ids = @gpu_ids,
+          gpu_type_id = @gpu_type_id, gpu_simulated = @gpu_simulated, memory_bytes = @memory_bytes, reason = @reason,
+          restarts = @restarts, next_restart_at = @next_restart_at, unhealthy_since = @unhealthy_since,
+          started_at = @started_at, phase_since = @phase_since`),
+      remove: db.prepare("DELETE FROM runtime_workers WHERE id = ?"),
+    };
+  }
+
+  all(): RuntimeWorker[] {
+    return (this.s.all!.all() as Row[]).map(toWorker);
+  }
+
+  ofEndpoint(endpointId: string): RuntimeWorker[] {
+    return (this.s.ofEndpoint!.all(endpointId) as Row[]).map(toWorker);
+  }
+
+  get(id: string): RuntimeWorker | undefined {
+    const row = this.s.get!.get(id) as Row | undefined;
+    return row && toWorker(row);
+  }
+
+  save(worker: RuntimeWorker): void {
+    this.database.write(() => this.s.save!.run(toRow(worker)));
+  }
+
+  remove(id: string): void {
+    this.database.write(() => this.s.remove!.run(id));
+  }
+}

@@ -1,0 +1,96 @@
+// Worker states on the Docker runtime: Throttled when no GPU is free, Unhealthy (with its reason and restarts
+// under backoff) for a bad image or a crash-looping one, a worker killed mid-job replaced with its job retried,
+// and frozen standby workers resumed on demand.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { DockerRuntime } from "../helpers/docker-runtime";
+
+describe("worker states on the Docker runtime", () => {
+  let runtime: DockerRuntime;
+
+  before(async () => {
+    runtime = await DockerRuntime.start({ BERTH_SIMULATED_GPUS: "NVIDIA GeForce RTX 4090=2;NVIDIA L4=1" });
+  });
+  after(async () => {
+    await runtime?.close();
+  });
+
+  test("no free GPU of an allowed type: the workers wanted beyond capacity are Throttled, with the reason", async () => {
+    const ep = await runtime.createEndpoint({ gpuTypeIds: ["NVIDIA L4"], workersMax: 3, scalerType: "REQUEST_COUNT", scalerValue: 1 });
+    const jobs = await Promise.all([1, 2, 3].map((n) => runtime.submit(ep.id, { sleepMs: 3000, n })));
+    const throttled = await runtime.until("two workers throttled beside one running", ep.id, (w) =>
+      w.throttled.count === 2 && w.workers.length === 1 && w.workers[0]!.state === "Running" ? w : undefined,
+    );
+    assert.match(throttled.throttled.reason ?? "", /no free GPU .*NVIDIA L4/);
+    assert.match(throttled.throttled.reason ?? "", /simulated/);
+    assert.deepEqual(throttled.workers[0]!.gpus, { ids: [throttled.workers[0]!.gpus.ids[0]], typeId: "NVIDIA L4", simulated: true });
+    const health = (await runtime.api.get(`/v2/${ep.id}/health`)).data;
+    assert.equal(health.workers.throttled, 2);
+    assert.equal(health.workers.unhealthy, 0, "no capacity is not the same as crash-looping");
+    for (const id of jobs) assert.equal((await runtime.ended(ep.id, id, 90_000)).status, "COMPLETED");
+  });
+
+  test("an image that cannot be had: the worker is Unhealthy with the reason and restarts under backoff", async () => {
+    const ep = await runtime.createEndpoint({ workersMin: 1 }, { imageName: "berth/does-not-exist:1" });
+    const sick = await runtime.until("the worker to be Unhealthy after two restarts", ep.id, (w) =>
+      w.workers[0]?.state === "Unhealthy" && w.workers[0].restarts >= 2 ? w.workers[0] : undefined,
+    );
+    assert.match(sick.reason ?? "", /image berth\/does-not-exist:1 is not available/);
+    const health = (await runtime.api.get(`/v2/${ep.id}/health`)).data;
+    assert.equal(health.workers.unhealthy, 1);
+    assert.equal(health.workers.throttled, 0);
+    assert.equal((await runtime.workers(ep.id)).workers.length, 1, "a failing worker keeps its slot: it is not multiplied");
+  });
+
+  test("a worker that crashes at start is Unhealthy with its exit code and last words", async () => {
+    const ep = await runtime.createEndpoint({ workersMin: 1 }, { env: { WORKER_EXIT_AT_START: "3" } });
+    const sick = await runtime.until("the worker to be Unhealthy after a restart", ep.id, (w) =>
+      w.workers[0]?.state === "Unhealthy" && w.workers[0].restarts >= 2 ? w.workers[0] : undefined,
+    );
+    assert.match(sick.reason ?? "", /exited with code 3 .*exiting at start with 3/);
+  });
+
+  test("a worker container SIGKILLed mid-job: the job is retried and completes, the worker is replaced", async () => {
+    const ep = await runtime.createEndpoint({ workersMax: 1 });
+    const jobId = await runtime.submit(ep.id, { sleepMs: 5000 });
+    const running = await runtime.until("the job's worker to be Running", ep.id, (w) => w.workers.find((x) => x.state === "Running"));
+    const [before] = await runtime.containers(ep.id);
+    await runtime.engine.killContainer(before!.Id);
+    const result = await runtime.ended(ep.id, jobId, 90_000);
+    assert.equal(result.status, "COMPLETED", JSON.stringify(result));
+    const after = await runtime.until("a running container again", ep.id, (w) => (w.workers[0]?.state === "Idle" ? w.workers[0] : undefined));
+    assert.equal(after.id, running.id, "the worker keeps its id and slot");
+    assert.ok(after.restarts >= 1);
+    const [replacement] = await runtime.containers(ep.id);
+    assert.notEqual(replacement!.Id, before!.Id, "in a new container");
+  });
+});
+
+describe("standby (extra) workers on the Docker runtime", () => {
+  let runtime: DockerRuntime;
+
+  before(async () => {
+    runtime = await DockerRuntime.start({ BERTH_EXTRA_WORKERS: "1" });
+  });
+  after(async () => {
+    await runtime?.close();
+  });
+
+  test("an extra worker waits frozen, takes the first job when resumed, and another standby replaces it", async () => {
+    const ep = await runtime.createEndpoint({ workersMin: 0, workersMax: 2 });
+    const standby = await runtime.until("a frozen standby", ep.id, (w) => w.workers.find((x) => x.type === "extra" && x.frozen));
+    const [container] = await runtime.containers(ep.id);
+    assert.equal(container!.State, "paused", "frozen means paused by the engine");
+
+    const jobId = await runtime.submit(ep.id, { hello: "standby" });
+    const result = await runtime.ended(ep.id, jobId);
+    assert.equal(result.status, "COMPLETED");
+    assert.equal(result.output.workerId, standby.id, "the standby served it");
+    const after = await runtime.until("the resumed worker flex and a new frozen standby", ep.id, (w) => {
+      const resumed = w.workers.find((x) => x.id === standby.id);
+      const fresh = w.workers.find((x) => x.id !== standby.id && x.type === "extra" && x.frozen);
+      return resumed?.type === "flex" && !resumed.frozen && fresh ? w : undefined;
+    });
+    assert.equal(after.workers.length, 2);
+  });
+});

@@ -1,0 +1,128 @@
+// The fleet's pure rules (autoscaler, rollout pace, restart backoff, worker states) and the queue statistics they
+// read, the latter from a real SQLite store.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { desiredServing, idleWorkersToStop, type ScalingSpec } from "../../server/scheduler/autoscaler";
+import { restartDelayMs } from "../../server/scheduler/backoff";
+import { pickRetirees, rolloutBatchSize } from "../../server/scheduler/rollout";
+import type { RuntimeWorker } from "../../server/scheduler/worker-model";
+import { workerState } from "../../server/scheduler/worker-states";
+import { BerthDatabase } from "../../server/store/database";
+import { JobStore } from "../../server/store/jobs";
+
+const spec = (s: Partial<ScalingSpec> = {}): ScalingSpec => ({
+  workersMin: 0,
+  workersMax: 3,
+  scalerType: "QUEUE_DELAY",
+  scalerValue: 4,
+  idleTimeout: 5,
+  ...s,
+});
+const none = { initializing: 0, idle: 0, running: 0 };
+const queue = (q: Partial<{ queued: number; delayed: number; inProgress: number }> = {}) => ({ queued: 0, delayed: 0, inProgress: 0, ...q });
+
+describe("desiredServing", () => {
+  test("workersMin is always kept, workersMax never passed", () => {
+    assert.equal(desiredServing(spec({ workersMin: 2 }), queue(), none), 2);
+    assert.equal(desiredServing(spec({ scalerType: "REQUEST_COUNT", scalerValue: 1 }), queue({ queued: 50 }), none), 3);
+  });
+  test("REQUEST_COUNT: ceil((queued + in progress) / scalerValue)", () => {
+    const s = spec({ scalerType: "REQUEST_COUNT", scalerValue: 2, workersMax: 10 });
+    assert.equal(desiredServing(s, queue({ queued: 3, inProgress: 2 }), { ...none, running: 2 }), 3);
+    assert.equal(desiredServing(s, queue({ queued: 1 }), none), 1);
+  });
+  test("QUEUE_DELAY: a worker per delayed job that no idle or starting worker will take", () => {
+    const s = spec({ workersMax: 10 });
+    assert.equal(desiredServing(s, queue({ queued: 5, delayed: 3, inProgress: 2 }), { ...none, running: 2 }), 5);
+    assert.equal(desiredServing(s, queue({ queued: 5, delayed: 3 }), { initializing: 1, idle: 1, running: 2 }), 5);
+    assert.equal(desiredServing(s, queue({ queued: 2, delayed: 0 }), { ...none, running: 2 }), 2, "not delayed yet: no scale-up");
+  });
+  test("a queued job on an endpoint with no worker starts one at once, whatever the scaler", () => {
+    assert.equal(desiredServing(spec(), queue({ queued: 1 }), none), 1);
+    assert.equal(desiredServing(spec({ scalerType: "REQUEST_COUNT", scalerValue: 100 }), queue({ queued: 1 }), none), 1);
+  });
+  test("never fewer than are serving: scaling down is the idle timeout's job", () => {
+    assert.equal(desiredServing(spec(), queue(), { ...none, idle: 3 }), 3);
+  });
+});
+
+describe("idleWorkersToStop", () => {
+  const now = 100_000;
+  test("flex workers idle past idleTimeout go, longest idle first, down to the floor", () => {
+    const idle = [
+      { id: "a", idleSince: now - 6_000 },
+      { id: "b", idleSince: now - 9_000 },
+      { id: "c", idleSince: now - 1_000 },
+    ];
+    assert.deepEqual(idleWorkersToStop(spec(), 0, 3, idle, now), ["b", "a"]);
+    assert.deepEqual(idleWorkersToStop(spec(), 2, 3, idle, now), ["b"], "REQUEST_COUNT's demand is a floor");
+    assert.deepEqual(idleWorkersToStop(spec({ workersMin: 3 }), 0, 3, idle, now), [], "workersMin is a floor");
+  });
+});
+
+describe("rollout pace", () => {
+  test("10% of workersMax at a time, at least one", () => {
+    assert.equal(rolloutBatchSize(3), 1);
+    assert.equal(rolloutBatchSize(10), 1);
+    assert.equal(rolloutBatchSize(11), 2);
+    assert.equal(rolloutBatchSize(100), 10);
+  });
+  test("idle workers first, and never more than the batch retiring at once", () => {
+    const outdated = [
+      { id: "busy", jobs: 1, retiring: false },
+      { id: "idle", jobs: 0, retiring: false },
+      { id: "going", jobs: 1, retiring: true },
+    ];
+    assert.deepEqual(pickRetirees(outdated, 1), []);
+    assert.deepEqual(pickRetirees(outdated, 2), ["idle"]);
+    assert.deepEqual(pickRetirees(outdated, 3), ["idle", "busy"]);
+  });
+});
+
+test("restart backoff doubles from the base up to the cap", () => {
+  assert.deepEqual([0, 1, 2, 3, 10, 50].map((n) => restartDelayMs(n, 1000, 60_000)), [1000, 2000, 4000, 8000, 60_000, 60_000]);
+});
+
+describe("workerState", () => {
+  const worker = (w: Partial<RuntimeWorker> = {}): RuntimeWorker => ({
+    id: "w",
+    endpointId: "e",
+    revision: 2,
+    type: "flex",
+    phase: "up",
+    gpus: [],
+    restarts: 0,
+    createdAt: 1000,
+    startedAt: 2000,
+    phaseSince: 2000,
+    ...w,
+  });
+  test("from the control plane's phase and the worker's own calls", () => {
+    assert.equal(workerState(worker({ phase: "failed" }), { currentRevision: 2, jobs: 0 }), "Unhealthy");
+    assert.equal(workerState(worker({ revision: 1 }), { currentRevision: 2, lastSeenAt: 3000, jobs: 1 }), "Outdated");
+    assert.equal(workerState(worker(), { currentRevision: 2, jobs: 0 }), "Initializing", "never called");
+    assert.equal(workerState(worker(), { currentRevision: 2, lastSeenAt: 1500, jobs: 0 }), "Initializing", "called before this start");
+    assert.equal(workerState(worker(), { currentRevision: 2, lastSeenAt: 3000, jobs: 1 }), "Running");
+    assert.equal(workerState(worker(), { currentRevision: 2, lastSeenAt: 3000, jobs: 0 }), "Idle");
+    assert.equal(workerState(worker({ phase: "frozen", type: "extra" }), { currentRevision: 2, jobs: 0 }), "Idle");
+  });
+});
+
+test("queue statistics leave low-priority jobs out and count the delayed ones (real SQLite)", () => {
+  const store = new JobStore(new BerthDatabase(":memory:"));
+  const job = (id: string, createdAt: number, lowPriority = false) => ({
+    id,
+    endpointId: "e",
+    input: "{}",
+    webhook: null,
+    lowPriority,
+    executionTimeoutMs: 60_000,
+    ttlMs: 60_000,
+    retentionMs: 60_000,
+    createdAt,
+  });
+  store.insert([job("old", 1_000), job("new", 9_000), job("old-low", 1_000, true), job("running", 500)]);
+  store.take("e", "w1", 1, 9_500);
+  assert.deepEqual(store.queueStats("e", 5_000), { queued: 2, delayed: 1, inProgress: 1 });
+  assert.deepEqual(store.queueStats("other", 5_000), { queued: 0, delayed: 0, inProgress: 0 });
+});
