@@ -35,6 +35,8 @@ export type EndpointWorkersView = z.output<typeof endpointWorkersViewSchema>;
 
 /** After a restart has kept a worker up this long, its earlier failures are forgiven. */
 const HEALTHY_AFTER_MS = 60_000;
+/** Joins a failed worker's reason and why its restart cannot be placed yet. */
+const RESTART_WAITS = "; its restart waits: ";
 
 /**
  * The control plane's workers on its runtime: it decides how many each endpoint needs (autoscaler), where their
@@ -348,17 +350,8 @@ export class Fleet {
   ): Promise<{ started: number; refusal?: string }> {
     const launches: Array<Promise<void>> = [];
     let refusal: string | undefined;
-    let all = this.store.all();
     for (let i = 0; i < count; i++) {
-      const placed = placeWorker(
-        { gpuTypeIds: revision.spec.gpuTypeIds, gpuCount: revision.spec.gpuCount, memoryBytes: memoryOf(revision) },
-        {
-          inventory: this.inventory,
-          inUse: new Set(all.flatMap((w) => w.gpus.map((g) => g.id))),
-          memoryCapacity: await this.driver.memoryCapacity(),
-          memoryInUse: all.reduce((sum, w) => sum + (w.memoryBytes ?? 0), 0),
-        },
-      );
+      const placed = await this.place(revision);
       if (!placed.ok) {
         refusal = placed.reason;
         break;
@@ -378,11 +371,24 @@ export class Fleet {
       };
       this.store.save(worker);
       workers = [...workers, worker];
-      all = [...all, worker];
       launches.push(this.launch(worker, revision));
     }
     await Promise.all(launches);
     return { started: launches.length, refusal };
+  }
+
+  /** GPUs and memory for one more worker of the revision, from what no worker holds. */
+  private async place(revision: EndpointRevision) {
+    const all = this.store.all();
+    return placeWorker(
+      { gpuTypeIds: revision.spec.gpuTypeIds, gpuCount: revision.spec.gpuCount, memoryBytes: memoryOf(revision) },
+      {
+        inventory: this.inventory,
+        inUse: new Set(all.flatMap((w) => w.gpus.map((g) => g.id))),
+        memoryCapacity: await this.driver.memoryCapacity(),
+        memoryInUse: all.reduce((sum, w) => sum + (w.memoryBytes ?? 0), 0),
+      },
+    );
   }
 
   /** Creates the worker's container; a failure marks it failed (Unhealthy) with the runtime's reason. */
@@ -422,7 +428,20 @@ export class Fleet {
     for (const worker of failed) {
       if (worker.nextRestartAt === undefined || worker.nextRestartAt > now) continue;
       await this.driver.stopWorker(worker.id, 0);
-      const restarting = { ...worker, phase: "starting" as const, nextRestartAt: undefined, phaseSince: now };
+      const placed = await this.place(revision);
+      if (!placed.ok) {
+        const delay = restartDelayMs(worker.restarts, this.config.restartBackoffBaseMs, this.config.restartBackoffMaxMs);
+        this.store.save({ ...worker, nextRestartAt: now + delay, reason: `${worker.reason?.split(RESTART_WAITS)[0]}${RESTART_WAITS}${placed.reason}` });
+        continue;
+      }
+      const restarting = {
+        ...worker,
+        phase: "starting" as const,
+        gpus: placed.gpus,
+        memoryBytes: memoryOf(revision),
+        nextRestartAt: undefined,
+        phaseSince: now,
+      };
       this.store.save(restarting);
       this.log.info({ workerId: worker.id, restarts: worker.restarts, reason: worker.reason }, "restarting a failed worker");
       await this.launch(restarting, revision);
@@ -472,8 +491,12 @@ export class Fleet {
     const since = worker.unhealthySince ?? now;
     const givenUp = now - since >= RESTARTS_GIVE_UP_AFTER_MS;
     const delay = restartDelayMs(worker.restarts, this.config.restartBackoffBaseMs, this.config.restartBackoffMaxMs);
+    // Its GPUs and memory go back to the pool while it waits: a crash-looping endpoint must not hold a host's GPUs
+    // for the 7 days its restarts may go on. The restart places it afresh.
     this.store.save({
       ...worker,
+      gpus: [],
+      memoryBytes: undefined,
       phase: "failed",
       reason: givenUp ? `${why}; gave up restarting after 7 days` : why,
       restarts: worker.restarts + 1,
