@@ -81,7 +81,7 @@ export class DockerRuntime {
   }
 
   /** Polls the endpoint's workers until `accept` returns something. */
-  until<T>(what: string, endpointId: string, accept: (w: EndpointWorkers) => T | undefined, timeoutMs = 60_000): Promise<T> {
+  until<T>(what: string, endpointId: string, accept: (w: EndpointWorkers) => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
     return eventually(what, async () => accept(await this.workers(endpointId)), timeoutMs);
   }
 
