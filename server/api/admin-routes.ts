@@ -88,7 +88,10 @@ export async function adminRoutes(app: FastifyInstance, opts: AppDeps): Promise<
     read: (id) => views.volume(requireFound(resources.getVolume(id), `network volume ${id}`)),
     create: (spec) => views.volume(resources.createVolume(spec)),
     replace: (id, spec) => views.volume(resources.updateVolume(id, spec)),
-    remove: (id) => resources.deleteVolume(id),
+    remove: (id) => {
+      resources.deleteVolume(id);
+      opts.fleet()?.removeVolume(id);
+    },
   });
 
   app.get("/endpoints/:id/revisions", async (request) => {

@@ -54,6 +54,8 @@ export class Fleet {
   private readonly idleSince = new Map<string, number>();
   private readonly throttled = new Map<string, { count: number; reason?: string }>();
   private readonly rollouts = new Map<string, RolloutStatus>();
+  /** Network volumes deleted through the admin API whose runtime volume is still to be removed. */
+  private readonly volumesToRemove = new Set<string>();
 
   constructor(
     private readonly driver: RuntimeDriver,
@@ -98,6 +100,12 @@ export class Fleet {
         this.log.error({ err }, "fleet reconcile pass failed");
       }
     });
+  }
+
+  /** A deleted network volume's data goes once no worker mounts it any more (checked every pass). */
+  removeVolume(volumeId: string): void {
+    this.volumesToRemove.add(volumeId);
+    this.trigger();
   }
 
   /** Resolves after a full pass that started after this call. */
@@ -170,6 +178,15 @@ export class Fleet {
     for (const endpoint of endpoints.values()) {
       const revision = this.resources.currentRevision(endpoint.id);
       if (revision) await this.reconcileEndpoint(endpoint, revision, now);
+    }
+    for (const volumeId of this.volumesToRemove) {
+      try {
+        await this.driver.removeVolume(volumeId);
+        this.volumesToRemove.delete(volumeId);
+        this.log.info({ volumeId }, "network volume removed");
+      } catch (err) {
+        this.log.debug({ volumeId, err: (err as Error).message }, "network volume still in use; removal retried next pass");
+      }
     }
   }
 

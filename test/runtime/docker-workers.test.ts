@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { DockerRuntime } from "../helpers/docker-runtime";
+import { eventually } from "../helpers/endpoint";
 
 describe("worker states on the Docker runtime", () => {
   let runtime: DockerRuntime;
@@ -13,6 +14,28 @@ describe("worker states on the Docker runtime", () => {
   });
   after(async () => {
     await runtime?.close();
+  });
+
+  test("workers see the template's and the endpoint's env, and share the network volume at the mount path", async () => {
+    const volume = await runtime.api.post("/admin/network-volumes", { name: "shared", size: 10, dataCenterId: "local" });
+    assert.equal(volume.status, 200, JSON.stringify(volume.data));
+    const template = { env: { TEMPLATE_MARKER: "from the template", WORKER_VOLUME_PATH: "/data" }, volumeMountPath: "/data" };
+    const writer = await runtime.createEndpoint({ networkVolumeId: volume.data.id, env: { ENDPOINT_MARKER: "writer" } }, template);
+    const reader = await runtime.createEndpoint({ networkVolumeId: volume.data.id, env: { ENDPOINT_MARKER: "reader" } }, template);
+
+    const wrote = await runtime.ended(writer.id, await runtime.submit(writer.id, { write: { name: "note.txt", content: "hello from the writer" } }));
+    assert.equal(wrote.status, "COMPLETED", JSON.stringify(wrote));
+    assert.equal(wrote.output.templateEnv, "from the template");
+    assert.equal(wrote.output.endpointEnv, "writer");
+    const read = await runtime.ended(reader.id, await runtime.submit(reader.id, { read: "note.txt" }));
+    assert.equal(read.status, "COMPLETED", JSON.stringify(read));
+    assert.equal(read.output.read, "hello from the writer");
+    assert.notEqual(read.output.workerId, wrote.output.workerId, "two workers, two containers, one volume");
+
+    // Deleting both endpoints, then the volume, removes the Docker volume once its workers are gone.
+    for (const ep of [writer, reader]) assert.equal((await runtime.api.delete(`/admin/endpoints/${ep.id}`)).status, 204);
+    assert.equal((await runtime.api.delete(`/admin/network-volumes/${volume.data.id}`)).status, 204);
+    await eventually("the Docker volume to be removed", async () => ((await runtime.engine.volumeExists(`berth-vol-${volume.data.id}`)) ? undefined : true));
   });
 
   test("no free GPU of an allowed type: the workers wanted beyond capacity are Throttled, with the reason", async () => {

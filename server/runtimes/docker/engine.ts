@@ -260,6 +260,11 @@ export class DockerEngine {
     });
   }
 
+  async volumeExists(name: string): Promise<boolean> {
+    const res = await this.call(`GET /volumes/${name}`, { method: "GET", url: `/volumes/${name}`, acceptStatus: [404] });
+    return res.status === 200;
+  }
+
   /** Removes a volume; one that does not exist is already removed. One that any container uses, even a stopped one, is refused (409). */
   async removeVolume(name: string): Promise<void> {
     await this.call(`DELETE /volumes/${name}`, { method: "DELETE", url: `/volumes/${name}`, acceptStatus: [404] });
