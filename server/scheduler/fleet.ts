@@ -221,7 +221,8 @@ export class Fleet {
 
     await this.restartDue(workers.filter((w) => w.phase === "failed" && w.revision === revision.revision), revision, now);
     await this.finishDrains(workers.filter((w) => w.phase === "draining"), jobsByWorker);
-    await this.rollOut(endpoint, workers, revision.revision, jobsByWorker);
+    const newStarting = workers.filter((w) => w.revision === revision.revision && w.type !== "extra" && stateOf(w) === "Initializing");
+    await this.rollOut(endpoint, workers, revision.revision, jobsByWorker, newStarting.length);
     workers = this.store.ofEndpoint(endpoint.id);
 
     const current = workers.filter((w) => w.revision === revision.revision);
@@ -317,7 +318,7 @@ export class Fleet {
 
   // ---- rollout ----
 
-  private async rollOut(endpoint: EndpointRecord, workers: RuntimeWorker[], revision: number, jobsByWorker: Map<string, number>) {
+  private async rollOut(endpoint: EndpointRecord, workers: RuntimeWorker[], revision: number, jobsByWorker: Map<string, number>, starting: number) {
     const batchSize = rolloutBatchSize(endpoint.spec.workersMax);
     const outdated = workers.filter((w) => w.revision < revision);
     // Outdated workers without a job in hand (standbys, failed or starting ones) go at once.
@@ -341,6 +342,7 @@ export class Fleet {
       const picks = pickRetirees(
         serving.map((w) => ({ id: w.id, jobs: jobsByWorker.get(w.id) ?? 0, retiring: w.phase === "draining" })),
         batchSize,
+        starting,
       );
       for (const id of picks) {
         const worker = serving.find((w) => w.id === id)!;

@@ -77,6 +77,14 @@ describe("rollout pace", () => {
     assert.deepEqual(pickRetirees(outdated, 2), ["idle"]);
     assert.deepEqual(pickRetirees(outdated, 3), ["idle", "busy"]);
   });
+  test("a new-revision worker still initializing counts as a replacement in flight", () => {
+    const outdated = [
+      { id: "a", jobs: 0, retiring: false },
+      { id: "b", jobs: 0, retiring: false },
+    ];
+    assert.deepEqual(pickRetirees(outdated, 1, 1), []);
+    assert.deepEqual(pickRetirees(outdated, 2, 1), ["a"]);
+  });
 });
 
 test("restart backoff doubles from the base up to the cap", () => {
