@@ -365,7 +365,7 @@ export const workerViewSchema = z
     }),
     frozen: z.boolean().describe("a standby kept paused until it is needed"),
     draining: z.boolean().describe("takes no new jobs; stops once its current ones finish"),
-    reason: z.string().optional().describe("why it is Unhealthy (or draining)"),
+    reason: z.string().optional().describe("why it is Unhealthy or draining; after a restart, its last failure until it has stayed up a minute"),
     restarts: z.number().int().describe("restarts since its failures began"),
     startedAt: z.string().optional().describe("ISO 8601"),
     jobsInProgress: z.number().int(),

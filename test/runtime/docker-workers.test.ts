@@ -3,6 +3,7 @@
 // and frozen standby workers resumed on demand.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import axios from "axios";
 import { DockerRuntime } from "../helpers/docker-runtime";
 import { eventually } from "../helpers/endpoint";
 
@@ -71,6 +72,24 @@ describe("worker states on the Docker runtime", () => {
       w.workers[0]?.state === "Unhealthy" && w.workers[0].restarts >= 2 ? w.workers[0] : undefined,
     );
     assert.match(sick.reason ?? "", /exited with code 3 .*exiting at start with 3/);
+  });
+
+  test("a worker whose heartbeat reports it unhealthy is Unhealthy with that reason, then restarted", async () => {
+    const ep = await runtime.createEndpoint({ workersMin: 1 });
+    const worker = await runtime.until("an idle worker", ep.id, (w) => (w.workers[0]?.state === "Idle" ? w.workers[0] : undefined));
+    // The report a worker's own health check sends with its heartbeat (runpod-python's ping with status=unhealthy).
+    const env = (await runtime.api.get(`/admin/endpoints/${ep.id}/worker-env`)).data.env as Record<string, string>;
+    const ping = env.RUNPOD_WEBHOOK_PING!.replace("$RUNPOD_POD_ID", worker.id);
+    const reported = await axios.get(ping, {
+      params: { status: "unhealthy", check: "gpu", reason: "CUDA device lost" },
+      headers: { Authorization: env.RUNPOD_AI_API_KEY! },
+    });
+    assert.equal(reported.status, 200);
+    const restarted = await runtime.until("the worker restarted and Idle again", ep.id, (w) =>
+      w.workers[0]?.state === "Idle" && w.workers[0].restarts === 1 ? w.workers[0] : undefined,
+    );
+    assert.equal(restarted.id, worker.id);
+    assert.match(restarted.reason ?? "", /worker reported unhealthy \(gpu\): CUDA device lost/);
   });
 
   test("a worker container SIGKILLed mid-job: the job is retried and completes, the worker is replaced", async () => {
