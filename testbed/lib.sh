@@ -14,6 +14,9 @@ PULUMI_HOME_DIR="$BERTH_CACHE/pulumi-v$PULUMI_VERSION"
 # The runpod Python package (client and worker SDK) the compatibility tests use; runpod-compat.md describes 1.12.0.
 RUNPOD_PYTHON_VERSION="1.12.0"
 
+# The container registry the test bed runs locally (testbed/registry.sh).
+REGISTRY_VERSION="v3.1.2"
+
 BASE_IMAGE_SUITE="bookworm"
 BASE_IMAGE="berth/debian:$BASE_IMAGE_SUITE"
 NODE_IMAGE="berth/node:$(node --version | tr -d v)-$BASE_IMAGE_SUITE"

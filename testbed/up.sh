@@ -3,7 +3,7 @@
 # shell that runs Berth's tests or demo:   testbed_env="$(bash testbed/up.sh)" && eval "$testbed_env"
 #   1. Docker engine (testbed/docker.sh)      3. Pulumi CLI + language host (testbed/pulumi.sh)
 #   2. offline base images (testbed/images.sh) 4. the runpod Python package (testbed/python.sh)
-#   5. the project's npm dependencies (npm ci)
+#   5. the project's npm dependencies (npm ci)  6. a local container registry (testbed/registry.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ "$(node --version)" == v20.* ]] || die "Berth needs Node 20; found $(node --version)"
@@ -18,6 +18,7 @@ docker_host="$(timed bash "$BERTH_ROOT/testbed/docker.sh")"
 images="$(DOCKER_HOST="$docker_host" timed bash "$BERTH_ROOT/testbed/images.sh")"
 pulumi_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi.sh")"
 python="$(timed bash "$BERTH_ROOT/testbed/python.sh")"
+registry="$(timed bash "$BERTH_ROOT/testbed/registry.sh")"
 
 # npm ci only when package-lock.json changed since the last install into this clone.
 lock_hash="$(sha256sum "$BERTH_ROOT/package-lock.json" | cut -d' ' -f1)"
@@ -33,6 +34,7 @@ fi
 echo "export DOCKER_HOST='$docker_host'"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$images"
 echo "export BERTH_PYTHON='$python'"
+echo "export $registry"
 echo "export PATH='$pulumi_bin':\"\$PATH\""
 echo "export PULUMI_SKIP_UPDATE_CHECK=true"
 echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"

@@ -284,4 +284,17 @@ describe("DockerDriver on the test bed's engine", () => {
         /image berth\/does-not-exist:1 is not available: not found locally, and pulling from docker\.io failed: /.test(err.message),
     );
   });
+
+  test("ensureImage pulls a missing image from a registry that answers (the test bed's local registry)", async () => {
+    const driver = newDriver();
+    const engine = DockerEngine.fromEnv();
+    const image = `${testbedEnv("BERTH_REGISTRY")}/berth/pull-test:${crypto.randomBytes(4).toString("hex")}`;
+    await engine.tagImage(testbedEnv("BERTH_NODE_IMAGE"), image);
+    await engine.pushImage(image);
+    await engine.removeImage(image);
+    assert.equal(await engine.imageExists(image), false, "only the registry has it now");
+    await driver.ensureImage(image);
+    assert.equal(await engine.imageExists(image), true);
+    await engine.removeImage(image);
+  });
 });

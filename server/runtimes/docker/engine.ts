@@ -157,6 +157,32 @@ export class DockerEngine {
     throwStreamedError(this.host, call, res);
   }
 
+  /** Gives an image another name, e.g. a registry's, to push it there. */
+  async tagImage(image: string, target: string): Promise<void> {
+    const { name, tag } = splitImageReference(target);
+    await this.call(`POST /images/${image}/tag`, { method: "POST", url: `/images/${encodeURIComponent(image)}/tag`, params: { repo: name, tag } });
+  }
+
+  /** Pushes an image to the registry its name points at; registries on 127.0.0.0/8 need no credentials here. */
+  async pushImage(image: string): Promise<void> {
+    const { name, tag } = splitImageReference(image);
+    const call = `POST /images/${name}/push`;
+    const res = await this.call(call, {
+      method: "POST",
+      url: `/images/${encodeURIComponent(name)}/push`,
+      params: { tag },
+      // The engine requires the header even for a registry without auth.
+      headers: { "X-Registry-Auth": Buffer.from("{}").toString("base64") },
+      responseType: "text",
+    });
+    throwStreamedError(this.host, call, res);
+  }
+
+  /** Removes an image name (the layers go when no name is left); a missing one is already removed. */
+  async removeImage(image: string): Promise<void> {
+    await this.call(`DELETE /images/${image}`, { method: "DELETE", url: `/images/${encodeURIComponent(image)}`, acceptStatus: [404] });
+  }
+
   async createContainer(spec: ContainerSpec): Promise<string> {
     const res = await this.call(`POST /containers/create (${spec.name ? `${spec.name}, ` : ""}${spec.image})`, {
       method: "POST",
