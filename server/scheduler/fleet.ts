@@ -192,8 +192,14 @@ export class Fleet {
 
   /** Compares a worker the control plane runs with what the runtime and the worker API say about it. */
   private async checkAlive(worker: RuntimeWorker, observed: ObservedWorker | undefined, now: number): Promise<void> {
-    if (worker.phase === "failed" || worker.phase === "starting") return;
+    if (worker.phase === "failed") return;
     let failure: string | undefined;
+    // Passes launch and wait for their launches, so a worker still "starting" here was being started when the
+    // control plane went down: it is up if its container runs, failed otherwise.
+    if (worker.phase === "starting" && observed?.phase === "running") {
+      this.store.save({ ...worker, phase: "up", startedAt: worker.startedAt ?? now, phaseSince: now });
+      return;
+    }
     if (!observed || observed.phase === "missing") failure = "its container is gone";
     else if (observed.phase === "exited") failure = `exited with code ${observed.exitCode ?? "?"}${observed.reason ? ` (${observed.reason})` : ""}`;
     else if (worker.phase !== "frozen") {
@@ -219,7 +225,9 @@ export class Fleet {
     const stateOf = (w: RuntimeWorker) =>
       workerState(w, { currentRevision: revision.revision, lastSeenAt: seen.get(w.id), jobs: jobsByWorker.get(w.id) ?? 0 });
 
-    await this.restartDue(workers.filter((w) => w.phase === "failed" && w.revision === revision.revision), revision, now);
+    const queue = this.jobs.store.queueStats(endpoint.id, now - spec.scalerValue * 1000);
+
+    await this.settleFailures(workers.filter((w) => w.phase === "failed" && w.revision === revision.revision), revision, queue.queued, now);
     await this.finishDrains(workers.filter((w) => w.phase === "draining"), jobsByWorker);
     const newStarting = workers.filter((w) => w.revision === revision.revision && w.type !== "extra" && stateOf(w) === "Initializing");
     await this.rollOut(endpoint, workers, revision.revision, jobsByWorker, newStarting.length);
@@ -243,7 +251,6 @@ export class Fleet {
     // would start another worker beside it, and a crash-looping image would multiply.
     const failing = current.filter((w) => w.phase === "failed" && w.type !== "extra").length;
     const draining = workers.filter((w) => w.phase === "draining").length;
-    const queue = this.jobs.store.queueStats(endpoint.id, now - spec.scalerValue * 1000);
     const target = Math.min(spec.workersMax, desiredServing(spec, queue, { ...counts, idle: counts.idle + failing + draining }));
     let have = serving.length + failing;
 
@@ -443,8 +450,16 @@ export class Fleet {
     };
   }
 
-  private async restartDue(failed: RuntimeWorker[], revision: EndpointRevision, now: number): Promise<void> {
+  /**
+   * Failed workers of the current revision: a flex one was started for jobs, so once none waits it is let go
+   * rather than restarted (active ones and standbys are restarted); the others restart when their backoff is over.
+   */
+  private async settleFailures(failed: RuntimeWorker[], revision: EndpointRevision, queued: number, now: number): Promise<void> {
     for (const worker of failed) {
+      if (worker.type === "flex" && queued === 0) {
+        await this.remove(worker, `failed (${worker.reason}); no job waits for it`);
+        continue;
+      }
       if (worker.nextRestartAt === undefined || worker.nextRestartAt > now) continue;
       await this.driver.stopWorker(worker.id, 0);
       const placed = await this.place(revision);
