@@ -64,6 +64,10 @@ export const healthReplySchema = z.object({
     throttled: z.number(),
     unhealthy: z.number(),
   }),
+  gpus: z
+    .string()
+    .optional()
+    .describe("Berth's addition: the runtime's GPU inventory, e.g. '4 x NVIDIA L4 (simulated)'; absent without a runtime"),
 });
 export const errorReplySchema = z.object({
   error: z.string().describe("machine-readable code"),

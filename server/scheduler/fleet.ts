@@ -141,8 +141,11 @@ export class Fleet {
     };
   }
 
-  /** /health's worker counts with this runtime: its workers by state, throttled ones, and any others heard from. */
-  health(endpointId: string): ReturnType<JobService["health"]> {
+  /**
+   * /health with this runtime: its workers by state, throttled ones, any others heard from, and the GPU
+   * inventory (so a simulated one shows in every status output).
+   */
+  health(endpointId: string): ReturnType<JobService["health"]> & { gpus: string } {
     const status = this.status(endpointId);
     const health = this.jobs.health(endpointId, new Set(status.workers.map((w) => w.id)));
     const count = (...states: WorkerState[]) => status.workers.filter((w) => states.includes(w.state)).length;
@@ -153,7 +156,7 @@ export class Fleet {
     health.workers.initializing += count("Initializing");
     health.workers.unhealthy += count("Unhealthy");
     health.workers.throttled += status.throttled.count;
-    return health;
+    return { ...health, gpus: describeInventory(this.inventory) };
   }
 
   // ---- one pass ----

@@ -51,6 +51,7 @@ describe("worker states on the Docker runtime", () => {
     const health = (await runtime.api.get(`/v2/${ep.id}/health`)).data;
     assert.equal(health.workers.throttled, 2);
     assert.equal(health.workers.unhealthy, 0, "no capacity is not the same as crash-looping");
+    assert.equal(health.gpus, "2 x NVIDIA GeForce RTX 4090, 1 x NVIDIA L4 (simulated)", "a simulated inventory says so");
     for (const id of jobs) assert.equal((await runtime.ended(ep.id, id, 90_000)).status, "COMPLETED");
   });
 
