@@ -1,28 +1,22 @@
-import crypto from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
 import type { JobService } from "../jobs/service";
 import type { z } from "zod";
 import type { EndpointSpec, endpointWorkersViewSchema } from "../resources/schemas";
-import type { GpuInventory, ObservedWorker, RuntimeDriver, WorkerSpec } from "../runtimes/driver";
+import type { GpuInventory, ObservedWorker, RuntimeDriver } from "../runtimes/driver";
 import type { EndpointRecord, EndpointRevision, ResourceStore } from "../store/resources";
 import type { RuntimeWorkerStore } from "../store/runtime-workers";
 import { desiredServing, idleWorkersToStop } from "./autoscaler";
-import { RESTARTS_GIVE_UP_AFTER_MS, restartDelayMs } from "./backoff";
-import { placeWorker } from "./placement";
 import { pickRetirees, rolloutBatchSize } from "./rollout";
 import type { RuntimeWorker, WorkerState, WorkerType } from "./worker-model";
 import { describeInventory } from "./placement";
+import { WorkerActions, type WorkerActionsConfig } from "./worker-actions";
 import { workerState } from "./worker-states";
 
-export interface FleetConfig {
+export interface FleetConfig extends WorkerActionsConfig {
   /** How often every endpoint is reconciled; a newly queued job also triggers a pass at once. */
   reconcileIntervalMs: number;
   /** Frozen standby workers per endpoint, where capacity allows (RunPod's extra workers). */
   extraWorkers: number;
-  /** How long a stopped worker gets between SIGTERM and SIGKILL. It has no job by then: drains come first. */
-  stopGraceMs: number;
-  restartBackoffBaseMs: number;
-  restartBackoffMaxMs: number;
   /** A worker that called and then went silent this long has failed (the job API releases its jobs then too). */
   workerLostAfterMs: number;
 }
@@ -35,8 +29,6 @@ export type EndpointWorkersView = z.output<typeof endpointWorkersViewSchema>;
 
 /** After a restart has kept a worker up this long, its earlier failures are forgiven. */
 const HEALTHY_AFTER_MS = 60_000;
-/** Joins a failed worker's reason and why its restart cannot be placed yet. */
-const RESTART_WAITS = "; its restart waits: ";
 
 /**
  * The control plane's workers on its runtime: it decides how many each endpoint needs (autoscaler), where their
@@ -52,6 +44,12 @@ export class Fleet {
   private stopped = false;
   /** In memory: when each serving worker was last seen without a job. A restart starts the clocks afresh. */
   private readonly idleSince = new Map<string, number>();
+  /**
+   * Workers that have called the control plane since they were last started or resumed (the value is that
+   * moment, their phaseSince): only such a worker can go silent, and then it has failed.
+   */
+  private readonly calledSince = new Map<string, number>();
+  private readonly actions: WorkerActions;
   private readonly throttled = new Map<string, { count: number; reason?: string }>();
   private readonly rollouts = new Map<string, RolloutStatus>();
   /** Network volumes deleted through the admin API whose runtime volume is still to be removed. */
@@ -63,10 +61,12 @@ export class Fleet {
     private readonly resources: ResourceStore,
     private readonly jobs: JobService,
     private readonly store: RuntimeWorkerStore,
-    private readonly workerEnv: (endpointId: string, workerId: string) => Record<string, string>,
+    workerEnv: (endpointId: string, workerId: string) => Record<string, string>,
     private readonly config: FleetConfig,
     private readonly log: FastifyBaseLogger,
-  ) {}
+  ) {
+    this.actions = new WorkerActions(driver, inventory, resources, jobs, store, workerEnv, config, log);
+  }
 
   /** Adopts what the runtime already runs for this control plane, then reconciles periodically. */
   start(): void {
@@ -106,12 +106,6 @@ export class Fleet {
   removeVolume(volumeId: string): void {
     this.volumesToRemove.add(volumeId);
     this.trigger();
-  }
-
-  /** Resolves after a full pass that started after this call. */
-  async settle(): Promise<void> {
-    this.trigger();
-    await this.pass;
   }
 
   status(endpointId: string): EndpointWorkersView {
@@ -168,10 +162,13 @@ export class Fleet {
     const records = this.store.all();
 
     for (const worker of records) {
-      if (!endpoints.has(worker.endpointId)) await this.remove(worker, "its endpoint was deleted");
+      if (!endpoints.has(worker.endpointId)) await this.actions.remove(worker, "its endpoint was deleted");
       else await this.checkAlive(worker, observed.get(worker.id), now);
     }
     const known = new Set(records.map((w) => w.id));
+    for (const memory of [this.idleSince, this.calledSince]) {
+      for (const id of memory.keys()) if (!known.has(id)) memory.delete(id);
+    }
     for (const orphan of observed.values()) {
       if (!known.has(orphan.workerId)) {
         this.log.info({ workerId: orphan.workerId, endpointId: orphan.endpointId }, "removing a worker this control plane has no record of");
@@ -208,17 +205,15 @@ export class Fleet {
     else if (worker.phase !== "frozen") {
       const row = this.jobs.workers.ofEndpoint(worker.endpointId).find((r) => r.id === worker.id);
       if (row?.unhealthy_reason) failure = row.unhealthy_reason;
-      else if (!row && worker.startedAt !== undefined && this.wasSeen.has(worker.id)) {
+      else if (!row && this.calledSince.get(worker.id) === worker.phaseSince) {
         failure = `stopped calling the control plane for over ${this.config.workerLostAfterMs} ms`;
       } else if (row && worker.restarts > 0 && worker.startedAt !== undefined && now - worker.startedAt > HEALTHY_AFTER_MS) {
         this.store.save({ ...worker, restarts: 0, unhealthySince: undefined, reason: undefined });
       }
-      if (row) this.wasSeen.add(worker.id);
+      if (row) this.calledSince.set(worker.id, worker.phaseSince);
     }
-    if (failure) await this.fail(worker, failure, now);
+    if (failure) await this.actions.fail(worker, failure, now);
   }
-
-  private readonly wasSeen = new Set<string>();
 
   private async reconcileEndpoint(endpoint: EndpointRecord, revision: EndpointRevision, now: number): Promise<void> {
     const spec = endpoint.spec;
@@ -259,13 +254,14 @@ export class Fleet {
 
     const frozen = current.filter((w) => w.phase === "frozen");
     while (have < target && frozen.length > 0) {
-      await this.resume(frozen.shift()!, this.typeFor(spec, workers));
+      await this.actions.resume(frozen.shift()!, this.typeFor(spec, workers));
       have++;
       workers = this.store.ofEndpoint(endpoint.id);
     }
     const throttle = { count: 0, reason: undefined as string | undefined };
     if (have < target) {
-      const results = await this.startNew(endpoint, revision, target - have, workers, "serve");
+      const typeOf = () => this.typeFor(spec, this.store.ofEndpoint(endpoint.id));
+      const results = await this.actions.startNew(endpoint, revision, target - have, typeOf);
       throttle.count = target - have - results.started;
       throttle.reason = results.refusal;
       have += results.started;
@@ -286,13 +282,13 @@ export class Fleet {
       .map((w) => ({ id: w.id, idleSince: this.idleSince.get(w.id)! }));
     for (const id of idleWorkersToStop(spec, floor, have, idleFlex, now)) {
       const worker = this.store.get(id);
-      if (worker) await this.remove(worker, `idle for over ${spec.idleTimeout} s`);
+      if (worker) await this.actions.remove(worker, `idle for over ${spec.idleTimeout} s`);
     }
     // workersMax lowered below what runs: the surplus drains, idle workers first.
     const surplus = serving.length - spec.workersMax;
     if (surplus > 0) {
       const byJobs = [...serving].sort((a, b) => (this.idleSince.has(b.id) ? 1 : 0) - (this.idleSince.has(a.id) ? 1 : 0));
-      for (const worker of byJobs.slice(0, surplus)) this.drain(worker, `over workersMax (${spec.workersMax})`);
+      for (const worker of byJobs.slice(0, surplus)) this.actions.drain(worker, `over workersMax (${spec.workersMax})`);
     }
   }
 
@@ -301,12 +297,12 @@ export class Fleet {
     const workers = this.store.ofEndpoint(endpoint.id);
     const extras = workers.filter((w) => w.type === "extra" && w.revision === revision.revision && w.phase !== "failed");
     const wanted = Math.max(0, Math.min(this.config.extraWorkers, endpoint.spec.workersMax - serving));
-    if (extras.length < wanted) await this.startNew(endpoint, revision, wanted - extras.length, workers, "standby");
-    for (const extra of extras.slice(wanted)) await this.remove(extra, "no longer needed as a standby");
+    if (extras.length < wanted) await this.actions.startNew(endpoint, revision, wanted - extras.length, () => "extra");
+    for (const extra of extras.slice(wanted)) await this.actions.remove(extra, "no longer needed as a standby");
     // A standby freezes once it has called the control plane: its job-take long-poll is then already open.
     const seen = this.lastSeen(endpoint.id);
     for (const extra of extras.slice(0, wanted)) {
-      if (extra.phase === "up" && (seen.get(extra.id) ?? 0) >= (extra.startedAt ?? now)) await this.freeze(extra);
+      if (extra.phase === "up" && (seen.get(extra.id) ?? 0) >= (extra.startedAt ?? now)) await this.actions.freeze(extra);
     }
   }
 
@@ -333,7 +329,7 @@ export class Fleet {
     const outdated = workers.filter((w) => w.revision < revision);
     // Outdated workers without a job in hand (standbys, failed or starting ones) go at once.
     for (const w of outdated.filter((w) => w.phase === "frozen" || w.phase === "failed" || w.phase === "starting")) {
-      await this.remove(w, `outdated: revision ${w.revision} < ${revision}`);
+      await this.actions.remove(w, `outdated: revision ${w.revision} < ${revision}`);
     }
     const serving = outdated.filter((w) => w.phase === "up" || w.phase === "draining");
     const unhealthyNew = workers.find((w) => w.revision === revision && w.phase === "failed");
@@ -356,8 +352,8 @@ export class Fleet {
       );
       for (const id of picks) {
         const worker = serving.find((w) => w.id === id)!;
-        if ((jobsByWorker.get(id) ?? 0) === 0) await this.remove(worker, `replaced by revision ${revision}`);
-        else this.drain(worker, `outdated: finishing its job before revision ${revision} replaces it`);
+        if ((jobsByWorker.get(id) ?? 0) === 0) await this.actions.remove(worker, `replaced by revision ${revision}`);
+        else this.actions.drain(worker, `outdated: finishing its job before revision ${revision} replaces it`);
       }
     }
     const previous = this.rollouts.get(endpoint.id);
@@ -367,90 +363,10 @@ export class Fleet {
     this.rollouts.set(endpoint.id, status);
   }
 
-  // ---- actions ----
-
-  /** Starts up to `count` new workers of the current revision; stops at the first placement refusal. */
-  private async startNew(
-    endpoint: EndpointRecord,
-    revision: EndpointRevision,
-    count: number,
-    workers: RuntimeWorker[],
-    purpose: "serve" | "standby",
-  ): Promise<{ started: number; refusal?: string }> {
-    const launches: Array<Promise<void>> = [];
-    let refusal: string | undefined;
-    for (let i = 0; i < count; i++) {
-      const placed = await this.place(revision);
-      if (!placed.ok) {
-        refusal = placed.reason;
-        break;
-      }
-      const now = Date.now();
-      const worker: RuntimeWorker = {
-        id: `${endpoint.id}-${crypto.randomBytes(4).toString("hex")}`,
-        endpointId: endpoint.id,
-        revision: revision.revision,
-        type: purpose === "standby" ? "extra" : this.typeFor(endpoint.spec, workers),
-        phase: "starting",
-        gpus: placed.gpus,
-        memoryBytes: memoryOf(revision),
-        restarts: 0,
-        createdAt: now,
-        phaseSince: now,
-      };
-      this.store.save(worker);
-      workers = [...workers, worker];
-      launches.push(this.launch(worker, revision));
+  private async finishDrains(draining: RuntimeWorker[], jobsByWorker: Map<string, number>): Promise<void> {
+    for (const worker of draining) {
+      if ((jobsByWorker.get(worker.id) ?? 0) === 0) await this.actions.remove(worker, worker.reason ?? "drained");
     }
-    await Promise.all(launches);
-    return { started: launches.length, refusal };
-  }
-
-  /** GPUs and memory for one more worker of the revision, from what no worker holds. */
-  private async place(revision: EndpointRevision) {
-    const all = this.store.all();
-    return placeWorker(
-      { gpuTypeIds: revision.spec.gpuTypeIds, gpuCount: revision.spec.gpuCount, memoryBytes: memoryOf(revision) },
-      {
-        inventory: this.inventory,
-        inUse: new Set(all.flatMap((w) => w.gpus.map((g) => g.id))),
-        memoryCapacity: await this.driver.memoryCapacity(),
-        memoryInUse: all.reduce((sum, w) => sum + (w.memoryBytes ?? 0), 0),
-      },
-    );
-  }
-
-  /** Creates the worker's container; a failure marks it failed (Unhealthy) with the runtime's reason. */
-  private async launch(worker: RuntimeWorker, revision: EndpointRevision): Promise<void> {
-    if (worker.type === "extra") this.jobs.hold(worker.id);
-    try {
-      await this.driver.ensureImage(revision.templateSpec.imageName);
-      if (revision.spec.networkVolumeId) {
-        const volume = this.resources.getVolume(revision.spec.networkVolumeId);
-        if (volume) await this.driver.ensureVolume({ volumeId: volume.id, sizeGb: volume.spec.size });
-      }
-      await this.driver.startWorker(this.workerSpec(worker, revision));
-      const started = Date.now();
-      this.store.save({ ...(this.store.get(worker.id) ?? worker), phase: "up", startedAt: started, phaseSince: started });
-      this.log.info({ workerId: worker.id, endpointId: worker.endpointId, revision: worker.revision, type: worker.type }, "worker started");
-    } catch (err) {
-      await this.fail(this.store.get(worker.id) ?? worker, (err as Error).message, Date.now());
-    }
-  }
-
-  private workerSpec(worker: RuntimeWorker, revision: EndpointRevision): WorkerSpec {
-    const template = revision.templateSpec;
-    return {
-      workerId: worker.id,
-      endpointId: worker.endpointId,
-      revision: worker.revision,
-      image: template.imageName,
-      command: template.startCommand,
-      env: { ...template.env, ...revision.spec.env, ...this.workerEnv(worker.endpointId, worker.id) },
-      memoryBytes: worker.memoryBytes,
-      gpus: worker.gpus,
-      volume: revision.spec.networkVolumeId ? { volumeId: revision.spec.networkVolumeId, mountPath: template.volumeMountPath } : undefined,
-    };
   }
 
   /**
@@ -459,97 +375,12 @@ export class Fleet {
    */
   private async settleFailures(failed: RuntimeWorker[], revision: EndpointRevision, queued: number, now: number): Promise<void> {
     for (const worker of failed) {
-      if (worker.type === "flex" && queued === 0) {
-        await this.remove(worker, `failed (${worker.reason}); no job waits for it`);
-        continue;
-      }
-      if (worker.nextRestartAt === undefined || worker.nextRestartAt > now) continue;
-      await this.driver.stopWorker(worker.id, 0);
-      const placed = await this.place(revision);
-      if (!placed.ok) {
-        const delay = restartDelayMs(worker.restarts, this.config.restartBackoffBaseMs, this.config.restartBackoffMaxMs);
-        this.store.save({ ...worker, nextRestartAt: now + delay, reason: `${worker.reason?.split(RESTART_WAITS)[0]}${RESTART_WAITS}${placed.reason}` });
-        continue;
-      }
-      const restarting = {
-        ...worker,
-        phase: "starting" as const,
-        gpus: placed.gpus,
-        memoryBytes: memoryOf(revision),
-        nextRestartAt: undefined,
-        phaseSince: now,
-      };
-      this.store.save(restarting);
-      this.log.info({ workerId: worker.id, restarts: worker.restarts, reason: worker.reason }, "restarting a failed worker");
-      await this.launch(restarting, revision);
+      if (worker.type === "flex" && queued === 0) await this.actions.remove(worker, `failed (${worker.reason}); no job waits for it`);
+      else if (worker.nextRestartAt !== undefined && worker.nextRestartAt <= now) await this.actions.restart(worker, revision, now);
     }
-  }
-
-  private async finishDrains(draining: RuntimeWorker[], jobsByWorker: Map<string, number>): Promise<void> {
-    for (const worker of draining) {
-      if ((jobsByWorker.get(worker.id) ?? 0) === 0) await this.remove(worker, worker.reason ?? "drained");
-    }
-  }
-
-  /** No new jobs for the worker; it is stopped once its jobs in progress have finished. */
-  private drain(worker: RuntimeWorker, why: string): void {
-    this.jobs.hold(worker.id);
-    this.store.save({ ...worker, phase: "draining", reason: why, phaseSince: Date.now() });
-    this.log.info({ workerId: worker.id, endpointId: worker.endpointId, why }, "draining worker");
-  }
-
-  private async remove(worker: RuntimeWorker, why: string): Promise<void> {
-    this.jobs.hold(worker.id);
-    await this.driver.stopWorker(worker.id, this.config.stopGraceMs);
-    this.jobs.workerGone(worker.id, `worker ${worker.id} stopped: ${why}`);
-    this.store.remove(worker.id);
-    this.idleSince.delete(worker.id);
-    this.wasSeen.delete(worker.id);
-    this.log.info({ workerId: worker.id, endpointId: worker.endpointId, why }, "worker stopped");
-  }
-
-  private async freeze(worker: RuntimeWorker): Promise<void> {
-    this.jobs.hold(worker.id);
-    await this.driver.freezeWorker(worker.id);
-    this.store.save({ ...worker, phase: "frozen", phaseSince: Date.now() });
-  }
-
-  private async resume(worker: RuntimeWorker, type: WorkerType): Promise<void> {
-    await this.driver.resumeWorker(worker.id);
-    const now = Date.now();
-    this.store.save({ ...worker, type, phase: "up", phaseSince: now });
-    this.jobs.release(worker.id);
-    this.log.info({ workerId: worker.id, endpointId: worker.endpointId, type }, "standby worker resumed");
-  }
-
-  private async fail(worker: RuntimeWorker, why: string, now: number): Promise<void> {
-    this.jobs.workerGone(worker.id, `worker ${worker.id} failed: ${why}`);
-    this.wasSeen.delete(worker.id);
-    const since = worker.unhealthySince ?? now;
-    const givenUp = now - since >= RESTARTS_GIVE_UP_AFTER_MS;
-    const delay = restartDelayMs(worker.restarts, this.config.restartBackoffBaseMs, this.config.restartBackoffMaxMs);
-    // Its GPUs and memory go back to the pool while it waits: a crash-looping endpoint must not hold a host's GPUs
-    // for the 7 days its restarts may go on. The restart places it afresh.
-    this.store.save({
-      ...worker,
-      gpus: [],
-      memoryBytes: undefined,
-      phase: "failed",
-      reason: givenUp ? `${why}; gave up restarting after 7 days` : why,
-      restarts: worker.restarts + 1,
-      unhealthySince: since,
-      nextRestartAt: givenUp ? undefined : now + delay,
-      phaseSince: now,
-    });
-    this.log.warn({ workerId: worker.id, endpointId: worker.endpointId, why, restartInMs: givenUp ? undefined : delay }, "worker failed");
   }
 
   private lastSeen(endpointId: string): Map<string, number> {
     return new Map(this.jobs.workers.ofEndpoint(endpointId).map((r) => [r.id, r.last_seen_at]));
   }
-}
-
-function memoryOf(revision: EndpointRevision): number | undefined {
-  const gb = revision.templateSpec.memoryInGb;
-  return gb === undefined ? undefined : gb * 1024 ** 3;
 }
