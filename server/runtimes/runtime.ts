@@ -49,12 +49,15 @@ export async function startRuntime(deps: RuntimeDeps): Promise<Fleet | undefined
     "runtime connected",
   );
   const fleet = new Fleet(
-    driver,
-    inventory,
-    deps.resources,
-    deps.jobs,
-    new RuntimeWorkerStore(deps.database),
-    deps.workerEnv,
+    {
+      driver,
+      inventory,
+      resources: deps.resources,
+      jobs: deps.jobs,
+      store: new RuntimeWorkerStore(deps.database),
+      workerEnv: deps.workerEnv,
+      log,
+    },
     {
       reconcileIntervalMs: config.reconcileIntervalMs,
       extraWorkers: config.extraWorkers,
@@ -63,7 +66,6 @@ export async function startRuntime(deps: RuntimeDeps): Promise<Fleet | undefined
       restartBackoffMaxMs: config.restartBackoffMaxMs,
       workerLostAfterMs: config.workerLostAfterMs,
     },
-    log,
   );
   fleet.start();
   return fleet;

@@ -1,15 +1,13 @@
-import type { FastifyBaseLogger } from "fastify";
-import type { JobService } from "../jobs/service";
 import type { z } from "zod";
+import type { JobService } from "../jobs/service";
 import type { EndpointSpec, endpointWorkersViewSchema } from "../resources/schemas";
-import type { GpuInventory, ObservedWorker, RuntimeDriver } from "../runtimes/driver";
-import type { EndpointRecord, EndpointRevision, ResourceStore } from "../store/resources";
-import type { RuntimeWorkerStore } from "../store/runtime-workers";
+import type { ObservedWorker } from "../runtimes/driver";
+import type { EndpointRecord, EndpointRevision } from "../store/resources";
 import { desiredServing, idleWorkersToStop } from "./autoscaler";
+import { describeInventory } from "./placement";
 import { pickRetirees, rolloutBatchSize } from "./rollout";
 import type { RuntimeWorker, WorkerState, WorkerType } from "./worker-model";
-import { describeInventory } from "./placement";
-import { WorkerActions, type WorkerActionsConfig } from "./worker-actions";
+import { WorkerActions, type FleetParts, type WorkerActionsConfig } from "./worker-actions";
 import { workerState } from "./worker-states";
 
 export interface FleetConfig extends WorkerActionsConfig {
@@ -56,23 +54,17 @@ export class Fleet {
   private readonly volumesToRemove = new Set<string>();
 
   constructor(
-    private readonly driver: RuntimeDriver,
-    private readonly inventory: GpuInventory,
-    private readonly resources: ResourceStore,
-    private readonly jobs: JobService,
-    private readonly store: RuntimeWorkerStore,
-    workerEnv: (endpointId: string, workerId: string) => Record<string, string>,
+    private readonly parts: FleetParts,
     private readonly config: FleetConfig,
-    private readonly log: FastifyBaseLogger,
   ) {
-    this.actions = new WorkerActions(driver, inventory, resources, jobs, store, workerEnv, config, log);
+    this.actions = new WorkerActions(parts, config);
   }
 
   /** Adopts what the runtime already runs for this control plane, then reconciles periodically. */
   start(): void {
-    this.jobs.onQueued(() => this.trigger());
-    for (const worker of this.store.all()) {
-      if (worker.phase === "frozen" || worker.phase === "starting" || worker.phase === "draining") this.jobs.hold(worker.id);
+    this.parts.jobs.onQueued(() => this.trigger());
+    for (const worker of this.parts.store.all()) {
+      if (worker.phase === "frozen" || worker.phase === "starting" || worker.phase === "draining") this.parts.jobs.hold(worker.id);
     }
     const tick = () => {
       this.trigger();
@@ -97,7 +89,7 @@ export class Fleet {
       try {
         await this.reconcile();
       } catch (err) {
-        this.log.error({ err }, "fleet reconcile pass failed");
+        this.parts.log.error({ err }, "fleet reconcile pass failed");
       }
     });
   }
@@ -109,10 +101,10 @@ export class Fleet {
   }
 
   status(endpointId: string): EndpointWorkersView {
-    const revision = this.resources.getEndpoint(endpointId)?.revision ?? 0;
+    const revision = this.parts.resources.getEndpoint(endpointId)?.revision ?? 0;
     const seen = this.lastSeen(endpointId);
-    const jobs = this.jobs.store.inProgressByWorker(endpointId);
-    const workers = this.store.ofEndpoint(endpointId).map((w) => ({
+    const jobs = this.parts.jobs.store.inProgressByWorker(endpointId);
+    const workers = this.parts.store.ofEndpoint(endpointId).map((w) => ({
       id: w.id,
       type: w.type,
       state: workerState(w, { currentRevision: revision, lastSeenAt: seen.get(w.id), jobs: jobs.get(w.id) ?? 0 }),
@@ -128,7 +120,7 @@ export class Fleet {
     return {
       endpointId,
       revision,
-      runtime: { kind: this.driver.kind, location: this.driver.location, gpus: describeInventory(this.inventory) },
+      runtime: { kind: this.parts.driver.kind, location: this.parts.driver.location, gpus: describeInventory(this.parts.inventory) },
       workers,
       throttled: this.throttled.get(endpointId) ?? { count: 0 },
       rollout: this.rollouts.get(endpointId) ?? { revision, state: "done", outdated: 0, batchSize: 1 },
@@ -141,7 +133,7 @@ export class Fleet {
    */
   health(endpointId: string): ReturnType<JobService["health"]> & { gpus: string } {
     const status = this.status(endpointId);
-    const health = this.jobs.health(endpointId, new Set(status.workers.map((w) => w.id)));
+    const health = this.parts.jobs.health(endpointId, new Set(status.workers.map((w) => w.id)));
     const count = (...states: WorkerState[]) => status.workers.filter((w) => states.includes(w.state)).length;
     const idle = count("Idle");
     health.workers.idle += idle;
@@ -150,16 +142,16 @@ export class Fleet {
     health.workers.initializing += count("Initializing");
     health.workers.unhealthy += count("Unhealthy");
     health.workers.throttled += status.throttled.count;
-    return { ...health, gpus: describeInventory(this.inventory) };
+    return { ...health, gpus: describeInventory(this.parts.inventory) };
   }
 
   // ---- one pass ----
 
   private async reconcile(): Promise<void> {
     const now = Date.now();
-    const observed = new Map((await this.driver.listWorkers()).map((w) => [w.workerId, w]));
-    const endpoints = new Map(this.resources.listEndpoints().map((e) => [e.id, e]));
-    const records = this.store.all();
+    const observed = new Map((await this.parts.driver.listWorkers()).map((w) => [w.workerId, w]));
+    const endpoints = new Map(this.parts.resources.listEndpoints().map((e) => [e.id, e]));
+    const records = this.parts.store.all();
 
     for (const worker of records) {
       if (!endpoints.has(worker.endpointId)) await this.actions.remove(worker, "its endpoint was deleted");
@@ -171,21 +163,21 @@ export class Fleet {
     }
     for (const orphan of observed.values()) {
       if (!known.has(orphan.workerId)) {
-        this.log.info({ workerId: orphan.workerId, endpointId: orphan.endpointId }, "removing a worker this control plane has no record of");
-        await this.driver.stopWorker(orphan.workerId, 0);
+        this.parts.log.info({ workerId: orphan.workerId, endpointId: orphan.endpointId }, "removing a worker this control plane has no record of");
+        await this.parts.driver.stopWorker(orphan.workerId, 0);
       }
     }
     for (const endpoint of endpoints.values()) {
-      const revision = this.resources.currentRevision(endpoint.id);
+      const revision = this.parts.resources.currentRevision(endpoint.id);
       if (revision) await this.reconcileEndpoint(endpoint, revision, now);
     }
     for (const volumeId of this.volumesToRemove) {
       try {
-        await this.driver.removeVolume(volumeId);
+        await this.parts.driver.removeVolume(volumeId);
         this.volumesToRemove.delete(volumeId);
-        this.log.info({ volumeId }, "network volume removed");
+        this.parts.log.info({ volumeId }, "network volume removed");
       } catch (err) {
-        this.log.debug({ volumeId, err: (err as Error).message }, "network volume still in use; removal retried next pass");
+        this.parts.log.debug({ volumeId, err: (err as Error).message }, "network volume still in use; removal retried next pass");
       }
     }
   }
@@ -197,18 +189,18 @@ export class Fleet {
     // Passes launch and wait for their launches, so a worker still "starting" here was being started when the
     // control plane went down: it is up if its container runs, failed otherwise.
     if (worker.phase === "starting" && observed?.phase === "running") {
-      this.store.save({ ...worker, phase: "up", startedAt: worker.startedAt ?? now, phaseSince: now });
+      this.parts.store.save({ ...worker, phase: "up", startedAt: worker.startedAt ?? now, phaseSince: now });
       return;
     }
     if (!observed || observed.phase === "missing") failure = "its container is gone";
     else if (observed.phase === "exited") failure = `exited with code ${observed.exitCode ?? "?"}${observed.reason ? ` (${observed.reason})` : ""}`;
     else if (worker.phase !== "frozen") {
-      const row = this.jobs.workers.ofEndpoint(worker.endpointId).find((r) => r.id === worker.id);
+      const row = this.parts.jobs.workers.ofEndpoint(worker.endpointId).find((r) => r.id === worker.id);
       if (row?.unhealthy_reason) failure = row.unhealthy_reason;
       else if (!row && this.calledSince.get(worker.id) === worker.phaseSince) {
         failure = `stopped calling the control plane for over ${this.config.workerLostAfterMs} ms`;
       } else if (row && worker.restarts > 0 && worker.startedAt !== undefined && now - worker.startedAt > HEALTHY_AFTER_MS) {
-        this.store.save({ ...worker, restarts: 0, unhealthySince: undefined, reason: undefined });
+        this.parts.store.save({ ...worker, restarts: 0, unhealthySince: undefined, reason: undefined });
       }
       if (row) this.calledSince.set(worker.id, worker.phaseSince);
     }
@@ -217,19 +209,19 @@ export class Fleet {
 
   private async reconcileEndpoint(endpoint: EndpointRecord, revision: EndpointRevision, now: number): Promise<void> {
     const spec = endpoint.spec;
-    const jobsByWorker = this.jobs.store.inProgressByWorker(endpoint.id);
+    const jobsByWorker = this.parts.jobs.store.inProgressByWorker(endpoint.id);
     const seen = this.lastSeen(endpoint.id);
-    let workers = this.store.ofEndpoint(endpoint.id);
+    let workers = this.parts.store.ofEndpoint(endpoint.id);
     const stateOf = (w: RuntimeWorker) =>
       workerState(w, { currentRevision: revision.revision, lastSeenAt: seen.get(w.id), jobs: jobsByWorker.get(w.id) ?? 0 });
 
-    const queue = this.jobs.store.queueStats(endpoint.id, now - spec.scalerValue * 1000);
+    const queue = this.parts.jobs.store.queueStats(endpoint.id, now - spec.scalerValue * 1000);
 
     await this.settleFailures(workers.filter((w) => w.phase === "failed" && w.revision === revision.revision), revision, queue.queued, now);
     await this.finishDrains(workers.filter((w) => w.phase === "draining"), jobsByWorker);
     const newStarting = workers.filter((w) => w.revision === revision.revision && w.type !== "extra" && stateOf(w) === "Initializing");
     await this.rollOut(endpoint, workers, revision.revision, jobsByWorker, newStarting.length);
-    workers = this.store.ofEndpoint(endpoint.id);
+    workers = this.parts.store.ofEndpoint(endpoint.id);
 
     const current = workers.filter((w) => w.revision === revision.revision);
     // Standbys (extra workers) are not serving until resumed: they are held from the start and get no jobs.
@@ -256,11 +248,11 @@ export class Fleet {
     while (have < target && frozen.length > 0) {
       await this.actions.resume(frozen.shift()!, this.typeFor(spec, workers));
       have++;
-      workers = this.store.ofEndpoint(endpoint.id);
+      workers = this.parts.store.ofEndpoint(endpoint.id);
     }
     const throttle = { count: 0, reason: undefined as string | undefined };
     if (have < target) {
-      const typeOf = () => this.typeFor(spec, this.store.ofEndpoint(endpoint.id));
+      const typeOf = () => this.typeFor(spec, this.parts.store.ofEndpoint(endpoint.id));
       const results = await this.actions.startNew(endpoint, revision, target - have, typeOf);
       throttle.count = target - have - results.started;
       throttle.reason = results.refusal;
@@ -270,7 +262,7 @@ export class Fleet {
 
     await this.scaleDown(spec, serving, have, queue, now);
     await this.keepExtras(endpoint, revision, have, now);
-    this.assignTypes(spec, this.store.ofEndpoint(endpoint.id));
+    this.assignTypes(spec, this.parts.store.ofEndpoint(endpoint.id));
   }
 
   // ---- scaling ----
@@ -281,7 +273,7 @@ export class Fleet {
       .filter((w) => w.type === "flex" && w.phase === "up" && this.idleSince.has(w.id))
       .map((w) => ({ id: w.id, idleSince: this.idleSince.get(w.id)! }));
     for (const id of idleWorkersToStop(spec, floor, have, idleFlex, now)) {
-      const worker = this.store.get(id);
+      const worker = this.parts.store.get(id);
       if (worker) await this.actions.remove(worker, `idle for over ${spec.idleTimeout} s`);
     }
     // workersMax lowered below what runs: the surplus drains, idle workers first.
@@ -294,7 +286,7 @@ export class Fleet {
 
   /** Standby workers, frozen once started, as many as `extraWorkers` and the room under workersMax allow. */
   private async keepExtras(endpoint: EndpointRecord, revision: EndpointRevision, serving: number, now: number): Promise<void> {
-    const workers = this.store.ofEndpoint(endpoint.id);
+    const workers = this.parts.store.ofEndpoint(endpoint.id);
     const extras = workers.filter((w) => w.type === "extra" && w.revision === revision.revision && w.phase !== "failed");
     const wanted = Math.max(0, Math.min(this.config.extraWorkers, endpoint.spec.workersMax - serving));
     if (extras.length < wanted) await this.actions.startNew(endpoint, revision, wanted - extras.length, () => "extra");
@@ -313,7 +305,7 @@ export class Fleet {
       if (w.type === "extra") continue; // a standby becomes active or flex when it is resumed, not before
       const type: WorkerType = active < spec.workersMin ? "active" : "flex";
       if (type === "active") active++;
-      if (w.type !== type) this.store.save({ ...w, type });
+      if (w.type !== type) this.parts.store.save({ ...w, type });
     }
   }
 
@@ -358,7 +350,7 @@ export class Fleet {
     }
     const previous = this.rollouts.get(endpoint.id);
     if (previous?.state !== status.state || previous.outdated !== status.outdated) {
-      this.log.info({ endpointId: endpoint.id, ...status }, "rollout progress");
+      this.parts.log.info({ endpointId: endpoint.id, ...status }, "rollout progress");
     }
     this.rollouts.set(endpoint.id, status);
   }
@@ -381,6 +373,6 @@ export class Fleet {
   }
 
   private lastSeen(endpointId: string): Map<string, number> {
-    return new Map(this.jobs.workers.ofEndpoint(endpointId).map((r) => [r.id, r.last_seen_at]));
+    return new Map(this.parts.jobs.workers.ofEndpoint(endpointId).map((r) => [r.id, r.last_seen_at]));
   }
 }

@@ -15,6 +15,18 @@ export interface WorkerActionsConfig {
   restartBackoffMaxMs: number;
 }
 
+/** What the fleet works with, shared by the fleet and its actions. */
+export interface FleetParts {
+  driver: RuntimeDriver;
+  inventory: GpuInventory;
+  resources: ResourceStore;
+  jobs: JobService;
+  store: RuntimeWorkerStore;
+  /** The control plane's worker env (worker API URLs, key) for a worker of an endpoint. */
+  workerEnv: (endpointId: string, workerId: string) => Record<string, string>;
+  log: FastifyBaseLogger;
+}
+
 /** Joins a failed worker's reason and why its restart cannot be placed yet. */
 const RESTART_WAITS = "; its restart waits: ";
 
@@ -25,14 +37,8 @@ const RESTART_WAITS = "; its restart waits: ";
  */
 export class WorkerActions {
   constructor(
-    private readonly driver: RuntimeDriver,
-    private readonly inventory: GpuInventory,
-    private readonly resources: ResourceStore,
-    private readonly jobs: JobService,
-    private readonly store: RuntimeWorkerStore,
-    private readonly workerEnv: (endpointId: string, workerId: string) => Record<string, string>,
+    private readonly parts: FleetParts,
     private readonly config: WorkerActionsConfig,
-    private readonly log: FastifyBaseLogger,
   ) {}
 
   /**
@@ -65,7 +71,7 @@ export class WorkerActions {
         createdAt: now,
         phaseSince: now,
       };
-      this.store.save(worker);
+      this.parts.store.save(worker);
       launches.push(this.launch(worker, revision));
     }
     await Promise.all(launches);
@@ -74,12 +80,12 @@ export class WorkerActions {
 
   /** Starts a failed worker again, with the same id and slot, once GPUs can be placed for it. */
   async restart(worker: RuntimeWorker, revision: EndpointRevision, now: number): Promise<void> {
-    await this.driver.stopWorker(worker.id, 0);
+    await this.parts.driver.stopWorker(worker.id, 0);
     const placed = await this.place(revision);
     if (!placed.ok) {
       const delay = restartDelayMs(worker.restarts, this.config.restartBackoffBaseMs, this.config.restartBackoffMaxMs);
       const reason = `${worker.reason?.split(RESTART_WAITS)[0]}${RESTART_WAITS}${placed.reason}`;
-      this.store.save({ ...worker, nextRestartAt: now + delay, reason });
+      this.parts.store.save({ ...worker, nextRestartAt: now + delay, reason });
       return;
     }
     const restarting: RuntimeWorker = {
@@ -90,48 +96,48 @@ export class WorkerActions {
       nextRestartAt: undefined,
       phaseSince: now,
     };
-    this.store.save(restarting);
-    this.log.info({ workerId: worker.id, restarts: worker.restarts, reason: worker.reason }, "restarting a failed worker");
+    this.parts.store.save(restarting);
+    this.parts.log.info({ workerId: worker.id, restarts: worker.restarts, reason: worker.reason }, "restarting a failed worker");
     await this.launch(restarting, revision);
   }
 
   /** No new jobs for the worker; it is stopped once its jobs in progress have finished. */
   drain(worker: RuntimeWorker, why: string): void {
-    this.jobs.hold(worker.id);
-    this.store.save({ ...worker, phase: "draining", reason: why, phaseSince: Date.now() });
-    this.log.info({ workerId: worker.id, endpointId: worker.endpointId, why }, "draining worker");
+    this.parts.jobs.hold(worker.id);
+    this.parts.store.save({ ...worker, phase: "draining", reason: why, phaseSince: Date.now() });
+    this.parts.log.info({ workerId: worker.id, endpointId: worker.endpointId, why }, "draining worker");
   }
 
   async remove(worker: RuntimeWorker, why: string): Promise<void> {
-    this.jobs.hold(worker.id);
-    await this.driver.stopWorker(worker.id, this.config.stopGraceMs);
-    this.jobs.workerGone(worker.id, `worker ${worker.id} stopped: ${why}`);
-    this.store.remove(worker.id);
-    this.log.info({ workerId: worker.id, endpointId: worker.endpointId, why }, "worker stopped");
+    this.parts.jobs.hold(worker.id);
+    await this.parts.driver.stopWorker(worker.id, this.config.stopGraceMs);
+    this.parts.jobs.workerGone(worker.id, `worker ${worker.id} stopped: ${why}`);
+    this.parts.store.remove(worker.id);
+    this.parts.log.info({ workerId: worker.id, endpointId: worker.endpointId, why }, "worker stopped");
   }
 
   async freeze(worker: RuntimeWorker): Promise<void> {
-    this.jobs.hold(worker.id);
-    await this.driver.freezeWorker(worker.id);
-    this.store.save({ ...worker, phase: "frozen", phaseSince: Date.now() });
+    this.parts.jobs.hold(worker.id);
+    await this.parts.driver.freezeWorker(worker.id);
+    this.parts.store.save({ ...worker, phase: "frozen", phaseSince: Date.now() });
   }
 
   async resume(worker: RuntimeWorker, type: WorkerType): Promise<void> {
-    await this.driver.resumeWorker(worker.id);
-    this.store.save({ ...worker, type, phase: "up", phaseSince: Date.now() });
-    this.jobs.release(worker.id);
-    this.log.info({ workerId: worker.id, endpointId: worker.endpointId, type }, "standby worker resumed");
+    await this.parts.driver.resumeWorker(worker.id);
+    this.parts.store.save({ ...worker, type, phase: "up", phaseSince: Date.now() });
+    this.parts.jobs.release(worker.id);
+    this.parts.log.info({ workerId: worker.id, endpointId: worker.endpointId, type }, "standby worker resumed");
   }
 
   /** The worker failed: its jobs go back to the queue and it waits for a restart under backoff (7 days at most). */
   async fail(worker: RuntimeWorker, why: string, now: number): Promise<void> {
-    this.jobs.workerGone(worker.id, `worker ${worker.id} failed: ${why}`);
+    this.parts.jobs.workerGone(worker.id, `worker ${worker.id} failed: ${why}`);
     const since = worker.unhealthySince ?? now;
     const givenUp = now - since >= RESTARTS_GIVE_UP_AFTER_MS;
     const delay = restartDelayMs(worker.restarts, this.config.restartBackoffBaseMs, this.config.restartBackoffMaxMs);
     // Its GPUs and memory go back to the pool while it waits: a crash-looping endpoint must not hold a host's GPUs
     // for the 7 days its restarts may go on. The restart places it afresh.
-    this.store.save({
+    this.parts.store.save({
       ...worker,
       gpus: [],
       memoryBytes: undefined,
@@ -142,18 +148,18 @@ export class WorkerActions {
       nextRestartAt: givenUp ? undefined : now + delay,
       phaseSince: now,
     });
-    this.log.warn({ workerId: worker.id, endpointId: worker.endpointId, why, restartInMs: givenUp ? undefined : delay }, "worker failed");
+    this.parts.log.warn({ workerId: worker.id, endpointId: worker.endpointId, why, restartInMs: givenUp ? undefined : delay }, "worker failed");
   }
 
   /** GPUs and memory for one more worker of the revision, from what no worker holds. */
   private async place(revision: EndpointRevision): Promise<Placement> {
-    const all = this.store.all();
+    const all = this.parts.store.all();
     return placeWorker(
       { gpuTypeIds: revision.spec.gpuTypeIds, gpuCount: revision.spec.gpuCount, memoryBytes: memoryOf(revision) },
       {
-        inventory: this.inventory,
+        inventory: this.parts.inventory,
         inUse: new Set(all.flatMap((w) => w.gpus.map((g) => g.id))),
-        memoryCapacity: await this.driver.memoryCapacity(),
+        memoryCapacity: await this.parts.driver.memoryCapacity(),
         memoryInUse: all.reduce((sum, w) => sum + (w.memoryBytes ?? 0), 0),
       },
     );
@@ -161,19 +167,19 @@ export class WorkerActions {
 
   /** Creates the worker's container; a failure marks it failed (Unhealthy) with the runtime's reason. */
   private async launch(worker: RuntimeWorker, revision: EndpointRevision): Promise<void> {
-    if (worker.type === "extra") this.jobs.hold(worker.id);
+    if (worker.type === "extra") this.parts.jobs.hold(worker.id);
     try {
-      await this.driver.ensureImage(revision.templateSpec.imageName);
+      await this.parts.driver.ensureImage(revision.templateSpec.imageName);
       if (revision.spec.networkVolumeId) {
-        const volume = this.resources.getVolume(revision.spec.networkVolumeId);
-        if (volume) await this.driver.ensureVolume({ volumeId: volume.id, sizeGb: volume.spec.size });
+        const volume = this.parts.resources.getVolume(revision.spec.networkVolumeId);
+        if (volume) await this.parts.driver.ensureVolume({ volumeId: volume.id, sizeGb: volume.spec.size });
       }
-      await this.driver.startWorker(this.workerSpec(worker, revision));
+      await this.parts.driver.startWorker(this.workerSpec(worker, revision));
       const started = Date.now();
-      this.store.save({ ...(this.store.get(worker.id) ?? worker), phase: "up", startedAt: started, phaseSince: started });
-      this.log.info({ workerId: worker.id, endpointId: worker.endpointId, revision: worker.revision, type: worker.type }, "worker started");
+      this.parts.store.save({ ...(this.parts.store.get(worker.id) ?? worker), phase: "up", startedAt: started, phaseSince: started });
+      this.parts.log.info({ workerId: worker.id, endpointId: worker.endpointId, revision: worker.revision, type: worker.type }, "worker started");
     } catch (err) {
-      await this.fail(this.store.get(worker.id) ?? worker, (err as Error).message, Date.now());
+      await this.fail(this.parts.store.get(worker.id) ?? worker, (err as Error).message, Date.now());
     }
   }
 
@@ -185,7 +191,7 @@ export class WorkerActions {
       revision: worker.revision,
       image: template.imageName,
       command: template.startCommand,
-      env: { ...template.env, ...revision.spec.env, ...this.workerEnv(worker.endpointId, worker.id) },
+      env: { ...template.env, ...revision.spec.env, ...this.parts.workerEnv(worker.endpointId, worker.id) },
       memoryBytes: worker.memoryBytes,
       gpus: worker.gpus,
       volume: revision.spec.networkVolumeId ? { volumeId: revision.spec.networkVolumeId, mountPath: template.volumeMountPath } : undefined,
