@@ -15,7 +15,7 @@ export interface PulumiResult {
 /**
  * A copy of a Pulumi program in a temporary directory, with its own file backend, PULUMI_HOME and stack,
  * driven through the real `pulumi` CLI on PATH. The copy resolves packages from this repository's
- * node_modules through a symlink, as a program inside the repository would.
+ * node_modules, and `berth` from this repository, through symlinks.
  */
 export class PulumiWorkspace {
   private constructor(
@@ -28,7 +28,14 @@ export class PulumiWorkspace {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "berth-pulumi-"));
     const dir = path.join(root, "program");
     fs.cpSync(programDir, dir, { recursive: true });
-    fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
+    // node_modules as an installed program has it: this repository's packages, and Berth itself as `berth`
+    // (what `npm install <path to berth>` makes), whose exports map leads to the built dist/.
+    const modules = path.join(dir, "node_modules");
+    fs.mkdirSync(modules);
+    for (const entry of fs.readdirSync(path.join(REPO_ROOT, "node_modules"))) {
+      fs.symlinkSync(path.join(REPO_ROOT, "node_modules", entry), path.join(modules, entry));
+    }
+    fs.symlinkSync(REPO_ROOT, path.join(modules, "berth"));
     fs.mkdirSync(path.join(root, "state"));
     const env = {
       ...process.env,

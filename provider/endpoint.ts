@@ -1,0 +1,91 @@
+import type { dynamic } from "@pulumi/pulumi";
+import { endpointFields, endpointSpecSchema } from "../server/resources/schemas";
+import { adminApi } from "./admin-api";
+import { changedKeys, containsUnknown, liveInputs, pick, validate, type CheckFailure } from "./inputs";
+import { waitForNoWorkers, waitForRollout } from "./rollout-wait";
+import { unmaskEnv } from "./template";
+
+export const ENDPOINT_KEYS = Object.keys(endpointFields.shape);
+/** Inputs of the Endpoint resource that are not the admin API's: they steer the provider. */
+const TEMPLATE_ROLLOUT_KEY = "templateRolloutKey";
+const ROLLOUT_TIMEOUT = "rolloutTimeoutSeconds";
+const DEFAULT_ROLLOUT_TIMEOUT_SECONDS = 1800;
+
+interface EndpointView extends Record<string, unknown> {
+  id: string;
+  revision: number;
+  clientBaseUrl: string;
+  env: Record<string, string>;
+}
+
+/** The outputs beside the inputs: what clients need, and the revision (which changes only with an update). */
+const outputs = (inputs: Record<string, unknown>, view: EndpointView) => ({
+  ...inputs,
+  revision: view.revision,
+  clientBaseUrl: view.clientBaseUrl,
+});
+
+const timeoutOf = (inputs: Record<string, unknown>) => (typeof inputs[ROLLOUT_TIMEOUT] === "number" ? (inputs[ROLLOUT_TIMEOUT] as number) : DEFAULT_ROLLOUT_TIMEOUT_SECONDS);
+
+/** The template and volume an endpoint names must exist; unknown ids (created in the same update) are checked at apply. */
+async function checkReferences(news: Record<string, unknown>): Promise<CheckFailure[]> {
+  const failures: CheckFailure[] = [];
+  const refs = [
+    ["templateId", "templates", "template"],
+    ["networkVolumeId", "network-volumes", "network volume"],
+  ] as const;
+  for (const [property, path, what] of refs) {
+    const id = news[property];
+    if (typeof id !== "string" || containsUnknown(id)) continue;
+    if (!(await adminApi.get(`/${path}/${id}`))) failures.push({ property, reason: `${property}: ${what} ${id} does not exist` });
+  }
+  return failures;
+}
+
+/**
+ * Endpoint: updated in place and never replaced, not even for a template change (unlike RunPod's own provider).
+ * A template change reaches it as a new `templateRolloutKey`, so the same preview lists the endpoint as an update,
+ * and its update waits for the rolling replacement the control plane started. Delete scales it to zero first,
+ * so running jobs finish, then removes it.
+ */
+export const endpointProvider: dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    const failures = validate(endpointSpecSchema, pick(news, ENDPOINT_KEYS));
+    if (failures.length === 0) failures.push(...(await checkReferences(news)));
+    return { inputs: news, failures };
+  },
+
+  async diff(_id, olds, news) {
+    const changed = changedKeys(olds, news, [...ENDPOINT_KEYS, TEMPLATE_ROLLOUT_KEY]);
+    return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
+  },
+
+  async create(inputs) {
+    const created = await adminApi.create<EndpointView>("/endpoints", pick(inputs, ENDPOINT_KEYS));
+    return { id: created.id, outs: outputs(inputs, created) };
+  },
+
+  async read(id, props) {
+    const view = await adminApi.get<EndpointView>(`/endpoints/${id}`);
+    if (!view) return { id: "", props: {} };
+    const defaults = endpointSpecSchema.parse({ name: "x", templateId: "x" }) as Record<string, unknown>;
+    const current = liveInputs({ ...view, env: unmaskEnv(view.env, props) }, props, ENDPOINT_KEYS, defaults);
+    const inputs = { ...pick(props, ["__provider", TEMPLATE_ROLLOUT_KEY, ROLLOUT_TIMEOUT]), ...current };
+    return { id, props: outputs(inputs, view), inputs };
+  },
+
+  async update(id, _olds, news) {
+    const view = await adminApi.replace<EndpointView>(`/endpoints/${id}`, pick(news, ENDPOINT_KEYS));
+    await waitForRollout(id, view.revision, timeoutOf(news));
+    return { outs: outputs(news, view) };
+  },
+
+  async delete(id, props) {
+    const current = await adminApi.get<Record<string, unknown>>(`/endpoints/${id}`);
+    if (!current) return;
+    // Masked secret values sent back are kept by the control plane, so the read spec can be written back as is.
+    await adminApi.replace(`/endpoints/${id}`, { ...pick(current, ENDPOINT_KEYS), workersMin: 0, workersMax: 0 });
+    await waitForNoWorkers(id, timeoutOf(props));
+    await adminApi.remove(`/endpoints/${id}`);
+  },
+};

@@ -1,0 +1,144 @@
+import crypto from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { stableJson } from "../provider/inputs";
+
+/**
+ * The compiled provider module (provider/index.ts), resolved when the program loads. Each resource's provider is
+ * a thin object that requires it by this absolute path at call time, so the stack's state holds only the path:
+ * not the zod schemas, axios or the API key, and an edit to the provider's code changes no resource.
+ */
+const PROVIDER_MODULE = require.resolve("../provider");
+
+type ProviderKind = "template" | "endpoint" | "networkVolume";
+
+function thinProvider(kind: ProviderKind): pulumi.dynamic.ResourceProvider {
+  const modulePath = PROVIDER_MODULE;
+  const real = () => require(modulePath)[kind] as pulumi.dynamic.ResourceProvider;
+  return {
+    configure: async (req) => require(modulePath).configure(req.config),
+    check: (olds, news) => real().check!(olds, news),
+    diff: (id, olds, news) => real().diff!(id, olds, news),
+    create: (inputs) => real().create(inputs),
+    read: (id, props) => real().read!(id, props),
+    update: (id, olds, news) => real().update!(id, olds, news),
+    delete: (id, props) => real().delete!(id, props),
+  };
+}
+
+/** The keys of `env` whose values are Pulumi secrets: the control plane then never shows or logs those values. */
+function secretKeysOf(env: Record<string, pulumi.Input<string>>): pulumi.Output<string[]> {
+  const flags = Object.entries(env).map(async ([key, value]) => (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value as pulumi.Output<string>)) ? key : undefined));
+  return pulumi.output(Promise.all(flags).then((keys) => keys.filter((key): key is string => key !== undefined)));
+}
+
+export interface TemplateArgs {
+  /** Display name; default the resource's name. */
+  name?: pulumi.Input<string>;
+  /** The worker image, e.g. `runpod/worker-v1-vllm:v2.7.0`; a malformed reference fails at preview. */
+  imageName: pulumi.Input<string>;
+  /** Replaces the image's command; default the image's own. */
+  startCommand?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Worker environment. Values given as secrets (`pulumi.secret`, `config.requireSecret`) stay secret everywhere. */
+  env?: Record<string, pulumi.Input<string>>;
+  /** GB of container disk per worker; default 50 (RunPod's). */
+  containerDiskInGb?: pulumi.Input<number>;
+  /** Where the endpoint's network volume is mounted; default `/runpod-volume`. */
+  volumeMountPath?: pulumi.Input<string>;
+  /** Ports workers expose, e.g. `8888/http`; serverless workers need none. */
+  ports?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Memory limit per worker in GB; default none. */
+  memoryInGb?: pulumi.Input<number>;
+  readme?: pulumi.Input<string>;
+}
+
+/** What an endpoint's workers run: image, command, env, disk, memory. Updated in place; endpoints using it roll. */
+export class Template extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
+  declare readonly imageName: pulumi.Output<string>;
+  /** A digest of what the workers run (not the name or readme): an Endpoint's input, so it rolls when this changes. */
+  readonly rolloutKey: pulumi.Output<string>;
+
+  constructor(name: string, args: TemplateArgs, opts?: pulumi.CustomResourceOptions) {
+    const env = args.env ?? {};
+    const inputs = { ...args, name: args.name ?? name, env, secretEnvKeys: secretKeysOf(env) };
+    super(thinProvider("template"), name, inputs, opts, "berth", "Template");
+    const { name: _name, readme: _readme, ...runs } = args;
+    this.rolloutKey = pulumi
+      .output({ ...runs, env })
+      .apply((spec) => crypto.createHash("sha256").update(stableJson(spec)).digest("hex").slice(0, 16));
+  }
+}
+
+export interface NetworkVolumeArgs {
+  name?: pulumi.Input<string>;
+  /** GB; may only grow (a smaller size fails at preview). */
+  size: pulumi.Input<number>;
+  /** The data centre; default `local` (one Docker host). Changing it replaces the volume. */
+  dataCenterId?: pulumi.Input<string>;
+}
+
+/** Storage shared by an endpoint's workers, mounted at the template's volumeMountPath. */
+export class NetworkVolume extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
+  declare readonly size: pulumi.Output<number>;
+  declare readonly dataCenterId: pulumi.Output<string>;
+
+  constructor(name: string, args: NetworkVolumeArgs, opts?: pulumi.CustomResourceOptions) {
+    super(thinProvider("networkVolume"), name, { ...args, name: args.name ?? name, dataCenterId: args.dataCenterId ?? "local" }, opts, "berth", "NetworkVolume");
+  }
+}
+
+export interface EndpointArgs {
+  name?: pulumi.Input<string>;
+  /** The template its workers run. A change to the template rolls this endpoint's workers; it is never replaced. */
+  template: Template;
+  /** GPU types in priority order: RunPod type ids or pools (ADA_24, AMPERE_80...); `-X` excludes. Default any. */
+  gpuTypeIds?: pulumi.Input<pulumi.Input<string>[]>;
+  /** GPUs per worker; default 1. */
+  gpuCount?: pulumi.Input<number>;
+  /** Active workers, always on; default 0. */
+  workersMin?: pulumi.Input<number>;
+  /** The most workers at once; default 3. */
+  workersMax?: pulumi.Input<number>;
+  /** Seconds an idle flex worker stays; default 5 (1..3600). */
+  idleTimeout?: pulumi.Input<number>;
+  /** QUEUE_DELAY (default) or REQUEST_COUNT. */
+  scalerType?: pulumi.Input<"QUEUE_DELAY" | "REQUEST_COUNT">;
+  /** Seconds of queue delay, or requests per worker; default 4 (1..1000). */
+  scalerValue?: pulumi.Input<number>;
+  /** Per-job limit unless a job's policy says otherwise; default 600000 ms. */
+  executionTimeoutMs?: pulumi.Input<number>;
+  flashboot?: pulumi.Input<boolean>;
+  networkVolume?: NetworkVolume;
+  dataCenterIds?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Added to the template's env for this endpoint's workers; secrets stay secret. */
+  env?: Record<string, pulumi.Input<string>>;
+  /** How long `pulumi up` waits for a rolling update to finish; default 1800 s. */
+  rolloutTimeoutSeconds?: pulumi.Input<number>;
+}
+
+/** A queue and its autoscaled workers; its clients call `{clientBaseUrl}/{id}/run` with RunPod's API. */
+export class Endpoint extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
+  /** Increments when what the workers run changes (never on its own, so it causes no drift). */
+  declare readonly revision: pulumi.Output<number>;
+  /** The base URL RunPod clients take (RUNPOD_ENDPOINT_BASE_URL). */
+  declare readonly clientBaseUrl: pulumi.Output<string>;
+
+  constructor(name: string, args: EndpointArgs, opts?: pulumi.CustomResourceOptions) {
+    const { template, networkVolume, ...rest } = args;
+    const env = args.env ?? {};
+    const inputs = {
+      ...rest,
+      name: args.name ?? name,
+      templateId: template.id,
+      templateRolloutKey: template.rolloutKey,
+      networkVolumeId: networkVolume?.id,
+      env,
+      secretEnvKeys: secretKeysOf(env),
+      revision: undefined,
+      clientBaseUrl: undefined,
+    };
+    super(thinProvider("endpoint"), name, inputs, opts, "berth", "Endpoint");
+  }
+}
