@@ -90,8 +90,11 @@ export class NetworkVolume extends pulumi.dynamic.Resource {
 
 export interface EndpointArgs {
   name?: pulumi.Input<string>;
-  /** The template its workers run. A change to the template rolls this endpoint's workers; it is never replaced. */
-  template: Template;
+  /**
+   * The template its workers run: a Template of this program (a change to it rolls this endpoint's workers, in
+   * the same update; the endpoint is never replaced), or the id of a template that exists already.
+   */
+  template: Template | pulumi.Input<string>;
   /** GPU types in priority order: RunPod type ids or pools (ADA_24, AMPERE_80...); `-X` excludes. Default any. */
   gpuTypeIds?: pulumi.Input<pulumi.Input<string>[]>;
   /** GPUs per worker; default 1. */
@@ -131,8 +134,8 @@ export class Endpoint extends pulumi.dynamic.Resource {
     const inputs = {
       ...rest,
       name: args.name ?? name,
-      templateId: template.id,
-      templateRolloutKey: template.rolloutKey,
+      templateId: template instanceof Template ? template.id : template,
+      templateRolloutKey: template instanceof Template ? template.rolloutKey : undefined,
       networkVolumeId: networkVolume?.id,
       env,
       secretEnvKeys: secretKeysOf(env),
