@@ -2,6 +2,7 @@
 // JavaScript (npm run build, which npm runs on install as `prepare`), under plain node without a TypeScript
 // loader, serving a real job from the control plane.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -33,7 +34,8 @@ after(async () => {
 });
 
 test("a plain-JavaScript worker requiring berth/sdk/worker serves a job", async () => {
-  const resolved = require.resolve("berth/sdk/worker", { paths: [project] });
+  // Asked of plain node in the project: this test process runs under tsx, which maps `berth` to the sources.
+  const resolved = execFileSync(process.execPath, ["-p", 'require.resolve("berth/sdk/worker")'], { cwd: project, encoding: "utf8" }).trim();
   assert.equal(resolved, path.join(REPO, "dist/sdk/worker/index.js"), "the exports map points at the built JavaScript");
 
   const endpoint = await createEndpoint(cp);
