@@ -76,7 +76,13 @@ export const endpointProvider: dynamic.ResourceProvider = {
 
   async update(id, _olds, news) {
     const view = await adminApi.replace<EndpointView>(`/endpoints/${id}`, pick(news, ENDPOINT_KEYS));
-    await waitForRollout(id, view.revision, timeoutOf(news));
+    try {
+      await waitForRollout(id, view.revision, timeoutOf(news));
+    } catch (err) {
+      // The control plane has the new spec: record it, as a resource that failed to initialize, so the next
+      // `pulumi up` sees where things stand and waits for (or fixes) the rollout instead of skipping it.
+      throw Object.assign(new Error((err as Error).message), { id, properties: outputs(news, view), reasons: [(err as Error).message] });
+    }
     return { outs: outputs(news, view) };
   },
 

@@ -116,6 +116,23 @@ describe("the Pulumi provider through the real CLI", () => {
     assert.equal((await runsync(runtime, outputs, {})).output.templateEnv, "v2");
   });
 
+  test("a revision that cannot become healthy fails up with the reason; the next up continues once it is fixed", async () => {
+    const { endpointId } = await stackOutputs(dev);
+    const good = JSON.parse((await dev.mustRun("config", "get", "image", "--json")).stdout).value as string;
+    await dev.mustRun("config", "set", "image", "berth/does-not-exist:9");
+    const broken = await dev.run("up", "--yes");
+    assert.notEqual(broken.code, 0);
+    assert.match(broken.stdout + broken.stderr, /rollout to revision 3 halted: revision 3 does not become healthy: .*berth\/does-not-exist:9 is not available/);
+    const served = await runsync(runtime, await stackOutputs(dev), {});
+    assert.equal(served.status, "COMPLETED", "the old revision keeps serving");
+
+    await dev.mustRun("config", "set", "image", good);
+    await dev.mustRun("up", "--yes");
+    const workers = await runtime.workers(endpointId);
+    assert.equal(workers.rollout.state, "done");
+    assert.ok(workers.workers.every((w) => w.revision === 4), `every worker runs revision 4: ${JSON.stringify(workers.workers)}`);
+  });
+
   test("bad inputs fail at preview, naming the property and the rule", async () => {
     const cases: Array<[Record<string, string>, RegExp]> = [
       [{ workersMin: "5", workersMax: "2" }, /workersMin: must not exceed workersMax \(5 > 2\)/],
