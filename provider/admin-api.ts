@@ -1,18 +1,32 @@
 import type { AxiosInstance, AxiosResponse } from "axios";
-import { adminClient, connectionFrom, type StackConfig } from "./connection";
+import { adminClient, connectionFrom, type Connection, type StackConfig } from "./connection";
 
-let client: AxiosInstance | undefined;
 let stackConfig: StackConfig | undefined;
+const clients = new Map<string, AxiosInstance>();
 
 /** Called from each provider's configure(): the stack config says where the control plane is. */
 export function configure(config: StackConfig): void {
   stackConfig = config;
-  client = undefined;
+  clients.clear();
 }
 
-function api(): AxiosInstance {
-  client ??= adminClient(connectionFrom(stackConfig));
-  return client;
+/**
+ * Inputs that name their control plane: a resource given a ControlPlane of the same program carries its URL and
+ * (secret) key; every other resource uses the stack's connection.
+ */
+export interface ConnectionInputs {
+  controlPlaneUrl?: unknown;
+  controlPlaneApiKey?: unknown;
+}
+
+/** Kept through a refresh with `__provider`: a resource must still reach its control plane to be read or deleted. */
+export const STATE_KEYS = ["__provider", "controlPlaneUrl", "controlPlaneApiKey"];
+
+function connectionOf(inputs: ConnectionInputs): Connection {
+  if (typeof inputs.controlPlaneUrl === "string" && typeof inputs.controlPlaneApiKey === "string") {
+    return { url: inputs.controlPlaneUrl.replace(/\/+$/, ""), apiKey: inputs.controlPlaneApiKey };
+  }
+  return connectionFrom(stackConfig);
 }
 
 /** A refusal from the control plane, in its words: the field and the rule for a 400, what is missing for a 404. */
@@ -27,21 +41,28 @@ export class AdminApiError extends Error {
   }
 }
 
-async function call<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown, missingOk = false): Promise<T | undefined> {
-  let res: AxiosResponse;
-  try {
-    res = await api().request({ method, url: path, data: body });
-  } catch (err) {
-    throw new Error(`Berth control plane at ${connectionFrom(stackConfig).url} did not answer ${method} /admin${path}: ${(err as Error).message}`);
-  }
-  if (res.status === 404 && missingOk) return undefined;
-  if (res.status >= 400) throw new AdminApiError(res.status, `${method} /admin${path}`, res.data);
-  return res.data as T;
-}
+/** The admin API of the control plane a resource's inputs (or the stack) name. */
+export function adminApi(inputs: ConnectionInputs) {
+  const connection = connectionOf(inputs);
+  const key = `${connection.url} ${connection.apiKey}`;
+  const client = clients.get(key) ?? adminClient(connection);
+  clients.set(key, client);
 
-export const adminApi = {
-  get: <T>(path: string) => call<T>("GET", path, undefined, true),
-  create: async <T>(path: string, body: unknown) => (await call<T>("POST", path, body))!,
-  replace: async <T>(path: string, body: unknown) => (await call<T>("PUT", path, body))!,
-  remove: async (path: string) => void (await call("DELETE", path, undefined, true)),
-};
+  const call = async <T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown, missingOk = false) => {
+    let res: AxiosResponse;
+    try {
+      res = await client.request({ method, url: path, data: body });
+    } catch (err) {
+      throw new Error(`Berth control plane at ${connection.url} did not answer ${method} /admin${path}: ${(err as Error).message}`);
+    }
+    if (res.status === 404 && missingOk) return undefined;
+    if (res.status >= 400) throw new AdminApiError(res.status, `${method} /admin${path}`, res.data);
+    return res.data as T;
+  };
+  return {
+    get: <T>(path: string) => call<T>("GET", path, undefined, true),
+    create: async <T>(path: string, body: unknown) => (await call<T>("POST", path, body))!,
+    replace: async <T>(path: string, body: unknown) => (await call<T>("PUT", path, body))!,
+    remove: async (path: string) => void (await call("DELETE", path, undefined, true)),
+  };
+}

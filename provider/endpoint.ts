@@ -1,6 +1,6 @@
 import type { dynamic } from "@pulumi/pulumi";
 import { endpointFields, endpointSpecSchema } from "../server/resources/schemas";
-import { adminApi } from "./admin-api";
+import { adminApi, STATE_KEYS } from "./admin-api";
 import { changedKeys, containsUnknown, liveInputs, pick, validate, type CheckFailure } from "./inputs";
 import { waitForNoWorkers, waitForRollout } from "./rollout-wait";
 import { unmaskEnv } from "./template";
@@ -30,6 +30,8 @@ const timeoutOf = (inputs: Record<string, unknown>) => (typeof inputs[ROLLOUT_TI
 /** The template and volume an endpoint names must exist; unknown ids (created in the same update) are checked at apply. */
 async function checkReferences(news: Record<string, unknown>): Promise<CheckFailure[]> {
   const failures: CheckFailure[] = [];
+  // A control plane created in the same update is not there to ask yet.
+  if (containsUnknown(news.controlPlaneUrl)) return failures;
   const refs = [
     ["templateId", "templates", "template"],
     ["networkVolumeId", "network-volumes", "network volume"],
@@ -37,7 +39,7 @@ async function checkReferences(news: Record<string, unknown>): Promise<CheckFail
   for (const [property, path, what] of refs) {
     const id = news[property];
     if (typeof id !== "string" || containsUnknown(id)) continue;
-    if (!(await adminApi.get(`/${path}/${id}`))) failures.push({ property, reason: `${property}: ${what} ${id} does not exist` });
+    if (!(await adminApi(news).get(`/${path}/${id}`))) failures.push({ property, reason: `${property}: ${what} ${id} does not exist` });
   }
   return failures;
 }
@@ -61,23 +63,24 @@ export const endpointProvider: dynamic.ResourceProvider = {
   },
 
   async create(inputs) {
-    const created = await adminApi.create<EndpointView>("/endpoints", pick(inputs, ENDPOINT_KEYS));
+    const created = await adminApi(inputs).create<EndpointView>("/endpoints", pick(inputs, ENDPOINT_KEYS));
     return { id: created.id, outs: outputs(inputs, created) };
   },
 
   async read(id, props) {
-    const view = await adminApi.get<EndpointView>(`/endpoints/${id}`);
+    const view = await adminApi(props).get<EndpointView>(`/endpoints/${id}`);
     if (!view) return { id: "", props: {} };
     const defaults = endpointSpecSchema.parse({ name: "x", templateId: "x" }) as Record<string, unknown>;
     const current = liveInputs({ ...view, env: unmaskEnv(view.env, props) }, props, ENDPOINT_KEYS, defaults);
-    const inputs = { ...pick(props, ["__provider", TEMPLATE_ROLLOUT_KEY, ROLLOUT_TIMEOUT]), ...current };
+    const inputs = { ...pick(props, [...STATE_KEYS, TEMPLATE_ROLLOUT_KEY, ROLLOUT_TIMEOUT]), ...current };
     return { id, props: outputs(inputs, view), inputs };
   },
 
   async update(id, _olds, news) {
-    const view = await adminApi.replace<EndpointView>(`/endpoints/${id}`, pick(news, ENDPOINT_KEYS));
+    const api = adminApi(news);
+    const view = await api.replace<EndpointView>(`/endpoints/${id}`, pick(news, ENDPOINT_KEYS));
     try {
-      await waitForRollout(id, view.revision, timeoutOf(news));
+      await waitForRollout(api, id, view.revision, timeoutOf(news));
     } catch (err) {
       // The control plane has the new spec: record it, as a resource that failed to initialize, so the next
       // `pulumi up` sees where things stand and waits for (or fixes) the rollout instead of skipping it.
@@ -87,11 +90,12 @@ export const endpointProvider: dynamic.ResourceProvider = {
   },
 
   async delete(id, props) {
-    const current = await adminApi.get<Record<string, unknown>>(`/endpoints/${id}`);
+    const api = adminApi(props);
+    const current = await api.get<Record<string, unknown>>(`/endpoints/${id}`);
     if (!current) return;
     // Masked secret values sent back are kept by the control plane, so the read spec can be written back as is.
-    await adminApi.replace(`/endpoints/${id}`, { ...pick(current, ENDPOINT_KEYS), workersMin: 0, workersMax: 0 });
-    await waitForNoWorkers(id, timeoutOf(props));
-    await adminApi.remove(`/endpoints/${id}`);
+    await api.replace(`/endpoints/${id}`, { ...pick(current, ENDPOINT_KEYS), workersMin: 0, workersMax: 0 });
+    await waitForNoWorkers(api, id, timeoutOf(props));
+    await api.remove(`/endpoints/${id}`);
   },
 };

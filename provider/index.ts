@@ -5,6 +5,7 @@
  * editing this code changes no resource (the serialized text stays the same).
  */
 export { configure } from "./admin-api";
+export { controlPlaneProvider as controlPlane } from "./control-plane";
 export { endpointProvider as endpoint } from "./endpoint";
 export { networkVolumeProvider as networkVolume } from "./network-volume";
 export { templateProvider as template } from "./template";

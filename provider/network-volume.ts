@@ -1,6 +1,6 @@
 import type { dynamic } from "@pulumi/pulumi";
 import { networkVolumeFields, networkVolumeSpecSchema } from "../server/resources/schemas";
-import { adminApi } from "./admin-api";
+import { adminApi, STATE_KEYS } from "./admin-api";
 import { changedKeys, containsUnknown, liveInputs, pick, validate } from "./inputs";
 
 export const VOLUME_KEYS = Object.keys(networkVolumeFields.shape);
@@ -22,23 +22,23 @@ export const networkVolumeProvider: dynamic.ResourceProvider = {
   },
 
   async create(inputs) {
-    const created = await adminApi.create<{ id: string }>("/network-volumes", pick(inputs, VOLUME_KEYS));
+    const created = await adminApi(inputs).create<{ id: string }>("/network-volumes", pick(inputs, VOLUME_KEYS));
     return { id: created.id, outs: inputs };
   },
 
   async read(id, props) {
-    const view = await adminApi.get<Record<string, unknown>>(`/network-volumes/${id}`);
+    const view = await adminApi(props).get<Record<string, unknown>>(`/network-volumes/${id}`);
     if (!view) return { id: "", props: {} };
-    const live = { ...pick(props, ["__provider"]), ...liveInputs(view, props, VOLUME_KEYS, {}) };
+    const live = { ...pick(props, STATE_KEYS), ...liveInputs(view, props, VOLUME_KEYS, {}) };
     return { id, props: live, inputs: live };
   },
 
   async update(id, _olds, news) {
-    await adminApi.replace(`/network-volumes/${id}`, pick(news, VOLUME_KEYS));
+    await adminApi(news).replace(`/network-volumes/${id}`, pick(news, VOLUME_KEYS));
     return { outs: news };
   },
 
-  async delete(id) {
-    await adminApi.remove(`/network-volumes/${id}`);
+  async delete(id, props) {
+    await adminApi(props).remove(`/network-volumes/${id}`);
   },
 };

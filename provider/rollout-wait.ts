@@ -1,4 +1,6 @@
-import { adminApi } from "./admin-api";
+import type { adminApi } from "./admin-api";
+
+type AdminApi = ReturnType<typeof adminApi>;
 
 interface WorkersView {
   revision: number;
@@ -14,12 +16,12 @@ const POLL_MS = 1_000;
  * the deadline: Pulumi ignores customTimeouts for dynamic resources, so the deadline is Berth's own. The
  * control plane goes on rolling either way, so the next `pulumi up` continues where this one stopped.
  */
-export async function waitForRollout(endpointId: string, revision: number, timeoutSeconds: number): Promise<void> {
+export async function waitForRollout(api: AdminApi, endpointId: string, revision: number, timeoutSeconds: number): Promise<void> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   let firstOutdated: number | undefined;
   let lastLine = "";
   for (;;) {
-    const view = await adminApi.get<WorkersView>(`/endpoints/${endpointId}/workers`);
+    const view = await api.get<WorkersView>(`/endpoints/${endpointId}/workers`);
     if (!view) throw new Error(`endpoint ${endpointId} disappeared during its rollout to revision ${revision}`);
     const rollout = view.rollout;
     // The control plane reports a new revision's rollout from its next pass on; until then it is not started.
@@ -50,10 +52,10 @@ export async function waitForRollout(endpointId: string, revision: number, timeo
 }
 
 /** Waits until the endpoint has no worker left (it was scaled to zero before its deletion), or the deadline. */
-export async function waitForNoWorkers(endpointId: string, timeoutSeconds: number): Promise<void> {
+export async function waitForNoWorkers(api: AdminApi, endpointId: string, timeoutSeconds: number): Promise<void> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
-    const view = await adminApi.get<WorkersView>(`/endpoints/${endpointId}/workers`);
+    const view = await api.get<WorkersView>(`/endpoints/${endpointId}/workers`);
     if (!view || view.workers.length === 0) return;
     if (Date.now() > deadline) {
       throw new Error(`endpoint ${endpointId}: ${view.workers.length} workers still draining after ${timeoutSeconds} s`);

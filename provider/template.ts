@@ -1,6 +1,6 @@
 import type { dynamic } from "@pulumi/pulumi";
 import { templateFields, templateSpecSchema, SECRET_MASK } from "../server/resources/schemas";
-import { adminApi } from "./admin-api";
+import { adminApi, STATE_KEYS } from "./admin-api";
 import { changedKeys, liveInputs, pick, validate } from "./inputs";
 
 /** Every field of a template as the admin API takes it; the Template resource's inputs are these. */
@@ -30,25 +30,25 @@ export const templateProvider: dynamic.ResourceProvider = {
   },
 
   async create(inputs) {
-    const created = await adminApi.create<TemplateView>("/templates", pick(inputs, TEMPLATE_KEYS));
+    const created = await adminApi(inputs).create<TemplateView>("/templates", pick(inputs, TEMPLATE_KEYS));
     return { id: created.id, outs: inputs };
   },
 
   async read(id, props) {
-    const view = await adminApi.get<TemplateView>(`/templates/${id}`);
+    const view = await adminApi(props).get<TemplateView>(`/templates/${id}`);
     if (!view) return { id: "", props: {} };
     const defaults = templateSpecSchema.parse({ name: "x", imageName: "x" }) as Record<string, unknown>;
     const current = liveInputs({ ...view, env: unmaskEnv(view.env, props) }, props, TEMPLATE_KEYS, defaults);
-    const live = { ...pick(props, ["__provider"]), ...current };
+    const live = { ...pick(props, STATE_KEYS), ...current };
     return { id, props: live, inputs: live };
   },
 
   async update(id, _olds, news) {
-    await adminApi.replace(`/templates/${id}`, pick(news, TEMPLATE_KEYS));
+    await adminApi(news).replace(`/templates/${id}`, pick(news, TEMPLATE_KEYS));
     return { outs: news };
   },
 
-  async delete(id) {
-    await adminApi.remove(`/templates/${id}`);
+  async delete(id, props) {
+    await adminApi(props).remove(`/templates/${id}`);
   },
 };

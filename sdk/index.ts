@@ -1,2 +1,11 @@
 /** What Pulumi programs import: `import { Template, Endpoint, NetworkVolume } from "berth"`. */
-export { Endpoint, NetworkVolume, Template, type EndpointArgs, type NetworkVolumeArgs, type TemplateArgs } from "./resources";
+export {
+  ControlPlane,
+  Endpoint,
+  NetworkVolume,
+  Template,
+  type ControlPlaneArgs,
+  type EndpointArgs,
+  type NetworkVolumeArgs,
+  type TemplateArgs,
+} from "./resources";

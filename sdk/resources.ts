@@ -9,7 +9,7 @@ import { stableJson } from "../provider/inputs";
  */
 const PROVIDER_MODULE = require.resolve("../provider");
 
-type ProviderKind = "template" | "endpoint" | "networkVolume";
+type ProviderKind = "template" | "endpoint" | "networkVolume" | "controlPlane";
 
 function thinProvider(kind: ProviderKind): pulumi.dynamic.ResourceProvider {
   const modulePath = PROVIDER_MODULE;
@@ -31,7 +31,47 @@ function secretKeysOf(env: Record<string, pulumi.Input<string>>): pulumi.Output<
   return pulumi.output(Promise.all(flags).then((keys) => keys.filter((key): key is string => key !== undefined)));
 }
 
-export interface TemplateArgs {
+export interface ControlPlaneArgs {
+  /** The control-plane image (scripts/build-control-plane-image.sh builds one), e.g. `berth/control-plane:0.1.0`. */
+  image: pulumi.Input<string>;
+  /** Its API key; give it as a secret (`config.requireSecret`). At least 16 characters. */
+  apiKey: pulumi.Input<string>;
+  /** The port it listens on, on 127.0.0.1 of the Docker host; default 8910. */
+  port?: pulumi.Input<number>;
+  /** A simulated GPU inventory for a host without GPUs, e.g. `NVIDIA GeForce RTX 4090=2` (shown as simulated). */
+  simulatedGpus?: pulumi.Input<string>;
+  /** The host's GPUs when nvidia-smi cannot list them: `<device id>=<type>[;...]`. */
+  gpus?: pulumi.Input<string>;
+  /** Frozen standby workers per endpoint; default 2. */
+  extraWorkers?: pulumi.Input<number>;
+}
+
+/**
+ * Berth's control plane itself, installed on the local Docker engine (a container plus a volume for its store):
+ * with it, a whole environment is one `pulumi up`. Give it to the other resources as `controlPlane`.
+ */
+export class ControlPlane extends pulumi.dynamic.Resource {
+  /** Where its APIs answer, e.g. http://127.0.0.1:8910. */
+  declare readonly url: pulumi.Output<string>;
+  declare readonly apiKey: pulumi.Output<string>;
+
+  constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.CustomResourceOptions) {
+    const inputs = { ...args, name, port: args.port ?? 8910, apiKey: pulumi.secret(args.apiKey), url: undefined };
+    super(thinProvider("controlPlane"), name, inputs, opts, "berth", "ControlPlane");
+  }
+}
+
+/** A resource's inputs naming the control plane of this program it lives on, if any (else the stack's). */
+function connectionInputs(controlPlane: ControlPlane | undefined) {
+  return controlPlane ? { controlPlaneUrl: controlPlane.url, controlPlaneApiKey: pulumi.secret(controlPlane.apiKey) } : {};
+}
+
+/** Where a resource lives: a ControlPlane of this program, or (absent) the stack's berth:url and berth:apiKey. */
+interface OnControlPlane {
+  controlPlane?: ControlPlane;
+}
+
+export interface TemplateArgs extends OnControlPlane {
   /** Display name; default the resource's name. */
   name?: pulumi.Input<string>;
   /** The worker image, e.g. `runpod/worker-v1-vllm:v2.7.0`; a malformed reference fails at preview. */
@@ -59,17 +99,18 @@ export class Template extends pulumi.dynamic.Resource {
   readonly rolloutKey: pulumi.Output<string>;
 
   constructor(name: string, args: TemplateArgs, opts?: pulumi.CustomResourceOptions) {
-    const env = args.env ?? {};
-    const inputs = { ...args, name: args.name ?? name, env, secretEnvKeys: secretKeysOf(env) };
+    const { controlPlane, ...spec } = args;
+    const env = spec.env ?? {};
+    const inputs = { ...spec, name: spec.name ?? name, env, secretEnvKeys: secretKeysOf(env), ...connectionInputs(controlPlane) };
     super(thinProvider("template"), name, inputs, opts, "berth", "Template");
-    const { name: _name, readme: _readme, ...runs } = args;
+    const { name: _name, readme: _readme, ...runs } = spec;
     this.rolloutKey = pulumi
       .output({ ...runs, env })
       .apply((spec) => crypto.createHash("sha256").update(stableJson(spec)).digest("hex").slice(0, 16));
   }
 }
 
-export interface NetworkVolumeArgs {
+export interface NetworkVolumeArgs extends OnControlPlane {
   name?: pulumi.Input<string>;
   /** GB; may only grow (a smaller size fails at preview). */
   size: pulumi.Input<number>;
@@ -84,11 +125,13 @@ export class NetworkVolume extends pulumi.dynamic.Resource {
   declare readonly dataCenterId: pulumi.Output<string>;
 
   constructor(name: string, args: NetworkVolumeArgs, opts?: pulumi.CustomResourceOptions) {
-    super(thinProvider("networkVolume"), name, { ...args, name: args.name ?? name, dataCenterId: args.dataCenterId ?? "local" }, opts, "berth", "NetworkVolume");
+    const { controlPlane, ...spec } = args;
+    const inputs = { ...spec, name: spec.name ?? name, dataCenterId: spec.dataCenterId ?? "local", ...connectionInputs(controlPlane) };
+    super(thinProvider("networkVolume"), name, inputs, opts, "berth", "NetworkVolume");
   }
 }
 
-export interface EndpointArgs {
+export interface EndpointArgs extends OnControlPlane {
   name?: pulumi.Input<string>;
   /**
    * The template its workers run: a Template of this program (a change to it rolls this endpoint's workers, in
@@ -129,7 +172,7 @@ export class Endpoint extends pulumi.dynamic.Resource {
   declare readonly clientBaseUrl: pulumi.Output<string>;
 
   constructor(name: string, args: EndpointArgs, opts?: pulumi.CustomResourceOptions) {
-    const { template, networkVolume, ...rest } = args;
+    const { template, networkVolume, controlPlane, ...rest } = args;
     const env = args.env ?? {};
     const inputs = {
       ...rest,
@@ -141,6 +184,7 @@ export class Endpoint extends pulumi.dynamic.Resource {
       secretEnvKeys: secretKeysOf(env),
       revision: undefined,
       clientBaseUrl: undefined,
+      ...connectionInputs(controlPlane),
     };
     super(thinProvider("endpoint"), name, inputs, opts, "berth", "Endpoint");
   }

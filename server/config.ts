@@ -46,6 +46,11 @@ export const serverConfigSchema = z.object({
    * (workers run elsewhere, started by hand with `berth worker-env`). Docker by default: that is the product.
    */
   runtime: z.enum(["docker", "none"]).default("docker"),
+  /**
+   * This control plane's name on its runtime (the label on every container and volume it makes). Absent: a random
+   * one, made on first start and kept in the data directory. Set it to find and clean up its workers from outside.
+   */
+  controlPlaneId: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "must be 1-63 lowercase letters, digits, '.', '_' or '-'").optional(),
   /** Docker network mode of worker containers; "host" lets them reach a control plane bound to 127.0.0.1. */
   dockerNetwork: z.string().min(1).default("host"),
   /** How often every endpoint's workers are reconciled; a new job also triggers a pass at once. */

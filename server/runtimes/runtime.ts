@@ -42,7 +42,8 @@ export async function startRuntime(deps: RuntimeDeps): Promise<Fleet | undefined
   const { inventory, warnings } = await detectGpuInventory({ declared: config.gpus, simulated: config.simulatedGpus });
   for (const warning of warnings) log.warn({ gpuInventory: inventory.source }, warning);
   // Containers are labelled with this id, so control planes sharing one engine never touch each other's workers.
-  const controlPlaneId = readOrCreateFile(path.join(config.dataDir, "control-plane-id"), () => crypto.randomBytes(6).toString("hex"));
+  const controlPlaneId =
+    config.controlPlaneId ?? readOrCreateFile(path.join(config.dataDir, "control-plane-id"), () => crypto.randomBytes(6).toString("hex"));
   const driver = new DockerDriver({ engine, controlPlaneId, networkMode: config.dockerNetwork });
   log.info(
     { runtime: driver.kind, location: driver.location, controlPlaneId, gpus: describeInventory(inventory), simulated: inventory.source === "simulated" },

@@ -31,7 +31,8 @@ export interface HostConfig {
   MemorySwap?: number;
   NetworkMode?: string;
   Init?: boolean;
-  Mounts?: { Type: "volume"; Source: string; Target: string }[];
+  Mounts?: { Type: "volume" | "bind"; Source: string; Target: string }[];
+  RestartPolicy?: { Name: "no" | "always" | "unless-stopped" | "on-failure" };
   DeviceRequests?: { Driver: string; DeviceIDs: string[]; Capabilities: string[][] }[];
 }
 
@@ -278,6 +279,13 @@ export class DockerEngine {
   }
 
   /** Creates a named volume with the local driver; the engine returns the existing one when the name is taken. */
+  /** Volume names carrying all of these labels. */
+  async listVolumes(labels: Record<string, string>): Promise<string[]> {
+    const filters = JSON.stringify({ label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) });
+    const res = await this.call("GET /volumes", { method: "GET", url: "/volumes", params: { filters } });
+    return ((res.data as { Volumes: Array<{ Name: string }> | null }).Volumes ?? []).map((v) => v.Name);
+  }
+
   async createVolume(name: string, labels: Record<string, string>): Promise<void> {
     await this.call(`POST /volumes/create (${name})`, {
       method: "POST",

@@ -1,0 +1,130 @@
+import type { dynamic } from "@pulumi/pulumi";
+import { z } from "zod";
+import { imageNameSchema } from "../server/resources/schemas";
+import { DockerEngine } from "../server/runtimes/docker/engine";
+import { changedKeys, validate } from "./inputs";
+
+/** What the ControlPlane resource takes. The key arrives here as a plain value; Pulumi keeps it secret in state. */
+interface ControlPlaneInputs {
+  name: string;
+  image: string;
+  port: number;
+  apiKey: string;
+  simulatedGpus?: string;
+  gpus?: string;
+  extraWorkers?: number;
+}
+
+const SETTINGS = ["image", "port", "apiKey", "simulatedGpus", "gpus", "extraWorkers"];
+
+const controlPlaneSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,40}$/, "must be 1-41 lowercase letters, digits, '.', '_' or '-'"),
+  image: imageNameSchema,
+  port: z.number().int().min(1).max(65535),
+  apiKey: z.string().min(16, "must be at least 16 characters"),
+  extraWorkers: z.number().int().min(0).max(100).optional(),
+});
+const READY_TIMEOUT_MS = 60_000;
+
+/** The names a control plane installed as `name` has on the engine; its runtime id labels the workers it starts. */
+const namesOf = (name: string) => ({
+  container: `berth-control-plane-${name}`,
+  dataVolume: `berth-control-plane-${name}-data`,
+  controlPlaneId: `pulumi-${name}`,
+});
+
+/** Creates (or re-creates, keeping its data volume) the control plane's container and waits until it answers. */
+async function install(inputs: ControlPlaneInputs): Promise<string> {
+  const engine = DockerEngine.fromEnv();
+  const names = namesOf(inputs.name);
+  await engine.createVolume(names.dataVolume, { "berth.control-plane-data": inputs.name });
+  await engine.removeContainer(names.container);
+  const flags = [
+    ...(inputs.simulatedGpus ? ["--simulated-gpus", inputs.simulatedGpus] : []),
+    ...(inputs.gpus ? ["--gpus", inputs.gpus] : []),
+    ...(inputs.extraWorkers !== undefined ? ["--extra-workers", String(inputs.extraWorkers)] : []),
+  ];
+  const id = await engine.createContainer({
+    name: names.container,
+    image: inputs.image,
+    cmd: ["server", "--host", "127.0.0.1", "--port", String(inputs.port), "--data-dir", "/data", ...flags],
+    env: { BERTH_API_KEYS: inputs.apiKey, BERTH_CONTROL_PLANE_ID: names.controlPlaneId },
+    labels: { "berth.control-plane-container": inputs.name },
+    hostConfig: {
+      // The host's network: workers (host network too) reach it on 127.0.0.1, as they would a local `berth server`.
+      NetworkMode: "host",
+      Init: true,
+      RestartPolicy: { Name: "unless-stopped" },
+      Mounts: [
+        { Type: "volume", Source: names.dataVolume, Target: "/data" },
+        // It runs its workers on the engine it runs on.
+        { Type: "bind", Source: "/var/run/docker.sock", Target: "/var/run/docker.sock" },
+      ],
+    },
+  });
+  await engine.startContainer(id);
+  const url = `http://127.0.0.1:${inputs.port}`;
+  await waitUntilAnswering(engine, names.container, url);
+  return url;
+}
+
+async function waitUntilAnswering(engine: DockerEngine, container: string, url: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok) return;
+    } catch {
+      // not listening yet
+    }
+    const state = await engine.inspectContainer(container);
+    if (!state || state.State.Status === "exited" || Date.now() > deadline) {
+      const { stderr, stdout } = await engine.containerLogs(container);
+      const said = (stderr || stdout).trim().split("\n").slice(-5).join("\n");
+      throw new Error(`the control plane in container ${container} did not answer at ${url}: ${state?.State.Status ?? "gone"}\n${said}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * ControlPlane: Berth's own control plane installed on the local Docker engine from the same program (a container
+ * of the control-plane image, a volume for its store), so one `pulumi up` makes a whole environment. A settings
+ * change re-creates the container on the same data volume: the new one adopts the running workers. Delete removes
+ * the container, any worker or volume its runtime left, and the data volume.
+ */
+export const controlPlaneProvider: dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    return { inputs: news, failures: validate(controlPlaneSchema.loose(), news) };
+  },
+
+  async diff(_id, olds, news) {
+    const changed = changedKeys(olds, news, SETTINGS);
+    const renamed = olds.name !== news.name;
+    return { changes: renamed || changed.length > 0, replaces: renamed ? ["name"] : [], deleteBeforeReplace: true };
+  },
+
+  async create(inputs) {
+    const url = await install(inputs as ControlPlaneInputs);
+    return { id: namesOf(inputs.name).container, outs: { ...inputs, url } };
+  },
+
+  async read(id, props) {
+    const container = await DockerEngine.fromEnv().inspectContainer(id);
+    return container ? { id, props } : { id: "", props: {} };
+  },
+
+  async update(_id, _olds, news) {
+    const url = await install(news as ControlPlaneInputs);
+    return { outs: { ...news, url } };
+  },
+
+  async delete(id, props) {
+    const engine = DockerEngine.fromEnv();
+    const names = namesOf(props.name);
+    await engine.removeContainer(id);
+    const owned = { "berth.control-plane": names.controlPlaneId };
+    for (const worker of await engine.listContainers(owned)) await engine.removeContainer(worker.Id);
+    for (const volume of await engine.listVolumes(owned)) await engine.removeVolume(volume);
+    await engine.removeVolume(names.dataVolume);
+  },
+};
