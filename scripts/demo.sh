@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The main job: deploy the quickstart endpoint on the local Docker engine and send it a job.
 #   1. bring up the test bed (installing what is missing) and build Berth (dist/);
-#   2. build the quickstart's worker image FROM the local Node base image;
-#   3. start a control plane (Docker runtime, a simulated GPU inventory: this machine has no GPUs);
-#   4. `pulumi preview --diff` and `pulumi up` of examples/quickstart with the real CLI (local file backend);
-#   5. send a job to the endpoint as a RunPod client does and print the result;
-#   6. `pulumi destroy` and stop the control plane.
+#   2. build the two images FROM the local Node base image: the control plane's and the quickstart's worker;
+#   3. `pulumi preview --diff` and `pulumi up` of examples/quickstart with the real CLI (local file backend): it
+#      installs the control plane (with a simulated GPU inventory: this machine has no GPUs), a template, a
+#      network volume and an endpoint;
+#   4. send the endpoint a job as a RunPod client does and print the result;
+#   5. `pulumi destroy`, which removes all of it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$PWD"
@@ -14,15 +15,10 @@ eval "$testbed_env"
 npm run --silent build
 
 work="$(mktemp -d)"
-cp_pid=""
+deployed=""
 cleanup() {
-  [ -n "$cp_pid" ] && kill "$cp_pid" 2>/dev/null && wait "$cp_pid" 2>/dev/null
-  # Workers outlive their control plane by design; the demo's own are removed with it.
-  if [ -f "$work/data/control-plane-id" ]; then
-    local owner="label=berth.control-plane=$(cat "$work/data/control-plane-id")"
-    docker ps -aq --filter "$owner" | xargs -r docker rm -f >/dev/null
-    docker volume ls -q --filter "$owner" | xargs -r docker volume rm >/dev/null
-  fi
+  # A run that failed half-way still removes what it deployed.
+  [ -n "$deployed" ] && (cd "$work/program" && pulumi destroy --yes --non-interactive >/dev/null 2>&1 || true)
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -34,44 +30,32 @@ mkdir "$work/program/node_modules"
 for entry in "$repo"/node_modules/* "$repo"/node_modules/.bin; do ln -s "$entry" "$work/program/node_modules/"; done
 ln -s "$repo" "$work/program/node_modules/berth"
 
-step "the worker image berth-quickstart/worker:latest, FROM $BERTH_NODE_IMAGE"
+step "images FROM $BERTH_NODE_IMAGE: the control plane's, and the quickstart's worker"
+control_plane_image="$(bash scripts/build-control-plane-image.sh)"
+echo "$control_plane_image"
 mkdir "$work/image"
 npx esbuild "$work/program/worker/handler.ts" --bundle --platform=node --target=node20 --log-level=warning \
   --outfile="$work/image/worker.js"
 cp examples/quickstart/worker/Dockerfile "$work/image/"
 DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE_IMAGE=$BERTH_NODE_IMAGE" -t berth-quickstart/worker:latest "$work/image" >/dev/null
-
-step "a control plane on the local Docker engine (simulated GPUs: 2 x NVIDIA GeForce RTX 4090)"
-api_key="demo-$(node -e 'console.log(require("crypto").randomBytes(16).toString("hex"))')"
-bin/berth server --port 0 --data-dir "$work/data" --api-key "$api_key" \
-  --simulated-gpus "NVIDIA GeForce RTX 4090=2" --extra-workers 1 >"$work/cp.log" 2>&1 &
-cp_pid=$!
-url=""
-for _ in $(seq 1 100); do
-  url="$(node -e '
-    for (const line of require("fs").readFileSync(process.argv[1], "utf8").split("\n")) {
-      try { const e = JSON.parse(line); if (e.msg === "control plane listening") { console.log(e.url); break; } } catch {}
-    }' "$work/cp.log")"
-  [ -n "$url" ] && break
-  kill -0 "$cp_pid" 2>/dev/null || { cat "$work/cp.log"; echo "the control plane exited" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$work/cp.log"; echo "the control plane did not start" >&2; exit 1; }
-echo "control plane at $url"
+echo "berth-quickstart/worker:latest"
 
 step "pulumi preview --diff, then pulumi up"
 mkdir "$work/state"
 export PULUMI_BACKEND_URL="file://$work/state" PULUMI_HOME="$work/home" PULUMI_CONFIG_PASSPHRASE="berth-demo"
 cd "$work/program"
 pulumi stack init quickstart --non-interactive
-pulumi config set berth:url "$url"
-pulumi config set --secret berth:apiKey "$api_key"
+pulumi config set controlPlaneImage "$control_plane_image"
+pulumi config set port "$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
+pulumi config set simulatedGpus "NVIDIA GeForce RTX 4090=2"
+pulumi config set --secret apiKey "demo-$(node -e 'console.log(require("crypto").randomBytes(16).toString("hex"))')"
 pulumi preview --diff --non-interactive
+deployed=yes
 pulumi up --yes --skip-preview --non-interactive
 endpoint_id="$(pulumi stack output endpointId)"
 client_base_url="$(pulumi stack output clientBaseUrl)"
 
-step "a job: POST $client_base_url/$endpoint_id/runsync (the endpoint starts a worker for it)"
+step "a job: POST $client_base_url/$endpoint_id/runsync (a frozen standby worker takes it)"
 node -e '
   const [base, id, key] = process.argv.slice(1);
   fetch(`${base}/${id}/runsync?wait=60000`, {
@@ -84,8 +68,9 @@ node -e '
       console.log(JSON.stringify(body, null, 2));
       if (body.status !== "COMPLETED") process.exit(1);
     });
-' "$client_base_url" "$endpoint_id" "$api_key"
+' "$client_base_url" "$endpoint_id" "$(pulumi config get apiKey)"
 
 step "pulumi destroy"
 pulumi destroy --yes --non-interactive
-step "done: the quickstart endpoint was deployed, served a job and was removed"
+deployed=""
+step "done: the quickstart environment was deployed, served a job and was removed"

@@ -23,6 +23,7 @@ program
   .addOption(configOption("--runtime <kind>", "runtime", "what runs workers: docker or none; default docker"))
   .addOption(configOption("--docker-network <mode>", "dockerNetwork", "network mode of worker containers; default host"))
   .addOption(configOption("--extra-workers <n>", "extraWorkers", "frozen standby workers per endpoint; default 2"))
+  .addOption(configOption("--control-plane-id <id>", "controlPlaneId", "its name on the runtime (labels its workers); default a random one kept in the data directory"))
   .action(async (flags: Record<string, unknown>) => {
     const config = loadServerConfig({ ...flags, apiKeys: flags.apiKey });
     const plane = await startControlPlane(config);
