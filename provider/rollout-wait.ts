@@ -8,7 +8,7 @@ interface WorkersView {
   rollout: { revision: number; state: "done" | "rolling" | "halted"; outdated: number; batchSize: number; reason?: string };
 }
 
-const POLL_MS = 1_000;
+const POLL_MS = 500;
 
 /**
  * Waits until the endpoint's workers all run `revision`, printing progress (the dynamic provider host shows
@@ -18,33 +18,34 @@ const POLL_MS = 1_000;
  */
 export async function waitForRollout(api: AdminApi, endpointId: string, revision: number, timeoutSeconds: number): Promise<void> {
   const deadline = Date.now() + timeoutSeconds * 1000;
-  let firstOutdated: number | undefined;
+  let toReplace: number | undefined;
   let lastLine = "";
   for (;;) {
     const view = await api.get<WorkersView>(`/endpoints/${endpointId}/workers`);
     if (!view) throw new Error(`endpoint ${endpointId} disappeared during its rollout to revision ${revision}`);
     const rollout = view.rollout;
-    // The control plane reports a new revision's rollout from its next pass on; until then it is not started.
-    if (rollout.revision >= revision) {
-      if (rollout.state === "done") {
-        if (firstOutdated) console.log(`endpoint ${endpointId}: rollout to revision ${revision} done, ${firstOutdated} workers replaced`);
-        return;
-      }
-      if (rollout.state === "halted") {
-        throw new Error(`endpoint ${endpointId}: rollout to revision ${revision} halted: ${rollout.reason ?? "no reason given"}`);
-      }
-      firstOutdated ??= rollout.outdated;
-      const replaced = firstOutdated - rollout.outdated;
-      const batches = Math.ceil(firstOutdated / rollout.batchSize);
+    // Counted from the workers themselves: the control plane reports a new revision's rollout from its next pass on.
+    const outdated = view.workers.filter((w) => w.revision < revision).length;
+    toReplace ??= outdated;
+    if (toReplace > 0) {
+      const replaced = Math.max(0, toReplace - outdated);
+      const batches = Math.ceil(toReplace / rollout.batchSize);
       const batch = Math.min(batches, Math.floor(replaced / rollout.batchSize) + 1);
-      const line = `endpoint ${endpointId}: rolling to revision ${revision}: batch ${batch} of ${batches}, ${replaced} of ${firstOutdated} workers replaced`;
-      if (line !== lastLine) console.log(line);
+      const line = `endpoint ${endpointId}: rolling to revision ${revision}: batch ${batch} of ${batches}, ${replaced} of ${toReplace} workers replaced`;
+      if (line !== lastLine && outdated > 0) console.log(line);
       lastLine = line;
+    }
+    if (rollout.revision >= revision && rollout.state === "halted") {
+      throw new Error(`endpoint ${endpointId}: rollout to revision ${revision} halted: ${rollout.reason ?? "no reason given"}`);
+    }
+    if (rollout.revision >= revision && rollout.state === "done" && outdated === 0) {
+      if (toReplace > 0) console.log(`endpoint ${endpointId}: rollout to revision ${revision} done, ${toReplace} workers replaced`);
+      return;
     }
     if (Date.now() > deadline) {
       throw new Error(
         `endpoint ${endpointId}: rollout to revision ${revision} not finished after ${timeoutSeconds} s ` +
-          `(${rollout.outdated} outdated workers left; the control plane keeps rolling, run pulumi up again to wait)`,
+          `(${outdated} outdated workers left; the control plane keeps rolling, run pulumi up again to wait)`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));

@@ -170,6 +170,19 @@ describe("the Pulumi provider through the real CLI", () => {
     assert.equal((await runtime.api.get(`/admin/endpoints/${endpointId}`)).data.idleTimeout, 5);
   });
 
+  test("refresh drops an endpoint deleted outside Pulumi, and the next up creates it again", async () => {
+    const before = await stackOutputs(dev);
+    assert.equal((await runtime.api.delete(`/admin/endpoints/${before.endpointId}`)).status, 204);
+    const refresh = await dev.mustRun("refresh", "--yes", "--diff");
+    assert.match(refresh.stdout, /- pulumi-nodejs:dynamic\/berth:Endpoint: \(delete\)/);
+    const preview = await dev.mustRun("preview", "--diff");
+    assert.match(preview.stdout, /\+ pulumi-nodejs:dynamic\/berth:Endpoint: \(create\)/);
+    await dev.mustRun("up", "--yes");
+    const after = await stackOutputs(dev);
+    assert.notEqual(after.endpointId, before.endpointId);
+    assert.equal((await runsync(runtime, after, {})).status, "COMPLETED");
+  });
+
   test("two stacks of one program live side by side, and destroy leaves no container, volume or record", async () => {
     const prod = await workspace(runtime, "prod", { workersMin: "1", workersMax: "1" });
     try {
