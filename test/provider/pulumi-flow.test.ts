@@ -183,6 +183,22 @@ describe("the Pulumi provider through the real CLI", () => {
     assert.equal((await runsync(runtime, after, {})).status, "COMPLETED");
   });
 
+  test("renames: a new display name updates in place; a renamed resource with an alias keeps its endpoint", async () => {
+    const { endpointId } = await stackOutputs(dev);
+    await dev.mustRun("config", "set", "endpointName", "inference-api");
+    const display = await dev.mustRun("preview", "--diff");
+    assert.match(display.stdout, /~ pulumi-nodejs:dynamic\/berth:Endpoint: \(update\)[^+]*~ name\s*: "api" => "inference-api"/);
+    await dev.mustRun("up", "--yes");
+    assert.equal((await runtime.api.get(`/admin/endpoints/${endpointId}`)).data.name, "inference-api");
+
+    await dev.mustRun("config", "set", "endpointResourceName", "inference");
+    await dev.mustRun("config", "set", "endpointAlias", "api");
+    const renamed = await dev.mustRun("preview", "--diff");
+    assert.doesNotMatch(renamed.stdout, /\((create|delete|replace)\)/, "nothing is created or deleted");
+    await dev.mustRun("up", "--yes");
+    assert.equal((await stackOutputs(dev)).endpointId, endpointId, "the same endpoint, the same client URL");
+  });
+
   test("two stacks of one program live side by side, and destroy leaves no container, volume or record", async () => {
     const prod = await workspace(runtime, "prod", { workersMin: "1", workersMax: "1" });
     try {
