@@ -195,7 +195,7 @@ export class Fleet {
     if (!observed || observed.phase === "missing") failure = "its container is gone";
     else if (observed.phase === "exited") failure = `exited with code ${observed.exitCode ?? "?"}${observed.reason ? ` (${observed.reason})` : ""}`;
     else if (worker.phase !== "frozen") {
-      const row = this.parts.jobs.workers.ofEndpoint(worker.endpointId).find((r) => r.id === worker.id);
+      const row = this.parts.jobs.workers.get(worker.id);
       if (row?.unhealthy_reason) failure = row.unhealthy_reason;
       else if (!row && this.calledSince.get(worker.id) === worker.phaseSince) {
         failure = `stopped calling the control plane for over ${this.config.workerLostAfterMs} ms`;

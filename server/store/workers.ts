@@ -28,6 +28,7 @@ export class WorkerStore {
       remove: db.prepare("DELETE FROM workers WHERE id = ?"),
       removeOfEndpoint: db.prepare("DELETE FROM workers WHERE endpoint_id = ?"),
       ofEndpoint: db.prepare("SELECT * FROM workers WHERE endpoint_id = ?"),
+      get: db.prepare("SELECT * FROM workers WHERE id = ?"),
       graceAll: db.prepare("UPDATE workers SET last_seen_at = ?"),
     };
   }
@@ -55,6 +56,10 @@ export class WorkerStore {
 
   removeOfEndpoint(endpointId: string): void {
     this.database.write(() => this.s.removeOfEndpoint!.run(endpointId));
+  }
+
+  get(id: string): WorkerRow | undefined {
+    return this.s.get!.get(id) as WorkerRow | undefined;
   }
 
   ofEndpoint(endpointId: string): WorkerRow[] {

@@ -81,6 +81,7 @@ export class DockerDriver implements RuntimeDriver {
   readonly location: string;
   readonly controlPlaneId: string;
   private readonly engine: DockerEngine;
+  private memTotal: number | undefined;
   private readonly networkMode: string;
 
   constructor(options: DockerDriverOptions) {
@@ -90,8 +91,10 @@ export class DockerDriver implements RuntimeDriver {
     this.location = options.engine.host;
   }
 
+  /** The host's memory, asked of the engine once: it does not change while the engine runs, and placement asks per worker. */
   async memoryCapacity(): Promise<number> {
-    return (await this.engine.info()).MemTotal;
+    this.memTotal ??= (await this.engine.info()).MemTotal;
+    return this.memTotal;
   }
 
   async ensureImage(image: string): Promise<void> {
