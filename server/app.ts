@@ -7,7 +7,7 @@ import { clientRoutes } from "./api/client-routes";
 import { workerRoutes } from "./api/worker-routes";
 import { openApiRoutes } from "./api/openapi";
 import type { JobService } from "./jobs/service";
-import type { Fleet } from "./scheduler/fleet";
+import type { WorkerRuntime } from "./runtimes/worker-runtime";
 import type { ResourceStore } from "./store/resources";
 
 export interface AppDeps {
@@ -17,8 +17,8 @@ export interface AppDeps {
   resources: ResourceStore;
   /** The URL workers use to reach this server. */
   publicUrl: () => string;
-  /** The workers run on this control plane's runtime; undefined with `--runtime none` (or until it is up). */
-  fleet: () => Fleet | undefined;
+  /** What runs the endpoints' workers (Docker or Kubernetes); undefined with `--runtime none` (or until it is up). */
+  runtime: () => WorkerRuntime | undefined;
 }
 
 /** The control plane's HTTP surface: one fastify instance, each API a plugin with its own auth. */

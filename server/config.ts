@@ -42,10 +42,20 @@ export const serverConfigSchema = z.object({
    */
   simulatedGpus: z.string().optional(),
   /**
-   * What runs the endpoints' workers: "docker" (the engine at DOCKER_HOST, default its unix socket) or "none"
-   * (workers run elsewhere, started by hand with `berth worker-env`). Docker by default: that is the product.
+   * What runs the endpoints' workers: "docker" (the engine at DOCKER_HOST, default its unix socket),
+   * "kubernetes" (a cluster, one Deployment per endpoint: server/runtimes/kubernetes/README.md) or "none" (workers run elsewhere,
+   * started by hand with `berth worker-env`). Docker by default: that is the product on one box.
    */
-  runtime: z.enum(["docker", "none"]).default("docker"),
+  runtime: z.enum(["docker", "kubernetes", "none"]).default("docker"),
+  /** Kubernetes: the kubeconfig file; absent: KUBECONFIG, ~/.kube/config, or the pod's service account. */
+  kubeconfig: z.string().min(1).optional(),
+  /** Kubernetes: the namespace of the workers; absent: the control plane's own pod's, or the context's, or "default". */
+  kubeNamespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label: 1-63 lowercase letters, digits or '-'")
+    .optional(),
+  /** Kubernetes: the storage class of network volumes' claims (ReadWriteMany, expandable); absent: the default. */
+  kubeStorageClass: z.string().min(1).optional(),
   /**
    * This control plane's name on its runtime (the label on every container and volume it makes). Absent: a random
    * one, made on first start and kept in the data directory. Set it to find and clean up its workers from outside.

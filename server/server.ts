@@ -5,7 +5,7 @@ import type { ServerConfig } from "./config";
 import { JobService } from "./jobs/service";
 import { Keys } from "./keys";
 import { startRuntime } from "./runtimes/runtime";
-import type { Fleet } from "./scheduler/fleet";
+import type { WorkerRuntime } from "./runtimes/worker-runtime";
 import { workerEnv } from "./worker-env";
 import { Scheduler } from "./scheduler/scheduler";
 import { BerthDatabase } from "./store/database";
@@ -25,16 +25,16 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   const resources = new ResourceStore(database);
   const jobs = new JobService(database, config);
   let url = "";
-  let fleet: Fleet | undefined;
+  let runtime: WorkerRuntime | undefined;
   const publicUrl = () => config.publicUrl ?? url;
-  const app = buildApp({ config, keys, jobs, resources, publicUrl, fleet: () => fleet });
+  const app = buildApp({ config, keys, jobs, resources, publicUrl, runtime: () => runtime });
   const scheduler = new Scheduler(jobs, config, app.log);
 
   const address = await app.listen({ host: config.host, port: config.port });
   url = address;
   scheduler.start();
   try {
-    fleet = await startRuntime({
+    runtime = await startRuntime({
       config,
       database,
       resources,
@@ -58,7 +58,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     app,
     url,
     async close() {
-      await fleet?.stop();
+      await runtime?.stop();
       scheduler.stop();
       jobs.close();
       await app.close();

@@ -17,6 +17,12 @@ RUNPOD_PYTHON_VERSION="1.12.0"
 # The container registry the test bed runs locally (testbed/registry.sh).
 REGISTRY_VERSION="v3.1.2"
 
+# The Kubernetes control plane the test bed runs locally (testbed/kubernetes.sh): Kubernetes' own apiserver,
+# controller manager, scheduler and kubectl, etcd, and kwok's fake nodes, all built from Go modules.
+KUBERNETES_VERSION="v1.36.3"
+ETCD_VERSION="v3.6.16"
+KWOK_VERSION="v0.8.0"
+
 BASE_IMAGE_SUITE="bookworm"
 BASE_IMAGE="berth/debian:$BASE_IMAGE_SUITE"
 NODE_IMAGE="berth/node:$(node --version | tr -d v)-$BASE_IMAGE_SUITE"

@@ -90,7 +90,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AppDeps): Promise<
     replace: (id, spec) => views.volume(resources.updateVolume(id, spec)),
     remove: (id) => {
       resources.deleteVolume(id);
-      opts.fleet()?.removeVolume(id);
+      opts.runtime()?.removeVolume(id);
     },
   });
 
@@ -109,7 +109,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AppDeps): Promise<
     const { id } = parse(idParamsSchema, request.params, "params");
     const endpoint = requireFound(resources.getEndpoint(id), `endpoint ${id}`);
     return (
-      opts.fleet()?.status(id) ?? {
+      opts.runtime()?.status(id) ?? {
         endpointId: id,
         revision: endpoint.revision,
         runtime: null,

@@ -77,6 +77,6 @@ export async function clientRoutes(app: FastifyInstance, deps: AppDeps): Promise
 
   app.get("/:endpointId/health", async (request) => {
     const endpointId = endpointOf(request);
-    return deps.fleet()?.health(endpointId) ?? jobs.health(endpointId);
+    return deps.runtime()?.health(endpointId) ?? jobs.health(endpointId);
   });
 }

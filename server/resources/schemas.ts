@@ -369,6 +369,7 @@ export const workerViewSchema = z
     restarts: z.number().int().describe("restarts since its failures began"),
     startedAt: z.string().optional().describe("ISO 8601"),
     jobsInProgress: z.number().int(),
+    node: z.string().optional().describe("on Kubernetes: the node its pod runs on"),
   })
   .describe("One worker the control plane runs on its runtime");
 

@@ -10,6 +10,9 @@ import type { ResourceStore } from "../store/resources";
 import { RuntimeWorkerStore } from "../store/runtime-workers";
 import type { BerthDatabase } from "../store/database";
 import { DockerDriver } from "./docker/driver";
+import { KubeCluster } from "./kubernetes/cluster";
+import { KubernetesRuntime } from "./kubernetes/runtime";
+import type { WorkerRuntime } from "./worker-runtime";
 import { DockerEngine } from "./docker/engine";
 import { detectGpuInventory } from "./gpu-inventory";
 
@@ -18,21 +21,56 @@ export interface RuntimeDeps {
   database: BerthDatabase;
   resources: ResourceStore;
   jobs: JobService;
-  workerEnv: (endpointId: string, workerId: string) => Record<string, string>;
+  workerEnv: (endpointId: string, workerId?: string) => Record<string, string>;
   log: FastifyBaseLogger;
 }
 
 /**
- * Connects the configured runtime and the fleet that runs workers on it; undefined for `--runtime none`.
+ * Connects the configured runtime and starts what runs workers on it; undefined for `--runtime none`.
  * A runtime that does not answer stops the start-up with the reason: a control plane that silently runs no
  * workers would leave every job queued.
  */
-export async function startRuntime(deps: RuntimeDeps): Promise<Fleet | undefined> {
+export async function startRuntime(deps: RuntimeDeps): Promise<WorkerRuntime | undefined> {
   const { config, log } = deps;
   if (config.runtime === "none") {
     log.info("runtime: none (workers run elsewhere, see `berth worker-env`)");
     return undefined;
   }
+  // Workers and volumes are labelled with this id, so control planes sharing an engine or a namespace never
+  // touch each other's.
+  const controlPlaneId =
+    config.controlPlaneId ?? readOrCreateFile(path.join(config.dataDir, "control-plane-id"), () => crypto.randomBytes(6).toString("hex"));
+  return config.runtime === "kubernetes" ? startKubernetes(deps, controlPlaneId) : startDocker(deps, controlPlaneId);
+}
+
+async function startKubernetes(deps: RuntimeDeps, controlPlaneId: string): Promise<WorkerRuntime> {
+  const { config, log } = deps;
+  const cluster = KubeCluster.connect({ kubeconfig: config.kubeconfig, namespace: config.kubeNamespace });
+  let version: string;
+  try {
+    version = await cluster.version();
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; check --kubeconfig (or KUBECONFIG) and that the cluster answers`);
+  }
+  log.info({ runtime: "kubernetes", location: cluster.location, version, controlPlaneId }, "runtime connected");
+  if (config.extraWorkers > 0) log.info("extra (frozen standby) workers are a Docker feature: a pod cannot be paused, so none are kept");
+  const runtime = new KubernetesRuntime(
+    {
+      cluster,
+      controlPlaneId,
+      resources: deps.resources,
+      jobs: deps.jobs,
+      workerEnv: (endpointId) => deps.workerEnv(endpointId),
+      log,
+    },
+    { reconcileIntervalMs: config.reconcileIntervalMs, storageClass: config.kubeStorageClass },
+  );
+  runtime.start();
+  return runtime;
+}
+
+async function startDocker(deps: RuntimeDeps, controlPlaneId: string): Promise<WorkerRuntime> {
+  const { config, log } = deps;
   const engine = DockerEngine.fromEnv();
   try {
     await engine.ping();
@@ -41,9 +79,6 @@ export async function startRuntime(deps: RuntimeDeps): Promise<Fleet | undefined
   }
   const { inventory, warnings } = await detectGpuInventory({ declared: config.gpus, simulated: config.simulatedGpus });
   for (const warning of warnings) log.warn({ gpuInventory: inventory.source }, warning);
-  // Containers are labelled with this id, so control planes sharing one engine never touch each other's workers.
-  const controlPlaneId =
-    config.controlPlaneId ?? readOrCreateFile(path.join(config.dataDir, "control-plane-id"), () => crypto.randomBytes(6).toString("hex"));
   const driver = new DockerDriver({ engine, controlPlaneId, networkMode: config.dockerNetwork });
   log.info(
     { runtime: driver.kind, location: driver.location, controlPlaneId, gpus: describeInventory(inventory), simulated: inventory.source === "simulated" },

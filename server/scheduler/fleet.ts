@@ -1,12 +1,11 @@
-import type { z } from "zod";
-import type { JobService } from "../jobs/service";
-import type { EndpointSpec, endpointWorkersViewSchema } from "../resources/schemas";
+import type { EndpointSpec } from "../resources/schemas";
 import type { ObservedWorker } from "../runtimes/driver";
+import { runtimeHealth, type EndpointHealth, type EndpointWorkersView, type RolloutStatus, type WorkerRuntime } from "../runtimes/worker-runtime";
 import type { EndpointRecord, EndpointRevision } from "../store/resources";
 import { desiredServing, idleWorkersToStop } from "./autoscaler";
 import { describeInventory } from "./placement";
 import { pickRetirees, rolloutBatchSize } from "./rollout";
-import type { RuntimeWorker, WorkerState, WorkerType } from "./worker-model";
+import type { RuntimeWorker, WorkerType } from "./worker-model";
 import { WorkerActions, type FleetParts, type WorkerActionsConfig } from "./worker-actions";
 import { workerState } from "./worker-states";
 
@@ -19,12 +18,6 @@ export interface FleetConfig extends WorkerActionsConfig {
   workerLostAfterMs: number;
 }
 
-/** How a rolling update of one endpoint stands; what the provider waits on and reports. */
-export type RolloutStatus = z.output<typeof endpointWorkersViewSchema>["rollout"];
-
-/** An endpoint's workers as /health, the admin API and the workers view show them. */
-export type EndpointWorkersView = z.output<typeof endpointWorkersViewSchema>;
-
 /** After a restart has kept a worker up this long, its earlier failures are forgiven. */
 const HEALTHY_AFTER_MS = 60_000;
 
@@ -35,7 +28,7 @@ const HEALTHY_AFTER_MS = 60_000;
  * (the runtime_workers table) with what the runtime reports, so a crashed worker, a lost one or a restarted
  * control plane all converge the same way.
  */
-export class Fleet {
+export class Fleet implements WorkerRuntime {
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> = Promise.resolve();
   private passQueued = false;
@@ -127,22 +120,8 @@ export class Fleet {
     };
   }
 
-  /**
-   * /health with this runtime: its workers by state, throttled ones, any others heard from, and the GPU
-   * inventory (so a simulated one shows in every status output).
-   */
-  health(endpointId: string): ReturnType<JobService["health"]> & { gpus: string } {
-    const status = this.status(endpointId);
-    const health = this.parts.jobs.health(endpointId, new Set(status.workers.map((w) => w.id)));
-    const count = (...states: WorkerState[]) => status.workers.filter((w) => states.includes(w.state)).length;
-    const idle = count("Idle");
-    health.workers.idle += idle;
-    health.workers.ready += idle;
-    health.workers.running += count("Running", "Outdated");
-    health.workers.initializing += count("Initializing");
-    health.workers.unhealthy += count("Unhealthy");
-    health.workers.throttled += status.throttled.count;
-    return { ...health, gpus: describeInventory(this.parts.inventory) };
+  health(endpointId: string): EndpointHealth {
+    return runtimeHealth(this.parts.jobs, this.status(endpointId));
   }
 
   // ---- one pass ----

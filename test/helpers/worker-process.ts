@@ -30,7 +30,12 @@ export class WorkerProcess {
 
   /** A worker on Berth's Node worker SDK running `test/fixtures/node-workers/<fixture>.ts`. */
   static node(fixture: string, workerEnv: Record<string, string>, workerId: string): WorkerProcess {
-    return WorkerProcess.spawn(process.execPath, ["--import", "tsx", path.join(NODE_WORKERS, `${fixture}.ts`)], workerEnv, workerId);
+    return WorkerProcess.typescript(path.join(NODE_WORKERS, `${fixture}.ts`), workerEnv, workerId);
+  }
+
+  /** A TypeScript worker file run through tsx. */
+  static typescript(file: string, workerEnv: Record<string, string>, workerId: string): WorkerProcess {
+    return WorkerProcess.spawn(process.execPath, ["--import", "tsx", file], workerEnv, workerId);
   }
 
   /** A plain JavaScript worker run by plain node (no loader), as a user runs one: `node <script>`. */
@@ -38,7 +43,8 @@ export class WorkerProcess {
     return WorkerProcess.spawn(process.execPath, [script], workerEnv, workerId);
   }
 
-  private static spawn(command: string, args: string[], workerEnv: Record<string, string>, workerId: string): WorkerProcess {
+  /** Any command, with the same environment handling, output capture and process group as the workers above. */
+  static spawn(command: string, args: string[], workerEnv: Record<string, string>, workerId: string): WorkerProcess {
     const child = spawn(command, args, {
       env: { ...process.env, ...workerEnv, RUNPOD_POD_ID: workerId },
       // Not inherited: the test runner reads this process's stdout as its report.

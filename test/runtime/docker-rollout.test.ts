@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { DockerDriver } from "../../server/runtimes/docker/driver";
-import { DockerRuntime, type EndpointWorkers } from "../helpers/docker-runtime";
+import { DockerRuntime } from "../helpers/docker-runtime";
+import type { EndpointWorkers } from "../helpers/runtime-harness";
 
 /** Submits a short job every `everyMs` until stopped; returns the ids it submitted. */
 function steadyLoad(runtime: DockerRuntime, endpointId: string, everyMs: number) {

@@ -1,0 +1,205 @@
+import fs from "node:fs";
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  VersionApi,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1Node,
+  type V1PersistentVolumeClaim,
+  type V1Pod,
+  type V1PodCondition,
+  type V1Secret,
+} from "@kubernetes/client-node";
+
+/** Where a pod learns its own namespace when it runs in a cluster. */
+const IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+export interface ClusterOptions {
+  /** A kubeconfig file; absent: KUBECONFIG, ~/.kube/config, or the pod's service account, as kubectl finds them. */
+  kubeconfig?: string;
+  /** Absent: the pod's own namespace in a cluster, else the kubeconfig context's, else "default". */
+  namespace?: string;
+}
+
+/** A Kubernetes API error in words: which call on which object, the HTTP status, and the API server's message. */
+export class KubernetesApiError extends Error {
+  constructor(
+    readonly action: string,
+    readonly status: number | undefined,
+    detail: string,
+  ) {
+    super(`kubernetes: ${action} failed${status ? ` (${status})` : ""}: ${detail}`);
+    this.name = "KubernetesApiError";
+  }
+}
+
+function apiError(action: string, err: unknown): KubernetesApiError {
+  if (err instanceof ApiException) {
+    let detail = String(err.body);
+    try {
+      detail = (JSON.parse(String(err.body)) as { message?: string }).message ?? detail;
+    } catch {
+      // not JSON: keep the body as it came
+    }
+    return new KubernetesApiError(action, err.code, detail);
+  }
+  return new KubernetesApiError(action, undefined, (err as Error).message);
+}
+
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/**
+ * The few Kubernetes API calls the runtime makes, in one namespace, through @kubernetes/client-node (which does
+ * kubeconfig loading and every auth method). Each failure names the call and the object.
+ */
+export class KubeCluster {
+  private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
+  readonly location: string;
+
+  private constructor(
+    private readonly kubeConfig: KubeConfig,
+    readonly namespace: string,
+  ) {
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.apps = kubeConfig.makeApiClient(AppsV1Api);
+    this.location = `${kubeConfig.getCurrentCluster()?.server ?? "?"} namespace ${namespace}`;
+  }
+
+  static connect(options: ClusterOptions = {}): KubeCluster {
+    const kubeConfig = new KubeConfig();
+    if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
+    else kubeConfig.loadFromDefault();
+    const inCluster = fs.existsSync(IN_CLUSTER_NAMESPACE_FILE) ? fs.readFileSync(IN_CLUSTER_NAMESPACE_FILE, "utf8").trim() : undefined;
+    const namespace = options.namespace ?? inCluster ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? "default";
+    return new KubeCluster(kubeConfig, namespace);
+  }
+
+  /** The API server's version; throws when it does not answer or refuses the credentials. */
+  async version(): Promise<string> {
+    return this.call("ask the API server for its version", async () => (await this.kubeConfig.makeApiClient(VersionApi).getCode()).gitVersion);
+  }
+
+  listDeployments(labelSelector: string): Promise<V1Deployment[]> {
+    const namespace = this.namespace;
+    return this.call("list deployments", async () => (await this.apps.listNamespacedDeployment({ namespace, labelSelector })).items);
+  }
+
+  listPods(labelSelector: string): Promise<V1Pod[]> {
+    const namespace = this.namespace;
+    return this.call("list pods", async () => (await this.core.listNamespacedPod({ namespace, labelSelector })).items);
+  }
+
+  listSecrets(labelSelector: string): Promise<V1Secret[]> {
+    const namespace = this.namespace;
+    return this.call("list secrets", async () => (await this.core.listNamespacedSecret({ namespace, labelSelector })).items);
+  }
+
+  listClaims(labelSelector: string): Promise<V1PersistentVolumeClaim[]> {
+    const namespace = this.namespace;
+    return this.call("list persistentvolumeclaims", async () => (await this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector })).items);
+  }
+
+  /** Nodes are cluster-scoped: listing them needs a ClusterRole. Without one the GPU summary says so. */
+  listNodes(): Promise<V1Node[]> {
+    return this.call("list nodes", async () => (await this.core.listNode()).items);
+  }
+
+  async createDeployment(body: V1Deployment): Promise<void> {
+    const namespace = this.namespace;
+    await this.call(`create deployment ${body.metadata?.name}`, () => this.apps.createNamespacedDeployment({ namespace, body }));
+  }
+
+  /** Applies a JSON patch (RFC 6902) to the Deployment. */
+  async patchDeployment(name: string, operations: Array<{ op: "replace" | "add"; path: string; value: unknown }>): Promise<void> {
+    const namespace = this.namespace;
+    await this.call(`patch deployment ${name}`, () =>
+      this.apps.patchNamespacedDeployment({ namespace, name, body: operations }, setHeaderOptions("Content-Type", PatchStrategy.JsonPatch)),
+    );
+  }
+
+  /** Sets the Deployment's replicas through its scale subresource, the way an autoscaler does. */
+  async scaleDeployment(name: string, replicas: number): Promise<void> {
+    const namespace = this.namespace;
+    await this.call(`scale deployment ${name} to ${replicas}`, () =>
+      this.apps.patchNamespacedDeploymentScale({ namespace, name, body: { spec: { replicas } } }, mergePatch),
+    );
+  }
+
+  async deleteDeployment(name: string): Promise<void> {
+    const namespace = this.namespace;
+    await this.ignoringMissing(`delete deployment ${name}`, () =>
+      this.apps.deleteNamespacedDeployment({ namespace, name, propagationPolicy: "Background" }),
+    );
+  }
+
+  async createSecret(body: V1Secret): Promise<void> {
+    const namespace = this.namespace;
+    await this.call(`create secret ${body.metadata?.name}`, () => this.core.createNamespacedSecret({ namespace, body }));
+  }
+
+  async deleteSecret(name: string): Promise<void> {
+    const namespace = this.namespace;
+    await this.ignoringMissing(`delete secret ${name}`, () => this.core.deleteNamespacedSecret({ namespace, name }));
+  }
+
+  async createClaim(body: V1PersistentVolumeClaim): Promise<void> {
+    const namespace = this.namespace;
+    await this.call(`create persistentvolumeclaim ${body.metadata?.name}`, () =>
+      this.core.createNamespacedPersistentVolumeClaim({ namespace, body }),
+    );
+  }
+
+  /** Asks for more storage: the volume expansion of the claim's storage class does the rest. */
+  async resizeClaim(name: string, storage: string): Promise<void> {
+    const namespace = this.namespace;
+    await this.call(`resize persistentvolumeclaim ${name} to ${storage}`, () =>
+      this.core.patchNamespacedPersistentVolumeClaim({ namespace, name, body: { spec: { resources: { requests: { storage } } } } }, mergePatch),
+    );
+  }
+
+  async deleteClaim(name: string): Promise<void> {
+    const namespace = this.namespace;
+    await this.ignoringMissing(`delete persistentvolumeclaim ${name}`, () => this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name }));
+  }
+
+  async annotatePod(name: string, annotations: Record<string, string>): Promise<void> {
+    const namespace = this.namespace;
+    await this.ignoringMissing(`annotate pod ${name}`, () =>
+      this.core.patchNamespacedPod({ namespace, name, body: { metadata: { annotations } } }, mergePatch),
+    );
+  }
+
+  /** Sets one condition in the pod's status (a strategic merge keyed by type keeps the kubelet's own). */
+  async setPodCondition(name: string, condition: V1PodCondition): Promise<void> {
+    const namespace = this.namespace;
+    await this.ignoringMissing(`set condition ${condition.type} of pod ${name}`, () =>
+      this.core.patchNamespacedPodStatus(
+        { namespace, name, body: { status: { conditions: [condition] } } },
+        setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+      ),
+    );
+  }
+
+  private async call<T>(action: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (err) {
+      throw apiError(action, err);
+    }
+  }
+
+  /** For deletes and patches of objects the cluster may already have removed: a 404 is the outcome wanted. */
+  private async ignoringMissing(action: string, request: () => Promise<unknown>): Promise<void> {
+    try {
+      await request();
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return;
+      throw apiError(action, err);
+    }
+  }
+}

@@ -1,0 +1,417 @@
+import type { V1Deployment, V1Node } from "@kubernetes/client-node";
+import type { FastifyBaseLogger } from "fastify";
+import type { JobService } from "../../jobs/service";
+import { GPU_TYPES, kubernetesProductLabel } from "../../resources/gpu-types";
+import type { EndpointSpec } from "../../resources/schemas";
+import { desiredServing, idleWorkersToStop, type ServingCounts } from "../../scheduler/autoscaler";
+import { rolloutBatchSize } from "../../scheduler/rollout";
+import type { WorkerState, WorkerType } from "../../scheduler/worker-model";
+import type { EndpointRecord, EndpointRevision, ResourceStore } from "../../store/resources";
+import { runtimeHealth, type EndpointHealth, type EndpointWorkersView, type RolloutStatus, type WorkerRuntime } from "../worker-runtime";
+import type { KubeCluster } from "./cluster";
+import {
+  claimName,
+  deploymentName,
+  DELETION_COST,
+  endpointDeployment,
+  GPU_PRODUCT_LABEL,
+  GPU_RESOURCE,
+  LABEL,
+  revisionSecret,
+  secretName,
+  volumeClaim,
+  WORKER_READY_CONDITION,
+} from "./manifests";
+import { podWorkerState, readWorkerPod, type WorkerPod } from "./pods";
+
+export interface KubernetesRuntimeParts {
+  cluster: KubeCluster;
+  controlPlaneId: string;
+  resources: ResourceStore;
+  jobs: JobService;
+  /** The control plane's worker env for an endpoint (without RUNPOD_POD_ID: each pod gets its own name). */
+  workerEnv: (endpointId: string) => Record<string, string>;
+  log: FastifyBaseLogger;
+}
+
+export interface KubernetesRuntimeConfig {
+  reconcileIntervalMs: number;
+  /** The storage class of network volumes' claims; absent: the cluster's default. */
+  storageClass?: string;
+}
+
+/**
+ * Deletion costs, lowest removed first: pods chosen to stop, then idle outdated ones, then idle current ones;
+ * a pod with a job is the most expensive, so scale-downs and rollouts take idle workers and leave running ones.
+ */
+const COST = { stopping: "-1000", outdatedIdle: "-100", idle: "0", running: "1000" } as const;
+
+/** What one pass saw of an endpoint, kept for the status reads between passes. */
+interface EndpointObservation {
+  pods: WorkerPod[];
+  rollout: RolloutStatus;
+  throttled: { count: number; reason?: string };
+}
+
+/**
+ * Runs endpoints' workers on a Kubernetes cluster, one Deployment per endpoint, leaving to the cluster what it
+ * does well: placing pods on GPU nodes (node affinity, `nvidia.com/gpu` limits), rolling updates (the pod
+ * template per revision, maxSurge = RunPod's 10% pace), restarts with backoff (the kubelet), volumes (claims).
+ * Berth decides what the cluster cannot know: how many workers the queue needs (the scale subresource), which
+ * pods are idle (pod-deletion-cost, so the ReplicaSet removes those first), which pods may take jobs (outdated
+ * and terminating ones are held), and when a worker serves (a readiness gate set once it has called in).
+ * Everything it needs is in the cluster, so a restarted control plane simply carries on.
+ */
+export class KubernetesRuntime implements WorkerRuntime {
+  readonly kind = "kubernetes";
+  private timer: NodeJS.Timeout | undefined;
+  private pass: Promise<void> = Promise.resolve();
+  private passQueued = false;
+  private stopped = false;
+  private readonly observed = new Map<string, EndpointObservation>();
+  /** Pod names seen in the last pass, to tell a pod that has gone from one never seen. */
+  private knownPods = new Set<string>();
+  /** When each serving pod was last seen without a job; in memory, so a restart starts the clocks afresh. */
+  private readonly idleSince = new Map<string, number>();
+  private readonly volumesToRemove = new Set<string>();
+  private gpuSummary = "unknown";
+
+  constructor(
+    private readonly parts: KubernetesRuntimeParts,
+    private readonly config: KubernetesRuntimeConfig,
+  ) {}
+
+  start(): void {
+    this.parts.jobs.onQueued(() => this.trigger());
+    const tick = () => {
+      this.trigger();
+      this.timer = setTimeout(tick, this.config.reconcileIntervalMs);
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.pass;
+  }
+
+  /** Runs a pass soon; passes never overlap, and any number of triggers during one make one more pass. */
+  trigger(): void {
+    if (this.passQueued || this.stopped) return;
+    this.passQueued = true;
+    this.pass = this.pass.then(async () => {
+      this.passQueued = false;
+      if (this.stopped) return;
+      try {
+        await this.reconcile();
+      } catch (err) {
+        this.parts.log.error({ err: (err as Error).message }, "kubernetes reconcile pass failed");
+      }
+    });
+  }
+
+  removeVolume(volumeId: string): void {
+    this.volumesToRemove.add(volumeId);
+    this.trigger();
+  }
+
+  status(endpointId: string): EndpointWorkersView {
+    const revision = this.parts.resources.getEndpoint(endpointId)?.revision ?? 0;
+    const seen = this.lastSeen(endpointId);
+    const jobs = this.parts.jobs.store.inProgressByWorker(endpointId);
+    const observation = this.observed.get(endpointId);
+    const spec = this.parts.resources.getEndpoint(endpointId)?.spec;
+    const pods = observation?.pods ?? [];
+    const types = spec ? this.workerTypes(spec, pods) : new Map<string, WorkerType>();
+    return {
+      endpointId,
+      revision,
+      runtime: { kind: this.kind, location: this.parts.cluster.location, gpus: this.gpuSummary },
+      workers: pods.map((pod) => ({
+        id: pod.name,
+        type: types.get(pod.name) ?? "flex",
+        state: podWorkerState(pod, { currentRevision: revision, lastSeenAt: seen.get(pod.name), jobs: jobs.get(pod.name) ?? 0 }),
+        revision: pod.revision,
+        gpus: { ids: [], typeId: pod.node ? this.nodeGpuType.get(pod.node) : undefined, simulated: false },
+        frozen: false,
+        draining: pod.phase === "terminating" || pod.revision < revision,
+        reason: pod.reason,
+        restarts: pod.restarts,
+        startedAt: pod.startedAt === undefined ? undefined : new Date(pod.startedAt).toISOString(),
+        jobsInProgress: jobs.get(pod.name) ?? 0,
+        node: pod.node,
+      })),
+      throttled: observation?.throttled ?? { count: 0 },
+      rollout: observation?.rollout ?? { revision, state: "done", outdated: 0, batchSize: 1 },
+    };
+  }
+
+  health(endpointId: string): EndpointHealth {
+    return runtimeHealth(this.parts.jobs, this.status(endpointId));
+  }
+
+  // ---- one pass ----
+
+  private readonly nodeGpuType = new Map<string, string>();
+
+  private async reconcile(): Promise<void> {
+    const { cluster, controlPlaneId } = this.parts;
+    const mine = `${LABEL.controlPlane}=${controlPlaneId}`;
+    const [deployments, pods, secrets, claims] = await Promise.all([
+      cluster.listDeployments(mine),
+      cluster.listPods(mine),
+      cluster.listSecrets(mine),
+      cluster.listClaims(mine),
+    ]);
+    await this.readNodes();
+    const now = Date.now();
+    const workerPods = pods.map(readWorkerPod);
+    this.noticeGonePods(workerPods);
+
+    await this.reconcileVolumes(claims.map((c) => ({ volumeId: c.metadata?.labels?.[LABEL.volume] ?? "", storage: c.spec?.resources?.requests?.storage })));
+
+    const endpoints = new Map(this.parts.resources.listEndpoints().map((e) => [e.id, e]));
+    for (const deployment of deployments) {
+      const endpointId = deployment.metadata?.labels?.[LABEL.endpoint] ?? "";
+      if (!endpoints.has(endpointId)) {
+        await cluster.deleteDeployment(deployment.metadata!.name!);
+        this.observed.delete(endpointId);
+        this.parts.log.info({ endpointId }, "endpoint deleted: its deployment removed");
+      }
+    }
+    for (const secret of secrets) {
+      const endpointId = secret.metadata?.labels?.[LABEL.endpoint] ?? "";
+      const revision = Number(secret.metadata?.labels?.[LABEL.revision] ?? 0);
+      const endpoint = endpoints.get(endpointId);
+      const inUse = workerPods.some((p) => p.endpointId === endpointId && p.revision === revision);
+      if (!endpoint || (revision < endpoint.revision && !inUse)) await cluster.deleteSecret(secret.metadata!.name!);
+    }
+
+    const byName = new Map(deployments.map((d) => [d.metadata?.name, d]));
+    for (const endpoint of endpoints.values()) {
+      const revision = this.parts.resources.currentRevision(endpoint.id);
+      if (!revision) continue;
+      const hasSecret = secrets.some((s) => s.metadata?.name === secretName(endpoint.id, revision.revision));
+      try {
+        await this.reconcileEndpoint(endpoint, revision, byName.get(deploymentName(endpoint.id)), hasSecret, workerPods, now);
+      } catch (err) {
+        this.parts.log.error({ endpointId: endpoint.id, err: (err as Error).message }, "could not reconcile the endpoint's deployment");
+      }
+    }
+  }
+
+  /** A pod that went away took its worker with it: its jobs go back to the queue now. */
+  private noticeGonePods(pods: WorkerPod[]): void {
+    const now = new Set(pods.map((p) => p.name));
+    for (const name of this.knownPods) {
+      if (!now.has(name)) {
+        this.parts.jobs.workerGone(name, `pod ${name} was deleted`);
+        this.idleSince.delete(name);
+      }
+    }
+    this.knownPods = now;
+  }
+
+  private async readNodes(): Promise<void> {
+    let nodes: V1Node[];
+    try {
+      nodes = await this.parts.cluster.listNodes();
+    } catch (err) {
+      this.gpuSummary = `unknown (${(err as Error).message})`;
+      return;
+    }
+    const typeOfProduct = new Map(GPU_TYPES.map((t) => [kubernetesProductLabel(t), t.id]));
+    const totals = new Map<string, number>();
+    for (const node of nodes) {
+      const product = node.metadata?.labels?.[GPU_PRODUCT_LABEL];
+      const count = Number(node.status?.allocatable?.[GPU_RESOURCE] ?? 0);
+      if (!product || count === 0) continue;
+      const type = typeOfProduct.get(product) ?? product;
+      this.nodeGpuType.set(node.metadata!.name!, type);
+      totals.set(type, (totals.get(type) ?? 0) + count);
+    }
+    this.gpuSummary =
+      totals.size === 0 ? "none (no node advertises nvidia.com/gpu)" : [...totals].map(([type, n]) => `${n} x ${type}`).join(", ") + " (cluster nodes)";
+  }
+
+  private async reconcileVolumes(claims: Array<{ volumeId: string; storage?: string }>): Promise<void> {
+    const { cluster, controlPlaneId } = this.parts;
+    const existing = new Map(claims.map((c) => [c.volumeId, c.storage]));
+    for (const volume of this.parts.resources.listVolumes()) {
+      const storage = `${volume.spec.size}Gi`;
+      const current = existing.get(volume.id);
+      if (!existing.has(volume.id)) {
+        await cluster.createClaim(volumeClaim(controlPlaneId, volume.id, volume.spec.size, this.config.storageClass));
+        this.parts.log.info({ volumeId: volume.id, storage }, "network volume claim created");
+      } else if (current !== storage && gibibytes(current) < volume.spec.size) {
+        await cluster.resizeClaim(claimName(volume.id), storage);
+        this.parts.log.info({ volumeId: volume.id, from: current, to: storage }, "network volume claim expanded");
+      }
+    }
+    const live = new Set(this.parts.resources.listVolumes().map((v) => v.id));
+    for (const volumeId of existing.keys()) {
+      if (!live.has(volumeId) || this.volumesToRemove.has(volumeId)) {
+        // The cluster's pvc-protection keeps the claim until no pod mounts it; deleting it now is safe.
+        await cluster.deleteClaim(claimName(volumeId));
+        this.volumesToRemove.delete(volumeId);
+        this.parts.log.info({ volumeId }, "network volume claim deleted");
+      }
+    }
+  }
+
+  private async reconcileEndpoint(
+    endpoint: EndpointRecord,
+    revision: EndpointRevision,
+    deployment: V1Deployment | undefined,
+    hasSecret: boolean,
+    allPods: WorkerPod[],
+    now: number,
+  ): Promise<void> {
+    const { cluster, controlPlaneId, jobs } = this.parts;
+    const spec = endpoint.spec;
+    const name = deploymentName(endpoint.id);
+    if (!hasSecret) await cluster.createSecret(revisionSecret(controlPlaneId, revision, { ...revision.templateSpec.env, ...revision.spec.env, ...this.parts.workerEnv(endpoint.id) }));
+
+    const pods = allPods.filter((p) => p.endpointId === endpoint.id);
+    const jobsByWorker = jobs.store.inProgressByWorker(endpoint.id);
+    const seen = this.lastSeen(endpoint.id);
+    const stateOf = (pod: WorkerPod) =>
+      podWorkerState(pod, { currentRevision: revision.revision, lastSeenAt: seen.get(pod.name), jobs: jobsByWorker.get(pod.name) ?? 0 });
+
+    // Outdated and terminating pods take no new jobs: they finish what they have, then the cluster removes them.
+    for (const pod of pods) if (pod.phase === "terminating" || pod.revision < revision.revision) jobs.hold(pod.name);
+
+    const live = pods.filter((p) => p.phase !== "terminating");
+    for (const pod of live) {
+      if (stateOf(pod) === "Idle" && pod.revision === revision.revision) {
+        if (!this.idleSince.has(pod.name)) this.idleSince.set(pod.name, now);
+      } else this.idleSince.delete(pod.name);
+    }
+
+    const replicas = deployment?.spec?.replicas ?? 0;
+    const counts = servingCounts(live.map(stateOf), replicas);
+    const queue = jobs.store.queueStats(endpoint.id, now - spec.scalerValue * 1000);
+    let target = Math.min(spec.workersMax, desiredServing(spec, queue, counts));
+
+    const types = this.workerTypes(spec, live);
+    const floor = spec.scalerType === "REQUEST_COUNT" ? Math.ceil((queue.queued + queue.inProgress) / spec.scalerValue) : 0;
+    const idleFlex = live
+      .filter((p) => types.get(p.name) === "flex" && this.idleSince.has(p.name))
+      .map((p) => ({ id: p.name, idleSince: this.idleSince.get(p.name)! }));
+    const stopping = new Set(target > replicas ? [] : idleWorkersToStop(spec, floor, Math.min(replicas, live.length), idleFlex, now));
+    if (stopping.size > 0) target = Math.min(target, replicas - stopping.size);
+
+    // Costs first, so the ReplicaSet controller already sees them when the scale-down reaches it.
+    for (const pod of live) {
+      const state = stateOf(pod);
+      const cost = stopping.has(pod.name)
+        ? COST.stopping
+        : state === "Running" || (jobsByWorker.get(pod.name) ?? 0) > 0
+          ? COST.running
+          : pod.revision < revision.revision
+            ? COST.outdatedIdle
+            : COST.idle;
+      if (stopping.has(pod.name)) jobs.hold(pod.name);
+      if (pod.deletionCost !== cost) await cluster.annotatePod(pod.name, { [DELETION_COST]: cost });
+    }
+
+    if (!deployment) {
+      await cluster.createDeployment(endpointDeployment(controlPlaneId, revision, spec.workersMax, target));
+      this.parts.log.info({ endpointId: endpoint.id, revision: revision.revision, replicas: target }, "deployment created");
+    } else {
+      const wanted = endpointDeployment(controlPlaneId, revision, spec.workersMax);
+      const deployedRevision = Number(deployment.metadata?.annotations?.[LABEL.revision] ?? 0);
+      const batchSize = rolloutBatchSize(spec.workersMax);
+      const deployedSurge = Number(deployment.spec?.strategy?.rollingUpdate?.maxSurge);
+      if (deployedRevision !== revision.revision || deployedSurge !== batchSize) {
+        // Replaced whole, not merged: a merge would keep a volume or variable the new revision no longer has.
+        await cluster.patchDeployment(name, [
+          { op: "add", path: `/metadata/annotations/${LABEL.revision.replace("/", "~1")}`, value: String(revision.revision) },
+          { op: "replace", path: "/spec/strategy", value: wanted.spec!.strategy },
+          { op: "replace", path: "/spec/template", value: wanted.spec!.template },
+        ]);
+        this.parts.log.info({ endpointId: endpoint.id, revision: revision.revision, from: deployedRevision, batchSize }, "deployment updated: rolling");
+      }
+      if (target !== replicas) {
+        try {
+          await cluster.scaleDeployment(name, target);
+        } catch (err) {
+          for (const id of stopping) jobs.release(id);
+          throw err;
+        }
+        this.parts.log.info({ endpointId: endpoint.id, from: replicas, to: target, stopping: [...stopping] }, "endpoint scaled");
+      }
+    }
+
+    // A worker that has called in makes its pod ready: the rollout counts a replacement once it really serves.
+    for (const pod of live) {
+      if (pod.phase === "running" && pod.revision === revision.revision && !pod.ready && stateOf(pod) !== "Initializing") {
+        await cluster.setPodCondition(pod.name, { type: WORKER_READY_CONDITION, status: "True", lastTransitionTime: new Date() });
+      }
+    }
+
+    this.observed.set(endpoint.id, {
+      pods,
+      rollout: this.rolloutStatus(endpoint, revision, pods, deployment),
+      throttled: throttledOf(live),
+    });
+  }
+
+  private rolloutStatus(endpoint: EndpointRecord, revision: EndpointRevision, pods: WorkerPod[], deployment?: V1Deployment): RolloutStatus {
+    const batchSize = rolloutBatchSize(endpoint.spec.workersMax);
+    const outdated = pods.filter((p) => p.revision < revision.revision).length;
+    const status: RolloutStatus = { revision: revision.revision, state: outdated === 0 ? "done" : "rolling", outdated, batchSize };
+    if (outdated === 0) return status;
+    const failing = pods.find((p) => p.revision === revision.revision && p.phase === "failed");
+    const stalled = deployment?.status?.conditions?.find((c) => c.type === "Progressing" && c.status === "False");
+    if (failing) return { ...status, state: "halted", reason: `revision ${revision.revision} does not become healthy: worker ${failing.name} ${failing.reason}` };
+    if (stalled) return { ...status, state: "halted", reason: `the deployment stopped progressing: ${stalled.message ?? stalled.reason}` };
+    return status;
+  }
+
+  /** Active workers are the first workersMin pods by age (outdated or not); the rest are flex. */
+  private workerTypes(spec: EndpointSpec, pods: WorkerPod[]): Map<string, WorkerType> {
+    const byAge = [...pods].filter((p) => p.phase !== "terminating").sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name));
+    return new Map(byAge.map((p, i) => [p.name, i < spec.workersMin ? "active" : "flex"]));
+  }
+
+  private lastSeen(endpointId: string): Map<string, number> {
+    return new Map(this.parts.jobs.workers.ofEndpoint(endpointId).map((r) => [r.id, r.last_seen_at]));
+  }
+}
+
+/**
+ * The autoscaler's counts for the pods that make up the Deployment's `replicas`: a rollout's surge pods are not
+ * more workers the endpoint has, so at most `replicas` are counted, leaving out idle ones first. Throttled pods
+ * are not counted: they are wanted, not had, so when demand falls they are the first to go (the ReplicaSet
+ * removes unscheduled pods first). Unhealthy pods hold their slot (counted as idle), so a crash-looping revision
+ * is not given more and more pods.
+ */
+export function servingCounts(states: readonly WorkerState[], replicas: number): ServingCounts {
+  const counts = { initializing: 0, idle: 0, running: 0 };
+  for (const state of states) {
+    if (state === "Throttled") continue;
+    if (state === "Running" || state === "Outdated") counts.running++;
+    else if (state === "Initializing") counts.initializing++;
+    else counts.idle++;
+  }
+  let excess = counts.initializing + counts.idle + counts.running - replicas;
+  for (const key of ["idle", "initializing", "running"] as const) {
+    const cut = Math.min(excess, counts[key]);
+    counts[key] -= Math.max(0, cut);
+    excess -= Math.max(0, cut);
+  }
+  return counts;
+}
+
+function throttledOf(pods: WorkerPod[]): { count: number; reason?: string } {
+  const waiting = pods.filter((p) => p.phase === "unschedulable");
+  return { count: waiting.length, reason: waiting[0]?.reason };
+}
+
+/** "20Gi" -> 20; anything else (absent, other units) -> 0, so the claim is patched to the spec's size. */
+function gibibytes(quantity: string | undefined): number {
+  const match = /^(\d+)Gi$/.exec(quantity ?? "");
+  return match ? Number(match[1]) : 0;
+}

@@ -1,0 +1,46 @@
+import type { z } from "zod";
+import type { JobService } from "../jobs/service";
+import type { endpointWorkersViewSchema } from "../resources/schemas";
+import type { WorkerState } from "../scheduler/worker-model";
+
+/** An endpoint's workers as /health, the admin API and the workers view show them. */
+export type EndpointWorkersView = z.output<typeof endpointWorkersViewSchema>;
+
+/** How a rolling update of one endpoint stands; what the provider waits on and reports. */
+export type RolloutStatus = EndpointWorkersView["rollout"];
+
+export type EndpointHealth = ReturnType<JobService["health"]> & { gpus: string };
+
+/**
+ * What the rest of the control plane asks of whatever runs its endpoints' workers. Two implementations:
+ * - Docker (server/scheduler/fleet.ts): Docker has no controller of its own, so Berth's fleet decides every
+ *   container and drives the engine through a per-worker RuntimeDriver (server/runtimes/driver.ts);
+ * - Kubernetes (server/runtimes/kubernetes/runtime.ts): the cluster already schedules, rolls out and restarts,
+ *   so Berth keeps one Deployment per endpoint and decides only its replicas and which pods go first.
+ * Both take their scaling and rollout-pace decisions from the same functions (server/scheduler/autoscaler.ts,
+ * rollout.ts) and report in the same shape.
+ */
+export interface WorkerRuntime {
+  status(endpointId: string): EndpointWorkersView;
+  health(endpointId: string): EndpointHealth;
+  /** A network volume was deleted through the admin API: its storage goes once no worker mounts it. */
+  removeVolume(volumeId: string): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * /health with a runtime: the job service's counts for workers it hears from that the runtime does not manage,
+ * plus the runtime's workers by state and its throttled count, and the GPU inventory it sees.
+ */
+export function runtimeHealth(jobs: JobService, view: EndpointWorkersView): EndpointHealth {
+  const health = jobs.health(view.endpointId, new Set(view.workers.map((w) => w.id)));
+  const count = (...states: WorkerState[]) => view.workers.filter((w) => states.includes(w.state)).length;
+  const idle = count("Idle");
+  health.workers.idle += idle;
+  health.workers.ready += idle;
+  health.workers.running += count("Running", "Outdated");
+  health.workers.initializing += count("Initializing");
+  health.workers.unhealthy += count("Unhealthy");
+  health.workers.throttled += view.throttled.count;
+  return { ...health, gpus: view.runtime?.gpus ?? "none" };
+}

@@ -1,0 +1,85 @@
+// A template change rolls an endpoint's Deployment on the test bed's cluster: the real Deployment and ReplicaSet
+// controllers do the rolling, at RunPod's pace (maxSurge = 10% of workersMax), taking the idle pods before the
+// ones with a job, which finish their job within the grace period. Every pod event is watched, not sampled.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Watch, type V1Pod } from "@kubernetes/client-node";
+import { eventually } from "../helpers/endpoint";
+import { KubeRuntime } from "../helpers/kube-runtime";
+
+interface PodHistory {
+  revision: number;
+  deletingAt?: number;
+}
+
+describe("rolling updates on the Kubernetes runtime", () => {
+  let runtime: KubeRuntime;
+
+  before(async () => {
+    runtime = await KubeRuntime.start();
+  });
+  after(async () => {
+    await runtime?.close();
+  });
+
+  test("a template change rolls 2 pods at a time (workersMax 20), idle pods first, running ones finish their jobs", async () => {
+    const ep = await runtime.createEndpoint({ workersMin: 8, workersMax: 20, idleTimeout: 60 });
+    const oldPods = await runtime.runningPods(ep.id, 8);
+    await runtime.until("eight Idle workers", ep.id, (w) => (w.workers.filter((x) => x.state === "Idle").length === 8 ? true : undefined));
+    const strategy = (await runtime.deployment(ep.id)).spec?.strategy;
+    assert.deepEqual({ ...strategy?.rollingUpdate }, { maxSurge: 2, maxUnavailable: 0 });
+
+    const history = new Map<string, PodHistory>();
+    let live = 0;
+    let peak = 0;
+    const watching = await new Watch(runtime.kubeConfig).watch(
+      `/api/v1/namespaces/${runtime.namespace}/pods`,
+      { labelSelector: `berth.dev/endpoint=${ep.id}` },
+      (type: string, pod: V1Pod) => {
+        const name = pod.metadata!.name!;
+        const entry = history.get(name) ?? { revision: Number(pod.metadata?.labels?.["berth.dev/revision"]) };
+        history.set(name, entry);
+        if (pod.metadata?.deletionTimestamp && entry.deletingAt === undefined) entry.deletingAt = Date.now();
+        live = [...history.values()].filter((h) => h.deletingAt === undefined).length;
+        if (type !== "DELETED") peak = Math.max(peak, live);
+      },
+      () => undefined,
+    );
+
+    const long = await Promise.all([1, 2, 3].map((n) => runtime.submit(ep.id, { sleepMs: 6000, n })));
+    const busy = await runtime.until("three workers Running the long jobs", ep.id, (w) => {
+      const running = w.workers.filter((x) => x.state === "Running").map((x) => x.id);
+      return running.length === 3 ? running : undefined;
+    });
+    const template = await runtime.api.patch(`/admin/templates/${ep.templateId}`, { env: { RELEASE: "2" } });
+    assert.equal(template.status, 200, JSON.stringify(template.data));
+
+    await runtime.until(
+      "the rollout done with eight new pods",
+      ep.id,
+      (w) => (w.rollout.state === "done" && w.revision === 2 && w.workers.length === 8 && w.workers.every((x) => x.revision === 2) ? true : undefined),
+      60_000,
+    );
+    watching.abort();
+
+    const results = await Promise.all(long.map((id) => runtime.ended(ep.id, id)));
+    for (const r of results) {
+      assert.equal(r.status, "COMPLETED", JSON.stringify(r));
+      assert.ok(busy.includes(r.output.workerId), "each long job finished on the old pod that started it");
+    }
+    assert.ok(peak <= 8 + 2, `never more than replicas + maxSurge pods at once (saw ${peak})`);
+    const deletions = oldPods.map((name) => ({ name, at: history.get(name)?.deletingAt }));
+    assert.ok(deletions.every((d) => d.at !== undefined), "every old pod was deleted");
+    const lastIdle = Math.max(...deletions.filter((d) => !busy.includes(d.name)).map((d) => d.at!));
+    const firstBusy = Math.min(...deletions.filter((d) => busy.includes(d.name)).map((d) => d.at!));
+    assert.ok(lastIdle <= firstBusy, "the idle old pods went before any pod with a job");
+    for (const name of busy) {
+      const record = runtime.kubelet.pods.get(name)!;
+      const result = results.find((r) => r.output.workerId === name)!;
+      assert.ok(record.exitedAt! >= result.output.finishedAt, `pod ${name}'s worker exited after finishing its job, not before`);
+    }
+    const newPod = (await runtime.runningPods(ep.id, 8))[0]!;
+    const { env } = await eventually(`pod ${newPod}'s worker started`, () => runtime.kubelet.pods.get(newPod));
+    assert.equal(env.RELEASE, "2", "the new pods run the new template's environment");
+  });
+});
