@@ -26,7 +26,7 @@ describe("Kubernetes manifests", () => {
     assert.equal(d.metadata?.name, "berth-ep123");
     assert.equal(d.spec?.replicas, 0);
     assert.deepEqual(d.spec?.selector.matchLabels, { "berth.dev/control-plane": "cp1", "berth.dev/endpoint": "ep123" });
-    assert.deepEqual(d.spec?.strategy, { type: "RollingUpdate", rollingUpdate: { maxSurge: 2, maxUnavailable: 0 } });
+    assert.deepEqual(d.spec?.strategy, { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 2 } });
     const pod = d.spec!.template.spec!;
     assert.equal(pod.terminationGracePeriodSeconds, 150, "the execution timeout plus 30 s: a running job can finish");
     const container = pod.containers[0]!;
@@ -37,7 +37,7 @@ describe("Kubernetes manifests", () => {
     assert.deepEqual(pod.volumes, [{ name: "network-volume", persistentVolumeClaim: { claimName: "berth-vol-vol1" } }]);
     assert.equal(d.spec!.template.metadata?.labels?.["berth.dev/revision"], "3");
     assert.equal(d.spec!.template.metadata?.labels?.["app.kubernetes.io/instance"], "ep123");
-    assert.equal(endpointDeployment("cp1", rev, 3).spec?.strategy?.rollingUpdate?.maxSurge, 1, "at least one at a time");
+    assert.equal(endpointDeployment("cp1", rev, 3).spec?.strategy?.rollingUpdate?.maxUnavailable, 1, "at least one at a time");
     assert.equal(endpointDeployment("cp1", rev, 3).spec?.replicas, undefined, "replicas are left to the scale subresource");
   });
 

@@ -106,8 +106,9 @@ export function endpointDeployment(controlPlaneId: string, revision: EndpointRev
     spec: {
       ...(replicas === undefined ? {} : { replicas }),
       selector: { matchLabels: { [LABEL.controlPlane]: controlPlaneId, [LABEL.endpoint]: endpointId } },
-      // RunPod's pace: 10% of max workers at a time, at least one; never fewer serving than asked for.
-      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: rolloutBatchSize(workersMax), maxUnavailable: 0 } },
+      // RunPod's pace: 10% of max workers at a time, at least one. Replaced rather than surged: a GPU cluster is
+      // usually full, and surge pods would wait for GPUs that only the old pods free (a stalled rollout).
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: rolloutBatchSize(workersMax) } },
       revisionHistoryLimit: 2,
       template: {
         metadata: { labels: podLabels },

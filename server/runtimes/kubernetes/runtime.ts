@@ -56,7 +56,7 @@ interface EndpointObservation {
 /**
  * Runs endpoints' workers on a Kubernetes cluster, one Deployment per endpoint, leaving to the cluster what it
  * does well: placing pods on GPU nodes (node affinity, `nvidia.com/gpu` limits), rolling updates (the pod
- * template per revision, maxSurge = RunPod's 10% pace), restarts with backoff (the kubelet), volumes (claims).
+ * template per revision, maxUnavailable = RunPod's 10% pace), restarts with backoff (the kubelet), volumes (claims).
  * Berth decides what the cluster cannot know: how many workers the queue needs (the scale subresource), which
  * pods are idle (pod-deletion-cost, so the ReplicaSet removes those first), which pods may take jobs (outdated
  * and terminating ones are held), and when a worker serves (a readiness gate set once it has called in).
@@ -323,8 +323,8 @@ export class KubernetesRuntime implements WorkerRuntime {
       const wanted = endpointDeployment(controlPlaneId, revision, spec.workersMax);
       const deployedRevision = Number(deployment.metadata?.annotations?.[LABEL.revision] ?? 0);
       const batchSize = rolloutBatchSize(spec.workersMax);
-      const deployedSurge = Number(deployment.spec?.strategy?.rollingUpdate?.maxSurge);
-      if (deployedRevision !== revision.revision || deployedSurge !== batchSize) {
+      const deployedBatch = Number(deployment.spec?.strategy?.rollingUpdate?.maxUnavailable);
+      if (deployedRevision !== revision.revision || deployedBatch !== batchSize) {
         // Replaced whole, not merged: a merge would keep a volume or variable the new revision no longer has.
         await cluster.patchDeployment(name, [
           { op: "add", path: `/metadata/annotations/${LABEL.revision.replace("/", "~1")}`, value: String(revision.revision) },
