@@ -44,7 +44,7 @@ export class KubeRuntime extends RuntimeHarness {
     cp: ControlPlaneProcess,
     readonly kubeConfig: KubeConfig,
     readonly namespace: string,
-    readonly kubelet: LocalKubelet,
+    private readonly localKubelet: LocalKubelet | undefined,
     private readonly volumeRoot: string,
   ) {
     super(cp, TEST_WORKER_IMAGE, ["NVIDIA H100 80GB HBM3"]);
@@ -52,17 +52,26 @@ export class KubeRuntime extends RuntimeHarness {
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
   }
 
-  static async start(env: Record<string, string> = {}): Promise<KubeRuntime> {
+  /**
+   * `runWorkers: false` leaves pods without processes (kwok still marks them Running): for benchmarks of the
+   * control plane and the cluster's controllers alone.
+   */
+  static async start(env: Record<string, string> = {}, { runWorkers = true } = {}): Promise<KubeRuntime> {
     const kubeConfig = testKubeConfig();
     const namespace = `berth-test-${crypto.randomBytes(4).toString("hex")}`;
     await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
     const volumeRoot = fs.mkdtempSync(path.join(os.tmpdir(), "berth-nfs-"));
-    const kubelet = new LocalKubelet(kubeConfig, namespace, volumeRoot);
-    kubelet.start();
+    const kubelet = runWorkers ? new LocalKubelet(kubeConfig, namespace, volumeRoot) : undefined;
+    kubelet?.start();
     const cp = await ControlPlaneProcess.start({
       env: { ...FAST_RUNTIME, BERTH_KUBECONFIG: testbedEnv("BERTH_KUBECONFIG"), BERTH_KUBE_NAMESPACE: namespace, ...env },
     });
     return new KubeRuntime(cp, kubeConfig, namespace, kubelet, volumeRoot);
+  }
+
+  get kubelet(): LocalKubelet {
+    if (!this.localKubelet) throw new Error("this KubeRuntime runs no workers (runWorkers: false)");
+    return this.localKubelet;
   }
 
   async pods(endpointId?: string): Promise<V1Pod[]> {
@@ -89,7 +98,7 @@ export class KubeRuntime extends RuntimeHarness {
 
   async close(): Promise<void> {
     await this.cp.stop();
-    await this.kubelet.stop();
+    await this.localKubelet?.stop();
     await this.core.deleteNamespace({ name: this.namespace });
     this.cp.removeData();
     fs.rmSync(this.volumeRoot, { recursive: true, force: true });
