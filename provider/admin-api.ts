@@ -2,6 +2,8 @@ import type { AxiosInstance, AxiosResponse } from "axios";
 import { adminClient, connectionFrom, type Connection, type StackConfig } from "./connection";
 
 let stackConfig: StackConfig | undefined;
+/** How long a call waits for a control plane that refuses connections (one that is starting) before failing. */
+const STARTING_CONTROL_PLANE_WAIT_MS = 60_000;
 const clients = new Map<string, AxiosInstance>();
 
 /** Called from each provider's configure(): the stack config says where the control plane is. */
@@ -50,10 +52,20 @@ export function adminApi(inputs: ConnectionInputs) {
 
   const call = async <T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown, missingOk = false) => {
     let res: AxiosResponse;
-    try {
-      res = await client.request({ method, url: path, data: body });
-    } catch (err) {
-      throw new Error(`Berth control plane at ${connection.url} did not answer ${method} /admin${path}: ${(err as Error).message}`);
+    const deadline = Date.now() + STARTING_CONTROL_PLANE_WAIT_MS;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        res = await client.request({ method, url: path, data: body });
+        break;
+      } catch (err) {
+        // A control plane created in the same `pulumi up` may still be starting: refused connections are retried.
+        const code = (err as { code?: string }).code;
+        if ((code === "ECONNREFUSED" || code === "ECONNRESET") && Date.now() + delay < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          continue;
+        }
+        throw new Error(`Berth control plane at ${connection.url} did not answer ${method} /admin${path}: ${(err as Error).message}`);
+      }
     }
     if (res.status === 404 && missingOk) return undefined;
     if (res.status >= 400) throw new AdminApiError(res.status, `${method} /admin${path}`, res.data);

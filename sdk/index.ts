@@ -5,6 +5,7 @@ export {
   NetworkVolume,
   Template,
   type ControlPlaneArgs,
+  type ControlPlaneConnection,
   type EndpointArgs,
   type NetworkVolumeArgs,
   type TemplateArgs,

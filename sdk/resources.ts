@@ -61,14 +61,23 @@ export class ControlPlane extends pulumi.dynamic.Resource {
   }
 }
 
+/**
+ * A control plane of this program: the Docker `ControlPlane`, or a `KubernetesControlPlane` (from
+ * "berth/kubernetes"). Resources given one are created after it and reach it at `url` with `apiKey`.
+ */
+export interface ControlPlaneConnection {
+  url: pulumi.Output<string>;
+  apiKey: pulumi.Output<string>;
+}
+
 /** A resource's inputs naming the control plane of this program it lives on, if any (else the stack's). */
-function connectionInputs(controlPlane: ControlPlane | undefined) {
+function connectionInputs(controlPlane: ControlPlaneConnection | undefined) {
   return controlPlane ? { controlPlaneUrl: controlPlane.url, controlPlaneApiKey: pulumi.secret(controlPlane.apiKey) } : {};
 }
 
 /** Where a resource lives: a ControlPlane of this program, or (absent) the stack's berth:url and berth:apiKey. */
 interface OnControlPlane {
-  controlPlane?: ControlPlane;
+  controlPlane?: ControlPlaneConnection;
 }
 
 export interface TemplateArgs extends OnControlPlane {

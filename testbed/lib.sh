@@ -17,6 +17,10 @@ RUNPOD_PYTHON_VERSION="1.12.0"
 # The container registry the test bed runs locally (testbed/registry.sh).
 REGISTRY_VERSION="v3.1.2"
 
+# Pulumi's Kubernetes provider plugin, built from Go modules (testbed/pulumi-kubernetes.sh) at the version of the
+# @pulumi/kubernetes npm package in package.json.
+PULUMI_KUBERNETES_VERSION="4.24.1"
+
 # The Kubernetes control plane the test bed runs locally (testbed/kubernetes.sh): Kubernetes' own apiserver,
 # controller manager, scheduler and kubectl, etcd, and kwok's fake nodes, all built from Go modules.
 KUBERNETES_VERSION="v1.36.3"

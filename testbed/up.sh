@@ -5,6 +5,7 @@
 #   2. offline base images (testbed/images.sh) 4. the runpod Python package (testbed/python.sh)
 #   5. the project's npm dependencies (npm ci)  6. a local container registry (testbed/registry.sh)
 #   7. a Kubernetes control plane with kwok's fake GPU nodes (testbed/kubernetes.sh; cold: ~8 min of Go builds)
+#   8. Pulumi's Kubernetes provider plugin (testbed/pulumi-kubernetes.sh; cold: ~11 min of Go build)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ "$(node --version)" == v20.* ]] || die "Berth needs Node 20; found $(node --version)"
@@ -21,6 +22,7 @@ pulumi_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi.sh")"
 python="$(timed bash "$BERTH_ROOT/testbed/python.sh")"
 registry="$(timed bash "$BERTH_ROOT/testbed/registry.sh")"
 kubernetes="$(timed bash "$BERTH_ROOT/testbed/kubernetes.sh")"
+pulumi_kubernetes_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi-kubernetes.sh")"
 
 # npm ci only when package-lock.json changed since the last install into this clone.
 lock_hash="$(sha256sum "$BERTH_ROOT/package-lock.json" | cut -d' ' -f1)"
@@ -38,6 +40,6 @@ while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$image
 echo "export BERTH_PYTHON='$python'"
 echo "export $registry"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$kubernetes"
-echo "export PATH='$pulumi_bin':'$(sed -n 's/^BERTH_KUBE_BIN=//p' <<<"$kubernetes")':\"\$PATH\""
+echo "export PATH='$pulumi_bin':'$pulumi_kubernetes_bin':'$(sed -n 's/^BERTH_KUBE_BIN=//p' <<<"$kubernetes")':\"\$PATH\""
 echo "export PULUMI_SKIP_UPDATE_CHECK=true"
 echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"

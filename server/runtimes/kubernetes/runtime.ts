@@ -8,7 +8,7 @@ import { rolloutBatchSize } from "../../scheduler/rollout";
 import type { WorkerState, WorkerType } from "../../scheduler/worker-model";
 import type { EndpointRecord, EndpointRevision, ResourceStore } from "../../store/resources";
 import { runtimeHealth, type EndpointHealth, type EndpointWorkersView, type RolloutStatus, type WorkerRuntime } from "../worker-runtime";
-import type { KubeCluster } from "./cluster";
+import { KubernetesApiError, type KubeCluster } from "./cluster";
 import {
   claimName,
   deploymentName,
@@ -218,7 +218,9 @@ export class KubernetesRuntime implements WorkerRuntime {
     try {
       nodes = await this.parts.cluster.listNodes();
     } catch (err) {
-      this.gpuSummary = `unknown (${(err as Error).message})`;
+      // A control plane installed with a namespaced Role may not list nodes; the summary is all that needs them.
+      const forbidden = err instanceof KubernetesApiError && err.status === 403;
+      this.gpuSummary = forbidden ? "not visible (no permission to list nodes)" : `unknown (${(err as Error).message})`;
       return;
     }
     const typeOfProduct = new Map(GPU_TYPES.map((t) => [kubernetesProductLabel(t), t.id]));
