@@ -66,6 +66,8 @@ export class KubernetesControlPlane extends pulumi.ComponentResource {
           { apiGroups: [""], resources: ["pods/status"], verbs: ["patch"] },
           { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "create", "delete"] },
           { apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: ["get", "list", "create", "patch", "delete"] },
+          // The workers view's CPU and memory figures, where the cluster runs metrics-server.
+          { apiGroups: ["metrics.k8s.io"], resources: ["pods"], verbs: ["get", "list"] },
         ],
       },
       inNamespace,

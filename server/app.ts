@@ -3,10 +3,12 @@ import type { ServerConfig } from "./config";
 import type { Keys } from "./keys";
 import { installErrorHandler } from "./api/errors";
 import { adminRoutes } from "./api/admin-routes";
+import { metricsRoute, monitoringRoutes } from "./api/monitoring-routes";
 import { clientRoutes } from "./api/client-routes";
 import { workerRoutes } from "./api/worker-routes";
 import { openApiRoutes } from "./api/openapi";
 import type { JobService } from "./jobs/service";
+import type { Monitoring } from "./monitoring/monitoring";
 import type { WorkerRuntime } from "./runtimes/worker-runtime";
 import type { ResourceStore } from "./store/resources";
 
@@ -19,6 +21,7 @@ export interface AppDeps {
   publicUrl: () => string;
   /** What runs the endpoints' workers (Docker or Kubernetes); undefined with `--runtime none` (or until it is up). */
   runtime: () => WorkerRuntime | undefined;
+  monitoring: Monitoring;
 }
 
 /** The control plane's HTTP surface: one fastify instance, each API a plugin with its own auth. */
@@ -39,5 +42,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(clientRoutes, { prefix: "/v2", ...deps });
   app.register(workerRoutes, { prefix: "/v2", ...deps });
   app.register(adminRoutes, { prefix: "/admin", ...deps });
+  app.register(monitoringRoutes, { prefix: "/admin", ...deps });
+  app.register(metricsRoute, deps);
   return app;
 }

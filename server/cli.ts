@@ -1,8 +1,11 @@
 import crypto from "node:crypto";
 import axios from "axios";
 import { Command, Option } from "commander";
+import { bytes, duration, ms, table } from "./cli-output";
 import { envName, loadServerConfig } from "./config";
+import type { EndpointOverview, JobSummary } from "./monitoring/overview";
 import { startControlPlane } from "./server";
+import type { UsageReport } from "./usage/report";
 
 const program = new Command("berth").description("Serverless GPU endpoints on your own hardware");
 
@@ -26,6 +29,9 @@ program
   .addOption(configOption("--kube-storage-class <name>", "kubeStorageClass", "kubernetes: storage class of network volume claims (RWX)"))
   .addOption(configOption("--docker-network <mode>", "dockerNetwork", "network mode of worker containers; default host"))
   .addOption(configOption("--extra-workers <n>", "extraWorkers", "frozen standby workers per endpoint; default 2"))
+  .addOption(configOption("--queue-sample-ms <ms>", "queueSampleMs", "how often queue depth is sampled for the workers view's chart; default 5000"))
+  .addOption(configOption("--gpu-prices <list>", "gpuPrices", 'usage prices: "<GPU type or pool>=<price per GPU-second>[;...]"'))
+  .addOption(configOption("--active-worker-discount <fraction>", "activeWorkerDiscount", "discount on active workers' usage, 0.2 = 20%; default 0"))
   .addOption(configOption("--control-plane-id <id>", "controlPlaneId", "its name on the runtime (labels its workers); default a random one kept in the data directory"))
   .action(async (flags: Record<string, unknown>) => {
     const config = loadServerConfig({ ...flags, apiKeys: flags.apiKey });
@@ -47,28 +53,100 @@ program
     process.on("SIGINT", () => shutdown("SIGINT"));
   });
 
-program
-  .command("worker-env")
+interface AdminOptions {
+  url: string;
+  apiKey?: string;
+  json?: boolean;
+}
+
+/** The options every command that reads a control plane's admin API takes. */
+function adminCommand(name: string): Command {
+  return program
+    .command(name)
+    .option("--url <url>", "control plane URL (env BERTH_URL)", process.env.BERTH_URL ?? "http://127.0.0.1:8910")
+    .option("--api-key <key>", "API key (env BERTH_API_KEY)", process.env.BERTH_API_KEY)
+    .option("--json", "print the API's JSON instead of a table");
+}
+
+async function adminGet<T>(options: AdminOptions, path: string, params?: Record<string, string | undefined>): Promise<T> {
+  if (!options.apiKey) throw new Error("an API key is needed: pass --api-key or set BERTH_API_KEY");
+  const res = await axios.get(`${options.url.replace(/\/+$/, "")}/admin${path}`, {
+    headers: { Authorization: `Bearer ${options.apiKey}` },
+    params,
+    validateStatus: () => true,
+  });
+  if (res.status !== 200) throw new Error(`${options.url}: HTTP ${res.status}: ${res.data?.message ?? JSON.stringify(res.data)}`);
+  return res.data as T;
+}
+
+const print = (options: AdminOptions, data: unknown, text: () => string) =>
+  process.stdout.write(options.json ? JSON.stringify(data, null, 2) + "\n" : text());
+
+adminCommand("worker-env")
   .description("print the environment a RunPod-compatible worker needs to serve ENDPOINT from a control plane")
   .argument("<endpoint>", "endpoint id")
-  .option("--url <url>", "control plane URL (env BERTH_URL)", process.env.BERTH_URL ?? "http://127.0.0.1:8910")
-  .option("--api-key <key>", "API key (env BERTH_API_KEY)", process.env.BERTH_API_KEY)
   .option("--worker-id <id>", "the worker's id (RUNPOD_POD_ID); default a new random one: run once per worker")
-  .option("--json", "print a JSON object instead of shell export lines")
-  .action(async (endpointId: string, options: { url: string; apiKey?: string; workerId?: string; json?: boolean }) => {
-    if (!options.apiKey) throw new Error("an API key is needed: pass --api-key or set BERTH_API_KEY");
-    const res = await axios.get(`${options.url.replace(/\/+$/, "")}/admin/endpoints/${encodeURIComponent(endpointId)}/worker-env`, {
-      headers: { Authorization: `Bearer ${options.apiKey}` },
-      validateStatus: () => true,
-    });
-    if (res.status !== 200) throw new Error(`${options.url}: HTTP ${res.status}: ${res.data?.message ?? JSON.stringify(res.data)}`);
+  .action(async (endpointId: string, options: AdminOptions & { workerId?: string }) => {
+    const { env: base } = await adminGet<{ env: Record<string, string> }>(options, `/endpoints/${encodeURIComponent(endpointId)}/worker-env`);
     // runpod-python pings only when RUNPOD_POD_ID is set, so a worker is always given one.
-    const workerId = options.workerId ?? `worker-${crypto.randomBytes(6).toString("hex")}`;
-    const env: Record<string, string> = { ...res.data.env, RUNPOD_POD_ID: workerId };
+    const env: Record<string, string> = { ...base, RUNPOD_POD_ID: options.workerId ?? `worker-${crypto.randomBytes(6).toString("hex")}` };
     const shellQuote = (value: string) => `'${value.replace(/'/g, "'\\''")}'`;
-    process.stdout.write(
-      options.json ? JSON.stringify(env, null, 2) + "\n" : Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join(""),
+    print(options, env, () => Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join(""));
+  });
+
+adminCommand("workers")
+  .description("list ENDPOINT's workers: state, type, revision, GPUs, resource use, uptime, current job")
+  .argument("<endpoint>", "endpoint id")
+  .action(async (endpointId: string, options: AdminOptions) => {
+    const view = await adminGet<EndpointOverview>(options, `/endpoints/${encodeURIComponent(endpointId)}/overview`);
+    print(options, view, () => {
+      const header = `${view.name} (${view.id}) revision ${view.revision}, rollout ${view.rollout.state}; queue ${view.queue.queued}, in progress ${view.queue.inProgress}` +
+        (view.throttled.count > 0 ? `; ${view.throttled.count} throttled: ${view.throttled.reason ?? ""}` : "") + "\n";
+      const rows = view.workers.map((w) => [
+        w.id,
+        w.state,
+        w.type,
+        String(w.revision),
+        w.gpus.ids.length > 0 ? `${w.gpus.ids.join(",")}${w.gpus.simulated ? " (simulated)" : ""}` : (w.gpus.typeId ?? "-"),
+        w.resources.cpuPercent === undefined ? "-" : `${w.resources.cpuPercent}%`,
+        `${bytes(w.resources.memoryBytes)}${w.resources.memoryLimitBytes ? ` / ${bytes(w.resources.memoryLimitBytes)}` : ""}`,
+        w.resources.gpuPercent === undefined ? "-" : `${Math.round(w.resources.gpuPercent)}%`,
+        duration(w.uptimeSeconds),
+        w.currentJobs.join(",") || "-",
+        w.reason ?? "",
+      ]);
+      return header + table(["WORKER", "STATE", "TYPE", "REV", "GPUS", "CPU", "MEMORY", "GPU", "UPTIME", "JOB", "REASON"], rows);
+    });
+  });
+
+adminCommand("jobs")
+  .description("list ENDPOINT's latest jobs, newest first: status, worker, delay and execution time")
+  .argument("<endpoint>", "endpoint id")
+  .option("--limit <n>", "how many", "20")
+  .action(async (endpointId: string, options: AdminOptions & { limit: string }) => {
+    const reply = await adminGet<{ jobs: JobSummary[] }>(options, `/endpoints/${encodeURIComponent(endpointId)}/jobs`, { limit: options.limit });
+    print(options, reply, () =>
+      table(
+        ["JOB", "STATUS", "WORKER", "CREATED", "DELAY", "EXECUTION"],
+        reply.jobs.map((j) => [j.id, j.status, j.workerId ?? "-", j.createdAt, ms(j.delayMs), ms(j.executionMs)]),
+      ),
     );
+  });
+
+adminCommand("usage")
+  .description("running seconds and cost by endpoint, worker type and GPU type over a time range (idle time is free)")
+  .option("--from <time>", "ISO 8601 or ms since the epoch; default 24 hours before --to")
+  .option("--to <time>", "ISO 8601 or ms since the epoch; default now")
+  .option("--endpoint <id>", "one endpoint only")
+  .action(async (options: AdminOptions & { from?: string; to?: string; endpoint?: string }) => {
+    const report = await adminGet<UsageReport>(options, "/usage", { from: options.from, to: options.to, endpointId: options.endpoint });
+    print(options, report, () => {
+      const money = (n: number | undefined) => (n === undefined ? "no price" : n.toFixed(4));
+      const rows = report.lines.map((l) => [l.endpointId, l.workerType, l.gpuTypeId ?? "-", l.seconds.toFixed(1), l.gpuSeconds.toFixed(1), money(l.cost)]);
+      rows.push(["total", "", "", report.total.seconds.toFixed(1), report.total.gpuSeconds.toFixed(1), money(report.total.cost)]);
+      const note = report.unpriced.length > 0 ? `no price set (--gpu-prices) for: ${report.unpriced.join(", ")}\n` : "";
+      return `${report.from} to ${report.to}\n` + table(["ENDPOINT", "TYPE", "GPU", "SECONDS", "GPU-SECONDS", "COST"], rows) + note;
+    });
   });
 
 program.parseAsync().catch((err: Error) => {

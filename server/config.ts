@@ -63,6 +63,15 @@ export const serverConfigSchema = z.object({
   controlPlaneId: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "must be 1-63 lowercase letters, digits, '.', '_' or '-'").optional(),
   /** Docker network mode of worker containers; "host" lets them reach a control plane bound to 127.0.0.1. */
   dockerNetwork: z.string().min(1).default("host"),
+  /**
+   * Usage prices: "<GPU type or pool>=<price per GPU-second>[;...]" (server/usage/prices.ts). GPU types without a
+   * price are metered but not priced.
+   */
+  gpuPrices: z.string().optional(),
+  /** The discount active (always-on) workers get on those prices, as RunPod gives: 0.2 is 20% off. */
+  activeWorkerDiscount: z.coerce.number().min(0).max(1).default(0),
+  /** How often each endpoint's queue depth is sampled for the workers view's chart (15 minutes are kept). */
+  queueSampleMs: ms(100, 5_000),
   /** How often every endpoint's workers are reconciled; a new job also triggers a pass at once. */
   reconcileIntervalMs: ms(50, 1_000),
   /** Frozen standby workers kept per endpoint where capacity allows (RunPod's extra workers). */

@@ -4,6 +4,8 @@ import { buildApp } from "./app";
 import type { ServerConfig } from "./config";
 import { JobService } from "./jobs/service";
 import { Keys } from "./keys";
+import { Monitoring } from "./monitoring/monitoring";
+import { parseGpuPrices } from "./usage/prices";
 import { startRuntime } from "./runtimes/runtime";
 import type { WorkerRuntime } from "./runtimes/worker-runtime";
 import { workerEnv } from "./worker-env";
@@ -17,6 +19,9 @@ export interface RunningControlPlane {
   close(): Promise<void>;
 }
 
+/** How much queue history the workers view's chart shows. */
+const QUEUE_HISTORY_MS = 15 * 60_000;
+
 /** Opens the store in the data directory, starts the scheduler and listens; `close` undoes it in reverse. */
 export async function startControlPlane(config: ServerConfig): Promise<RunningControlPlane> {
   const started = performance.now();
@@ -27,12 +32,21 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   let url = "";
   let runtime: WorkerRuntime | undefined;
   const publicUrl = () => config.publicUrl ?? url;
-  const app = buildApp({ config, keys, jobs, resources, publicUrl, runtime: () => runtime });
+  const monitoring = new Monitoring(
+    { database, jobs, resources, runtime: () => runtime },
+    {
+      queueSampleMs: config.queueSampleMs,
+      queueHistoryMs: QUEUE_HISTORY_MS,
+      prices: { perGpuSecond: parseGpuPrices(config.gpuPrices), activeDiscount: config.activeWorkerDiscount },
+    },
+  );
+  const app = buildApp({ config, keys, jobs, resources, publicUrl, runtime: () => runtime, monitoring });
   const scheduler = new Scheduler(jobs, config, app.log);
 
   const address = await app.listen({ host: config.host, port: config.port });
   url = address;
   scheduler.start();
+  monitoring.start();
   try {
     runtime = await startRuntime({
       config,
@@ -40,9 +54,11 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
       resources,
       jobs,
       workerEnv: (endpointId, workerId) => workerEnv(config, publicUrl(), keys, endpointId, workerId),
+      coldStart: (endpointId, seconds) => monitoring.metrics.coldStart(endpointId, seconds),
       log: app.log,
     });
   } catch (err) {
+    monitoring.stop();
     scheduler.stop();
     await app.close();
     database.close();
@@ -59,6 +75,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     url,
     async close() {
       await runtime?.stop();
+      monitoring.stop();
       scheduler.stop();
       jobs.close();
       await app.close();

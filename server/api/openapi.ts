@@ -3,6 +3,7 @@ import { z, type ZodType } from "zod";
 import { version } from "../../package.json";
 import {
   endpointFields,
+  endpointOverviewSchema,
   endpointRevisionViewSchema,
   endpointSpecSchema,
   endpointViewSchema,
@@ -11,10 +12,15 @@ import {
   networkVolumeFields,
   networkVolumeSpecSchema,
   networkVolumeViewSchema,
+  overviewSchema,
+  recentJobsQuerySchema,
+  recentJobsSchema,
   templateFields,
   templateSpecSchema,
   templateUpdateReplySchema,
   templateViewSchema,
+  usageQuerySchema,
+  usageReportSchema,
   workerEnvReplySchema,
 } from "../resources/schemas";
 import {
@@ -61,6 +67,10 @@ const REPLY_SCHEMAS: Record<string, ZodType> = {
   WorkerEnv: workerEnvReplySchema,
   EndpointWorkers: endpointWorkersViewSchema,
   GpuCatalog: gpuCatalogSchema,
+  Overview: overviewSchema,
+  EndpointOverview: endpointOverviewSchema,
+  RecentJobs: recentJobsSchema,
+  UsageReport: usageReportSchema,
   JobStatus: jobStatusBodySchema,
   RunReply: runReplySchema,
   StreamReply: streamReplySchema,
@@ -86,10 +96,11 @@ export function buildOpenApiDocument(): Json {
     tags: [
       { name: "admin", description: "Templates, endpoints and network volumes (what the Pulumi provider calls)" },
       { name: "client", description: "RunPod's serverless client API" },
+      { name: "monitoring", description: "The workers view's data, server-sent events, recent jobs, usage and Prometheus metrics" },
       { name: "worker", description: "RunPod's worker protocol, as runpod-python speaks it; authorized by the endpoint's worker key" },
     ],
     security: [{ apiKey: [] }],
-    paths: { ...adminPaths(), ...clientPaths(), ...workerPaths(), ...publicPaths() },
+    paths: { ...adminPaths(), ...monitoringPaths(), ...clientPaths(), ...workerPaths(), ...publicPaths() },
     components: {
       schemas: componentSchemas(),
       securitySchemes: {
@@ -284,6 +295,45 @@ function workerPaths(): Json {
     "/v2/{endpointId}/job-stream/{workerId}/{jobId}": op("post", "one stream chunk: {output}", workerJob),
     "/v2/{endpointId}/ping/{workerId}": op("get", "heartbeat (?job_id=a,b&runpod_version=...)", worker),
     "/v2/{endpointId}/job-stop/{workerId}": op("get", 'long-poll for jobs to stop: 200 {"jobsToStop": [...]}, 204 none', worker),
+  };
+}
+
+function monitoringPaths(): Json {
+  const tags = ["monitoring"];
+  return {
+    "/admin/overview": {
+      get: { tags, summary: "every endpoint with its workers, queue and recent jobs (the workers view)", responses: { "200": ok("now", ref("Overview")), ...failures() } },
+    },
+    "/admin/events": {
+      get: {
+        tags,
+        summary: "the overview as server-sent events (`event: overview`), at once and then every intervalMs",
+        parameters: [{ name: "intervalMs", in: "query", schema: { type: "integer", minimum: 200, maximum: 60000, default: 1000 } }],
+        responses: { "200": { description: "text/event-stream; each event's data is an Overview" }, ...failures("BadRequest") },
+      },
+    },
+    "/admin/endpoints/{id}/overview": {
+      parameters: [parameter("id")],
+      get: { tags, summary: "one endpoint of the overview: its workers, queue and recent jobs", responses: { "200": ok("now", ref("EndpointOverview")), ...failures("NotFound") } },
+    },
+    "/admin/endpoints/{id}/jobs": {
+      parameters: [parameter("id")],
+      get: {
+        tags,
+        summary: "an endpoint's latest jobs, newest first, while the store retains them",
+        parameters: queryParameters(recentJobsQuerySchema),
+        responses: { "200": ok("its jobs", ref("RecentJobs")), ...failures("BadRequest", "NotFound") },
+      },
+    },
+    "/admin/usage": {
+      get: {
+        tags,
+        summary: "running seconds and cost by endpoint, worker type and GPU type over a time range",
+        parameters: queryParameters(usageQuerySchema),
+        responses: { "200": ok("the report", ref("UsageReport")), ...failures("BadRequest", "NotFound") },
+      },
+    },
+    "/metrics": { get: { tags, summary: "Prometheus metrics (text exposition format)", responses: { "200": ok("metrics"), ...failures() } } },
   };
 }
 

@@ -33,6 +33,15 @@ export interface PingReport {
   unhealthy?: { check?: string; reason?: string };
 }
 
+/** One run of a job on a worker, from when the worker took it to when it ended or was given back. */
+export interface JobRun {
+  jobId: string;
+  workerId: string;
+  endpointId: string;
+  startedAt: number;
+  endedAt: number;
+}
+
 export interface WorkerCounts {
   idle: number;
   running: number;
@@ -66,6 +75,12 @@ export class JobService {
   private readonly held = new Set<string>();
   /** Told about every newly queued job, so the autoscaler can react at once instead of at its next tick. */
   private readonly queuedListeners = new Set<(endpointId: string) => void>();
+  /** Told about every job that reaches a terminal status (metrics, usage metering), once, with its final row. */
+  private readonly endedListeners = new Set<(job: JobRow) => void>();
+  /** Told about every run of a job on a worker that ended (finished, ended, or given back): usage metering. */
+  private readonly runEndedListeners = new Set<(run: JobRun) => void>();
+  /** Workers a runtime has just started or resumed, and who to tell when each first calls (cold start metrics). */
+  private readonly firstCallWaiters = new Map<string, { since: number; resolve: (at: number) => void }>();
 
   constructor(
     private readonly database: BerthDatabase,
@@ -179,7 +194,7 @@ export class JobService {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const now = Date.now();
-      this.workers.touch(workerId, endpointId, now);
+      this.touched(workerId, endpointId, now);
       if (this.held.has(workerId)) {
         // A held worker waits apart, so that a new job's single wake-up (notifyOne) never lands on it.
         if (!(await this.releaseWaiters.wait(workerId, deadline - Date.now(), signal))) return [];
@@ -205,7 +220,7 @@ export class JobService {
   /** A worker's job-done message: a progress update, an error, or the final output. Repeats are harmless. */
   async done(endpointId: string, workerId: string, jobId: string, body: JobDoneBody): Promise<void> {
     const now = Date.now();
-    this.workers.touch(workerId, endpointId, now);
+    this.touched(workerId, endpointId, now);
     if (body.stopPod === true) this.workers.markLeaving(workerId);
     if (body.status === "IN_PROGRESS") {
       if (this.store.progress(jobId, workerId, JSON.stringify(body.output ?? null))) this.jobWaiters.notify(jobId);
@@ -217,12 +232,12 @@ export class JobService {
     const error = failed ? (typeof body.error === "string" ? body.error : JSON.stringify(body.error)) : null;
     const finished = this.store.finish(jobId, workerId, failed ? "FAILED" : "COMPLETED", output, error, now);
     await this.database.durable();
-    if (finished) this.jobWaiters.notify(jobId);
+    if (finished) this.ended(finished);
   }
 
   /** One chunk from a generator handler; ignored unless the job is still this worker's. */
   async streamChunk(endpointId: string, workerId: string, jobId: string, output: unknown): Promise<void> {
-    this.workers.touch(workerId, endpointId, Date.now());
+    this.touched(workerId, endpointId, Date.now());
     const job = this.store.get(endpointId, jobId);
     if (!job || job.status !== "IN_PROGRESS" || job.worker_id !== workerId) return;
     this.store.appendChunk(jobId, JSON.stringify(output ?? null));
@@ -231,7 +246,7 @@ export class JobService {
   }
 
   async ping(endpointId: string, workerId: string, report: PingReport): Promise<void> {
-    this.workers.touch(workerId, endpointId, Date.now(), report.sdkVersion);
+    this.touched(workerId, endpointId, Date.now(), report.sdkVersion);
     if (report.unhealthy) {
       const { check, reason } = report.unhealthy;
       const why = `worker reported unhealthy${check ? ` (${check})` : ""}${reason ? `: ${reason}` : ""}`;
@@ -243,7 +258,7 @@ export class JobService {
 
   /** Jobs this worker must stop, waiting up to `waitMs` for one. */
   async takeStops(endpointId: string, workerId: string, waitMs: number, signal?: AbortSignal): Promise<string[]> {
-    this.workers.touch(workerId, endpointId, Date.now());
+    this.touched(workerId, endpointId, Date.now());
     if (!this.stops.get(workerId)?.size) await this.stopWaiters.wait(workerId, waitMs, signal);
     const ids = [...(this.stops.get(workerId) ?? [])];
     this.stops.delete(workerId);
@@ -273,6 +288,24 @@ export class JobService {
     this.queuedListeners.add(listener);
   }
 
+  onEnded(listener: (job: JobRow) => void): void {
+    this.endedListeners.add(listener);
+  }
+
+  onRunEnded(listener: (run: JobRun) => void): void {
+    this.runEndedListeners.add(listener);
+  }
+
+  /**
+   * Resolves with the time of the worker's first call at or after `since` (a runtime started or resumed it then).
+   * A worker that has called since already resolves at once, with its first call if that was after `since`.
+   */
+  firstCallAfter(workerId: string, since: number): Promise<number> {
+    const row = this.workers.get(workerId);
+    if (row && row.last_seen_at >= since) return Promise.resolve(row.first_seen_at >= since ? row.first_seen_at : row.last_seen_at);
+    return new Promise((resolve) => this.firstCallWaiters.set(workerId, { since, resolve }));
+  }
+
   /** The worker gets no new jobs until released (its long-polls keep waiting); jobs it has are unaffected. */
   hold(workerId: string): void {
     this.held.add(workerId);
@@ -284,6 +317,7 @@ export class JobService {
 
   /** A runtime saw the worker die: its jobs go back to the queue now rather than when it would count as lost. */
   workerGone(workerId: string, why: string): void {
+    this.firstCallWaiters.delete(workerId);
     this.releaseJobsOf(workerId, why);
     this.workers.remove(workerId);
     this.held.delete(workerId);
@@ -328,7 +362,7 @@ export class JobService {
     const ended = this.store.end(job.id, status, error, Date.now());
     if (!ended) return undefined;
     if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(job.worker_id, job.id);
-    this.jobWaiters.notify(job.id);
+    this.ended(ended);
     return ended;
   }
 
@@ -336,13 +370,36 @@ export class JobService {
   private releaseJobsOf(workerId: string, why: string): void {
     for (const job of this.store.inProgressOf(workerId)) {
       if (job.attempts >= this.config.maxAttempts) {
-        this.store.end(job.id, "FAILED", `${why}; gave up after ${job.attempts} attempts`, Date.now());
+        const ended = this.store.end(job.id, "FAILED", `${why}; gave up after ${job.attempts} attempts`, Date.now());
+        if (ended) this.ended(ended);
       } else {
         this.store.requeue(job.id);
+        this.runEnded(job, Date.now());
         this.queueWaiters.notify(job.endpoint_id);
+        this.jobWaiters.notify(job.id);
       }
-      this.jobWaiters.notify(job.id);
     }
+  }
+
+  private touched(workerId: string, endpointId: string, now: number, sdkVersion?: string): void {
+    this.workers.touch(workerId, endpointId, now, sdkVersion);
+    const waiter = this.firstCallWaiters.get(workerId);
+    if (waiter && now >= waiter.since) {
+      this.firstCallWaiters.delete(workerId);
+      waiter.resolve(now);
+    }
+  }
+
+  private ended(job: JobRow): void {
+    this.jobWaiters.notify(job.id);
+    for (const listener of this.endedListeners) listener(job);
+    if (job.finished_at !== null) this.runEnded(job, job.finished_at);
+  }
+
+  private runEnded(job: JobRow, at: number): void {
+    if (job.worker_id === null || job.started_at === null) return;
+    const run = { jobId: job.id, workerId: job.worker_id, endpointId: job.endpoint_id, startedAt: job.started_at, endedAt: at };
+    for (const listener of this.runEndedListeners) listener(run);
   }
 
   private requestStop(workerId: string, jobId: string): void {

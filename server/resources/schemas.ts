@@ -397,3 +397,105 @@ export const endpointWorkersViewSchema = z
   })
   .describe("An endpoint's workers on the runtime, with its throttled count and rollout");
 
+
+// ---------------------------------------------------------------------------------------------------------
+// Monitoring: the workers view (page, SSE, CLI) and usage
+
+const JOB_STATUSES = ["IN_QUEUE", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"] as const;
+
+export const jobSummarySchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(JOB_STATUSES),
+    workerId: z.string().optional(),
+    createdAt: z.string().describe("ISO 8601"),
+    delayMs: z.number().int().optional().describe("from queued to taken by a worker (RunPod's delayTime)"),
+    executionMs: z.number().int().optional().describe("from taken to ended (RunPod's executionTime)"),
+    finishedAt: z.string().optional().describe("ISO 8601"),
+  })
+  .describe("A job without its input or output");
+
+export const resourceUseSchema = z
+  .object({
+    cpuPercent: z.number().optional().describe("of one core; 200 is two cores busy"),
+    memoryBytes: z.number().int().optional(),
+    memoryLimitBytes: z.number().int().optional(),
+    gpuPercent: z.number().optional().describe("mean utilization of its GPUs, where the host reports it (nvidia-smi)"),
+    note: z.string().optional().describe("why a figure is missing, e.g. a simulated GPU or a cluster without a metrics API"),
+  })
+  .describe("A worker's latest measured resource use");
+
+export const workerDetailSchema = workerViewSchema
+  .extend({
+    uptimeSeconds: z.number().int().optional(),
+    currentJobs: z.array(z.string()).describe("ids of the jobs it has in progress"),
+    resources: resourceUseSchema,
+    recentJobs: z.array(jobSummarySchema).describe("its latest jobs, newest first, while the store retains them"),
+  })
+  .describe("A worker with what it is doing and has done");
+
+const queueNowSchema = z.object({ queued: z.number().int(), inProgress: z.number().int() });
+
+export const endpointOverviewSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    revision: z.number().int(),
+    workersMin: z.number().int(),
+    workersMax: z.number().int(),
+    queue: queueNowSchema,
+    history: z.array(queueNowSchema.extend({ t: z.number().int().describe("ms since the epoch") })).describe("the last minutes, oldest first"),
+    throttled: endpointWorkersViewSchema.shape.throttled,
+    rollout: endpointWorkersViewSchema.shape.rollout,
+    workers: z.array(workerDetailSchema),
+  })
+  .describe("One endpoint in the workers view");
+
+export const overviewSchema = z
+  .object({
+    generatedAt: z.string().describe("ISO 8601"),
+    runtime: endpointWorkersViewSchema.shape.runtime,
+    endpoints: z.array(endpointOverviewSchema),
+  })
+  .describe("Every endpoint with its workers, queue and recent jobs: what the workers view shows");
+
+export const recentJobsQuerySchema = z
+  .object({ limit: z.coerce.number().int().min(1).max(1000).default(50).describe("how many, newest first") })
+  .strict();
+
+export const recentJobsSchema = z.object({ endpointId: z.string(), jobs: z.array(jobSummarySchema) }).describe("An endpoint's latest jobs");
+
+const instant = z.string().transform((value, ctx) => {
+  const ms = /^\d+$/.test(value) ? Number(value) : /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) ctx.addIssue({ code: "custom", message: "must be an ISO 8601 time or ms since the epoch" });
+  return ms;
+});
+
+export const usageQuerySchema = z
+  .object({
+    from: instant.describe("ISO 8601 or ms since the epoch; default 24 hours before `to`").optional(),
+    to: instant.describe("ISO 8601 or ms since the epoch; default now").optional(),
+    endpointId: z.string().min(1).max(64).optional().describe("one endpoint only"),
+  })
+  .strict()
+  .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, { message: "must be before `to`", path: ["from"] });
+
+export const usageReportSchema = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    lines: z.array(
+      z.object({
+        endpointId: z.string(),
+        workerType: z.string(),
+        gpuTypeId: z.string().optional(),
+        seconds: z.number().describe("seconds its workers were running jobs; idle time is not billed"),
+        gpuSeconds: z.number(),
+        pricePerGpuSecond: z.number().optional(),
+        cost: z.number().optional().describe("absent when no price is set for the GPU type"),
+      }),
+    ),
+    total: z.object({ seconds: z.number(), gpuSeconds: z.number(), cost: z.number() }),
+    unpriced: z.array(z.string()).describe("GPU types that ran without a price (--gpu-prices)"),
+  })
+  .describe("Usage over a time range, by endpoint, worker type and GPU type");

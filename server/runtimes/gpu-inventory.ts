@@ -182,3 +182,25 @@ async function queryNvidiaSmi(command: string): Promise<DetectedGpus> {
   devices.sort((a, b) => a.index - b.index);
   return { inventory: { source: "nvidia-smi", devices: devices.map(({ id, typeId, simulated }) => ({ id, typeId, simulated })) }, warnings };
 }
+
+/**
+ * Each GPU's utilization in percent, keyed by both its UUID and its index (the two ways a device is named), from
+ * nvidia-smi; empty when it cannot be asked. For the workers view only, so a failure is not an error.
+ */
+export async function sampleGpuUtilization(nvidiaSmi = "nvidia-smi"): Promise<Map<string, number>> {
+  const use = new Map<string, number>();
+  try {
+    const { stdout } = await promisify(execFile)(nvidiaSmi, ["--query-gpu=index,uuid,utilization.gpu", "--format=csv,noheader,nounits"], {
+      timeout: NVIDIA_SMI_TIMEOUT_MS,
+    });
+    for (const line of stdout.split("\n")) {
+      const [index, uuid, percent] = line.split(",").map((field) => field.trim());
+      if (!index || !uuid || percent === undefined || Number.isNaN(Number(percent))) continue;
+      use.set(index, Number(percent));
+      use.set(uuid, Number(percent));
+    }
+  } catch {
+    // no nvidia-smi, or it failed: no figures
+  }
+  return use;
+}

@@ -14,6 +14,7 @@ import { KubeCluster } from "./kubernetes/cluster";
 import { KubernetesRuntime } from "./kubernetes/runtime";
 import type { WorkerRuntime } from "./worker-runtime";
 import { DockerEngine } from "./docker/engine";
+import { DockerResourceSampler } from "./docker/resource-sampler";
 import { detectGpuInventory } from "./gpu-inventory";
 
 export interface RuntimeDeps {
@@ -22,8 +23,12 @@ export interface RuntimeDeps {
   resources: ResourceStore;
   jobs: JobService;
   workerEnv: (endpointId: string, workerId?: string) => Record<string, string>;
+  coldStart: (endpointId: string, seconds: number) => void;
   log: FastifyBaseLogger;
 }
+
+/** How often workers' CPU, memory and GPU use is sampled for the workers view. */
+const RESOURCE_SAMPLE_INTERVAL_MS = 5_000;
 
 /**
  * Connects the configured runtime and starts what runs workers on it; undefined for `--runtime none`.
@@ -61,6 +66,7 @@ async function startKubernetes(deps: RuntimeDeps, controlPlaneId: string): Promi
       resources: deps.resources,
       jobs: deps.jobs,
       workerEnv: (endpointId) => deps.workerEnv(endpointId),
+      coldStart: deps.coldStart,
       log,
     },
     { reconcileIntervalMs: config.reconcileIntervalMs, storageClass: config.kubeStorageClass },
@@ -80,6 +86,13 @@ async function startDocker(deps: RuntimeDeps, controlPlaneId: string): Promise<W
   const { inventory, warnings } = await detectGpuInventory({ declared: config.gpus, simulated: config.simulatedGpus });
   for (const warning of warnings) log.warn({ gpuInventory: inventory.source }, warning);
   const driver = new DockerDriver({ engine, controlPlaneId, networkMode: config.dockerNetwork });
+  const store = new RuntimeWorkerStore(deps.database);
+  const running = () =>
+    store
+      .all()
+      .filter((w) => w.phase === "up" || w.phase === "draining")
+      .map((w) => ({ id: w.id, gpuIds: w.gpus.map((g) => g.id) }));
+  const sampler = new DockerResourceSampler(engine, inventory, running, RESOURCE_SAMPLE_INTERVAL_MS);
   log.info(
     { runtime: driver.kind, location: driver.location, controlPlaneId, gpus: describeInventory(inventory), simulated: inventory.source === "simulated" },
     "runtime connected",
@@ -90,7 +103,9 @@ async function startDocker(deps: RuntimeDeps, controlPlaneId: string): Promise<W
       inventory,
       resources: deps.resources,
       jobs: deps.jobs,
-      store: new RuntimeWorkerStore(deps.database),
+      store,
+      sampler,
+      coldStart: deps.coldStart,
       workerEnv: deps.workerEnv,
       log,
     },

@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import type { JobService } from "../jobs/service";
-import type { endpointWorkersViewSchema } from "../resources/schemas";
-import type { WorkerState } from "../scheduler/worker-model";
+import type { endpointWorkersViewSchema, resourceUseSchema } from "../resources/schemas";
+import type { WorkerState, WorkerType } from "../scheduler/worker-model";
 
 /** An endpoint's workers as /health, the admin API and the workers view show them. */
 export type EndpointWorkersView = z.output<typeof endpointWorkersViewSchema>;
@@ -10,6 +10,22 @@ export type EndpointWorkersView = z.output<typeof endpointWorkersViewSchema>;
 export type RolloutStatus = EndpointWorkersView["rollout"];
 
 export type EndpointHealth = ReturnType<JobService["health"]> & { gpus: string };
+
+/** A worker's latest measured CPU, memory and GPU use. */
+export type ResourceUse = z.output<typeof resourceUseSchema>;
+
+export interface WorkerInfo {
+  type: WorkerType;
+  gpuTypeId?: string;
+  gpuCount: number;
+}
+
+/** Samples workers' resource use in the background; `use` answers from the latest sample at once. */
+export interface ResourceSampler {
+  start(): void;
+  stop(): void;
+  use(workerId: string, gpuIds: string[]): ResourceUse;
+}
 
 /**
  * What the rest of the control plane asks of whatever runs its endpoints' workers. Two implementations:
@@ -23,6 +39,10 @@ export type EndpointHealth = ReturnType<JobService["health"]> & { gpus: string }
 export interface WorkerRuntime {
   status(endpointId: string): EndpointWorkersView;
   health(endpointId: string): EndpointHealth;
+  /** The worker's latest sampled resource use; a note says why a figure is missing. */
+  resourceUse(workerId: string): ResourceUse;
+  /** What a worker is now, as usage is priced: its type and GPUs; undefined for a worker this runtime does not run. */
+  workerInfo(workerId: string): WorkerInfo | undefined;
   /** A network volume was deleted through the admin API: its storage goes once no worker mounts it. */
   removeVolume(volumeId: string): void;
   stop(): Promise<void>;

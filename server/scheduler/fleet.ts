@@ -1,6 +1,14 @@
 import type { EndpointSpec } from "../resources/schemas";
 import type { ObservedWorker } from "../runtimes/driver";
-import { runtimeHealth, type EndpointHealth, type EndpointWorkersView, type RolloutStatus, type WorkerRuntime } from "../runtimes/worker-runtime";
+import {
+  runtimeHealth,
+  type EndpointHealth,
+  type EndpointWorkersView,
+  type ResourceUse,
+  type RolloutStatus,
+  type WorkerInfo,
+  type WorkerRuntime,
+} from "../runtimes/worker-runtime";
 import type { EndpointRecord, EndpointRevision } from "../store/resources";
 import { desiredServing, idleWorkersToStop } from "./autoscaler";
 import { describeInventory } from "./placement";
@@ -55,6 +63,7 @@ export class Fleet implements WorkerRuntime {
 
   /** Adopts what the runtime already runs for this control plane, then reconciles periodically. */
   start(): void {
+    this.parts.sampler.start();
     this.parts.jobs.onQueued(() => this.trigger());
     for (const worker of this.parts.store.all()) {
       if (worker.phase === "frozen" || worker.phase === "starting" || worker.phase === "draining") this.parts.jobs.hold(worker.id);
@@ -69,6 +78,7 @@ export class Fleet implements WorkerRuntime {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.parts.sampler.stop();
     await this.pass;
   }
 
@@ -122,6 +132,18 @@ export class Fleet implements WorkerRuntime {
 
   health(endpointId: string): EndpointHealth {
     return runtimeHealth(this.parts.jobs, this.status(endpointId));
+  }
+
+  workerInfo(workerId: string): WorkerInfo | undefined {
+    const worker = this.parts.store.get(workerId);
+    return worker && { type: worker.type, gpuTypeId: worker.gpus[0]?.typeId, gpuCount: worker.gpus.length };
+  }
+
+  resourceUse(workerId: string): ResourceUse {
+    const worker = this.parts.store.get(workerId);
+    if (!worker || worker.phase === "failed") return { note: "not running" };
+    if (worker.phase === "frozen") return { note: "frozen (paused until needed)" };
+    return this.parts.sampler.use(workerId, worker.gpus.map((g) => g.id));
   }
 
   // ---- one pass ----

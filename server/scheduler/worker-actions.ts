@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
 import type { JobService } from "../jobs/service";
 import type { GpuInventory, RuntimeDriver, WorkerSpec } from "../runtimes/driver";
+import type { ResourceSampler } from "../runtimes/worker-runtime";
 import type { EndpointRecord, EndpointRevision, ResourceStore } from "../store/resources";
 import type { RuntimeWorkerStore } from "../store/runtime-workers";
 import { RESTARTS_GIVE_UP_AFTER_MS, restartDelayMs } from "./backoff";
@@ -24,6 +25,10 @@ export interface FleetParts {
   store: RuntimeWorkerStore;
   /** The control plane's worker env (worker API URLs, key) for a worker of an endpoint. */
   workerEnv: (endpointId: string, workerId: string) => Record<string, string>;
+  /** The workers' CPU, memory and GPU use, for the workers view. */
+  sampler: ResourceSampler;
+  /** Told how long each started or resumed worker took to call the control plane (the cold start metric). */
+  coldStart: (endpointId: string, seconds: number) => void;
   log: FastifyBaseLogger;
 }
 
@@ -123,6 +128,7 @@ export class WorkerActions {
   }
 
   async resume(worker: RuntimeWorker, type: WorkerType): Promise<void> {
+    this.timeColdStart(worker, Date.now());
     await this.parts.driver.resumeWorker(worker.id);
     this.parts.store.save({ ...worker, type, phase: "up", phaseSince: Date.now() });
     this.parts.jobs.release(worker.id);
@@ -168,6 +174,7 @@ export class WorkerActions {
   /** Creates the worker's container; a failure marks it failed (Unhealthy) with the runtime's reason. */
   private async launch(worker: RuntimeWorker, revision: EndpointRevision): Promise<void> {
     if (worker.type === "extra") this.parts.jobs.hold(worker.id);
+    this.timeColdStart(worker, worker.phaseSince);
     try {
       await this.parts.driver.ensureImage(revision.templateSpec.imageName);
       if (revision.spec.networkVolumeId) {
@@ -181,6 +188,11 @@ export class WorkerActions {
     } catch (err) {
       await this.fail(this.parts.store.get(worker.id) ?? worker, (err as Error).message, Date.now());
     }
+  }
+
+  /** From the moment the worker was asked to run to its first call; a worker that never calls is never counted. */
+  private timeColdStart(worker: RuntimeWorker, since: number): void {
+    void this.parts.jobs.firstCallAfter(worker.id, since).then((at) => this.parts.coldStart(worker.endpointId, (at - since) / 1000));
   }
 
   private workerSpec(worker: RuntimeWorker, revision: EndpointRevision): WorkerSpec {

@@ -22,6 +22,8 @@ export interface JobCounts {
   retried: number;
 }
 
+export type JobSummaryRow = Pick<JobRow, "id" | "status" | "worker_id" | "created_at" | "started_at" | "finished_at">;
+
 export interface QueueStats {
   queued: number;
   delayed: number;
@@ -41,6 +43,8 @@ export class JobStore {
         ttl_ms, retention_ms, created_at) VALUES (@id, @endpointId, 'IN_QUEUE', @input, @webhook, @lowPriority,
         @executionTimeoutMs, @ttlMs, @retentionMs, @createdAt)`),
       get: db.prepare("SELECT * FROM jobs WHERE id = ? AND endpoint_id = ?"),
+      recent: db.prepare(`SELECT id, status, worker_id, created_at, started_at, finished_at FROM jobs
+        WHERE endpoint_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`),
       finish: db.prepare(`UPDATE jobs SET status = @status, output = @output, error = @error, finished_at = @now,
           webhook_due_at = CASE WHEN webhook IS NOT NULL THEN @now END
         WHERE id = @id AND status = 'IN_PROGRESS' AND worker_id = @workerId RETURNING *`),
@@ -170,6 +174,11 @@ export class JobStore {
   queueStats(endpointId: string, delayedBefore: number): QueueStats {
     const row = this.s.queueStats!.get({ endpointId, delayedBefore }) as Record<keyof QueueStats, number | null>;
     return { queued: row.queued ?? 0, delayed: row.delayed ?? 0, inProgress: row.inProgress ?? 0 };
+  }
+
+  /** An endpoint's latest jobs, newest first, without their input or output: what the workers view lists. */
+  recent(endpointId: string, limit: number): JobSummaryRow[] {
+    return this.s.recent!.all(endpointId, limit) as JobSummaryRow[];
   }
 
   /** Jobs in progress per worker of an endpoint. */

@@ -116,4 +116,20 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX runtime_workers_endpoint ON runtime_workers (endpoint_id);
   `,
+  // Usage metering: one row per run of a job on a worker (a retried job has one per attempt), kept after the job
+  // itself expires, with what the worker was then (its type and GPUs), which is what a run is priced by.
+  `
+  CREATE TABLE usage_runs (
+    job_id      TEXT NOT NULL,
+    worker_id   TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    worker_type TEXT NOT NULL,
+    gpu_type_id TEXT,
+    gpu_count   INTEGER NOT NULL,
+    started_at  INTEGER NOT NULL,
+    ended_at    INTEGER NOT NULL,
+    PRIMARY KEY (job_id, started_at)
+  );
+  CREATE INDEX usage_runs_ended ON usage_runs (ended_at);
+  `,
 ];

@@ -210,6 +210,20 @@ export class DockerEngine {
     return res.status === 404 ? undefined : res.data;
   }
 
+  /**
+   * One sample of a running container's CPU and memory counters (`one-shot`: no wait for a second sample, so the
+   * caller keeps the previous one to turn CPU time into a rate). Undefined when the container is gone.
+   */
+  async containerStats(id: string): Promise<ContainerStats | undefined> {
+    const res = await this.call(`GET /containers/${id}/stats`, {
+      method: "GET",
+      url: `/containers/${id}/stats`,
+      params: { stream: false, "one-shot": true },
+      acceptStatus: [404, 409],
+    });
+    return res.status === 200 ? res.data : undefined;
+  }
+
   /** Every container, running or not, that carries all of `labels`. */
   async listContainers(labels: Record<string, string>): Promise<ContainerSummary[]> {
     const filters = { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) };
@@ -336,6 +350,12 @@ export class DockerEngine {
     }
     return res;
   }
+}
+
+/** The counters of the stats API that the workers view reads. */
+export interface ContainerStats {
+  cpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number; online_cpus?: number };
+  memory_stats: { usage?: number; limit?: number; stats?: { inactive_file?: number; total_inactive_file?: number } };
 }
 
 /** Extra time a stop request is given beyond its SIGKILL deadline, for the engine to kill and reap the process. */

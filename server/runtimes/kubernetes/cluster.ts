@@ -3,6 +3,7 @@ import {
   ApiException,
   AppsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
   VersionApi,
@@ -52,6 +53,15 @@ function apiError(action: string, err: unknown): KubernetesApiError {
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
+const SUFFIXES: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+
+/** A Kubernetes quantity ("250m", "1.5", "128Mi", "12345n") as a plain number. */
+export function quantity(value: string): number {
+  const match = /^([0-9.]+)([a-zA-Z]*)$/.exec(value.trim());
+  if (!match) return NaN;
+  return Number(match[1]) * (match[2] ? (SUFFIXES[match[2]] ?? NaN) : 1);
+}
+
 /**
  * The few Kubernetes API calls the runtime makes, in one namespace, through @kubernetes/client-node (which does
  * kubeconfig loading and every auth method). Each failure names the call and the object.
@@ -59,6 +69,7 @@ const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 export class KubeCluster {
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
+  private readonly custom: CustomObjectsApi;
   readonly location: string;
 
   private constructor(
@@ -67,6 +78,7 @@ export class KubeCluster {
   ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
+    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.location = `${kubeConfig.getCurrentCluster()?.server ?? "?"} namespace ${namespace}`;
   }
 
@@ -182,6 +194,30 @@ export class KubeCluster {
         { namespace, name, body: { status: { conditions: [condition] } } },
         setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
       ),
+    );
+  }
+
+  /**
+   * Pods' CPU (cores) and memory (bytes) from the metrics API (metrics-server); undefined when the cluster has
+   * none (404) or the control plane may not read it (403).
+   */
+  async podMetrics(): Promise<Map<string, { cpuCores: number; memoryBytes: number }> | undefined> {
+    const namespace = this.namespace;
+    let list: { items?: Array<{ metadata: { name: string }; containers: Array<{ usage: { cpu: string; memory: string } }> }> };
+    try {
+      list = (await this.custom.listNamespacedCustomObject({ group: "metrics.k8s.io", version: "v1beta1", namespace, plural: "pods" })) as typeof list;
+    } catch (err) {
+      if (err instanceof ApiException && (err.code === 404 || err.code === 403)) return undefined;
+      throw apiError("read pod metrics", err);
+    }
+    return new Map(
+      (list.items ?? []).map((pod) => [
+        pod.metadata.name,
+        {
+          cpuCores: pod.containers.reduce((sum, c) => sum + quantity(c.usage.cpu), 0),
+          memoryBytes: pod.containers.reduce((sum, c) => sum + quantity(c.usage.memory), 0),
+        },
+      ]),
     );
   }
 

@@ -1,5 +1,6 @@
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import type { WorkerState } from "../../scheduler/worker-model";
+import { quantity } from "./cluster";
 import { DELETION_COST, LABEL } from "./manifests";
 
 /** Where a worker's pod is, as far as the cluster tells. */
@@ -29,6 +30,8 @@ export interface WorkerPod {
   startedAt?: number;
   ready: boolean;
   deletionCost?: string;
+  memoryLimitBytes?: number;
+  gpuCount: number;
 }
 
 /** Container waiting reasons that mean the worker cannot run as it is, rather than that it is on its way. */
@@ -56,6 +59,7 @@ function lastExit(container: V1ContainerStatus): string | undefined {
 export function readWorkerPod(pod: V1Pod): WorkerPod {
   const status = pod.status ?? {};
   const container = status.containerStatuses?.[0];
+  const limit = pod.spec?.containers[0]?.resources?.limits?.memory;
   const base = {
     name: pod.metadata!.name!,
     endpointId: pod.metadata?.labels?.[LABEL.endpoint] ?? "",
@@ -66,6 +70,8 @@ export function readWorkerPod(pod: V1Pod): WorkerPod {
     startedAt: time(container?.state?.running?.startedAt) ?? time(status.startTime),
     ready: status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
     deletionCost: pod.metadata?.annotations?.[DELETION_COST],
+    memoryLimitBytes: limit === undefined ? undefined : quantity(limit),
+    gpuCount: Number(pod.spec?.containers[0]?.resources?.limits?.["nvidia.com/gpu"] ?? 0),
   };
   if (pod.metadata?.deletionTimestamp) return { ...base, phase: "terminating" };
   if (status.phase === "Failed" || status.phase === "Succeeded") {

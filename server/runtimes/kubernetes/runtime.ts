@@ -7,7 +7,15 @@ import { desiredServing, idleWorkersToStop, type ServingCounts } from "../../sch
 import { rolloutBatchSize } from "../../scheduler/rollout";
 import type { WorkerState, WorkerType } from "../../scheduler/worker-model";
 import type { EndpointRecord, EndpointRevision, ResourceStore } from "../../store/resources";
-import { runtimeHealth, type EndpointHealth, type EndpointWorkersView, type RolloutStatus, type WorkerRuntime } from "../worker-runtime";
+import {
+  runtimeHealth,
+  type EndpointHealth,
+  type EndpointWorkersView,
+  type ResourceUse,
+  type RolloutStatus,
+  type WorkerInfo,
+  type WorkerRuntime,
+} from "../worker-runtime";
 import { KubernetesApiError, type KubeCluster } from "./cluster";
 import {
   claimName,
@@ -31,6 +39,8 @@ export interface KubernetesRuntimeParts {
   jobs: JobService;
   /** The control plane's worker env for an endpoint (without RUNPOD_POD_ID: each pod gets its own name). */
   workerEnv: (endpointId: string) => Record<string, string>;
+  /** Told how long each new pod's worker took from the pod's creation to its first call (the cold start metric). */
+  coldStart: (endpointId: string, seconds: number) => void;
   log: FastifyBaseLogger;
 }
 
@@ -45,6 +55,9 @@ export interface KubernetesRuntimeConfig {
  * a pod with a job is the most expensive, so scale-downs and rollouts take idle workers and leave running ones.
  */
 const COST = { stopping: "-1000", outdatedIdle: "-100", idle: "0", running: "1000" } as const;
+
+/** How often the metrics API is read for the workers view (it refreshes its own figures every 15 s or so). */
+const METRICS_READ_INTERVAL_MS = 5_000;
 
 /** What one pass saw of an endpoint, kept for the status reads between passes. */
 interface EndpointObservation {
@@ -69,12 +82,15 @@ export class KubernetesRuntime implements WorkerRuntime {
   private passQueued = false;
   private stopped = false;
   private readonly observed = new Map<string, EndpointObservation>();
-  /** Pod names seen in the last pass, to tell a pod that has gone from one never seen. */
-  private knownPods = new Set<string>();
+  /** Pod names seen in the last pass, to tell a pod that has gone from one never seen; undefined before the first. */
+  private knownPods: Set<string> | undefined;
   /** When each serving pod was last seen without a job; in memory, so a restart starts the clocks afresh. */
   private readonly idleSince = new Map<string, number>();
   private readonly volumesToRemove = new Set<string>();
   private gpuSummary = "unknown";
+  /** The metrics API's latest reading, refreshed every few passes; undefined when the cluster has none. */
+  private podMetrics: Map<string, { cpuCores: number; memoryBytes: number }> | undefined;
+  private metricsReadAt = 0;
 
   constructor(
     private readonly parts: KubernetesRuntimeParts,
@@ -151,6 +167,36 @@ export class KubernetesRuntime implements WorkerRuntime {
     return runtimeHealth(this.parts.jobs, this.status(endpointId));
   }
 
+  workerInfo(workerId: string): WorkerInfo | undefined {
+    const pod = this.pod(workerId);
+    const spec = pod && this.parts.resources.getEndpoint(pod.endpointId)?.spec;
+    if (!pod || !spec) return undefined;
+    const type = this.workerTypes(spec, this.observed.get(pod.endpointId)?.pods ?? []).get(pod.name) ?? "flex";
+    return { type, gpuTypeId: pod.node ? this.nodeGpuType.get(pod.node) : undefined, gpuCount: pod.gpuCount };
+  }
+
+  resourceUse(workerId: string): ResourceUse {
+    const pod = this.pod(workerId);
+    if (!pod || pod.phase !== "running") return { note: "not running" };
+    const gpuNote = "GPU use: read it from NVIDIA's DCGM exporter; the Kubernetes API does not report it";
+    if (!this.podMetrics) return { memoryLimitBytes: pod.memoryLimitBytes, note: `the cluster has no metrics API (metrics-server); ${gpuNote}` };
+    const sample = this.podMetrics.get(workerId);
+    return {
+      cpuPercent: sample ? Math.round(sample.cpuCores * 1000) / 10 : undefined,
+      memoryBytes: sample?.memoryBytes,
+      memoryLimitBytes: pod.memoryLimitBytes,
+      note: gpuNote,
+    };
+  }
+
+  private pod(name: string): WorkerPod | undefined {
+    for (const observation of this.observed.values()) {
+      const pod = observation.pods.find((p) => p.name === name);
+      if (pod) return pod;
+    }
+    return undefined;
+  }
+
   // ---- one pass ----
 
   private readonly nodeGpuType = new Map<string, string>();
@@ -166,8 +212,12 @@ export class KubernetesRuntime implements WorkerRuntime {
     ]);
     await this.readNodes();
     const now = Date.now();
+    if (now - this.metricsReadAt >= METRICS_READ_INTERVAL_MS) {
+      this.metricsReadAt = now;
+      this.podMetrics = await cluster.podMetrics().catch(() => undefined);
+    }
     const workerPods = pods.map(readWorkerPod);
-    this.noticeGonePods(workerPods);
+    this.noticePodChanges(workerPods);
 
     await this.reconcileVolumes(claims.map((c) => ({ volumeId: c.metadata?.labels?.[LABEL.volume] ?? "", storage: c.spec?.resources?.requests?.storage })));
 
@@ -201,10 +251,16 @@ export class KubernetesRuntime implements WorkerRuntime {
     }
   }
 
-  /** A pod that went away took its worker with it: its jobs go back to the queue now. */
-  private noticeGonePods(pods: WorkerPod[]): void {
+  /** A pod that went away took its worker with it: its jobs go back to the queue now. A new pod's cold start is timed. */
+  private noticePodChanges(pods: WorkerPod[]): void {
     const now = new Set(pods.map((p) => p.name));
-    for (const name of this.knownPods) {
+    // The first pass (after a start or restart) adopts what exists: those pods' cold starts are not new.
+    const known = this.knownPods ?? now;
+    for (const pod of pods) {
+      if (known.has(pod.name) || pod.phase === "terminating") continue;
+      void this.parts.jobs.firstCallAfter(pod.name, pod.createdAt).then((at) => this.parts.coldStart(pod.endpointId, (at - pod.createdAt) / 1000));
+    }
+    for (const name of known) {
       if (!now.has(name)) {
         this.parts.jobs.workerGone(name, `pod ${name} was deleted`);
         this.idleSince.delete(name);

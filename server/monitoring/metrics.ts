@@ -1,0 +1,146 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { JobService } from "../jobs/service";
+import type { JobRow } from "../jobs/model";
+import { WORKER_STATES } from "../resources/schemas";
+import type { WorkerRuntime } from "../runtimes/worker-runtime";
+import type { ResourceStore } from "../store/resources";
+
+export interface MetricsSources {
+  jobs: JobService;
+  resources: ResourceStore;
+  runtime: () => WorkerRuntime | undefined;
+}
+
+/** Seconds: jobs from milliseconds to hours, cold starts from a resumed standby to a slow image pull. */
+const JOB_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+const COLD_START_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const WORKER_TYPES = ["active", "flex", "extra"] as const;
+
+/**
+ * Prometheus metrics (prom-client, in a registry of the control plane's own). Jobs and cold starts are counted as
+ * they happen; queue depth, workers and rollouts are read from the store and the runtime when scraped, so they
+ * can never drift from what the APIs say.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly jobsEnded: Counter<"endpoint" | "status">;
+  private readonly delay: Histogram<"endpoint">;
+  private readonly execution: Histogram<"endpoint">;
+  private readonly coldStarts: Histogram<"endpoint">;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    const endpoints = () => sources.resources.listEndpoints();
+    this.jobsEnded = new Counter({
+      name: "berth_jobs_total",
+      help: "Jobs that reached a terminal status, by endpoint and status",
+      labelNames: ["endpoint", "status"],
+      registers,
+    });
+    new Gauge({
+      name: "berth_jobs",
+      help: "Jobs waiting (IN_QUEUE) and running (IN_PROGRESS) now, by endpoint and status",
+      labelNames: ["endpoint", "status"],
+      registers,
+      collect() {
+        this.reset();
+        for (const endpoint of endpoints()) {
+          const counts = sources.jobs.store.counts(endpoint.id);
+          this.set({ endpoint: endpoint.id, status: "IN_QUEUE" }, counts.inQueue);
+          this.set({ endpoint: endpoint.id, status: "IN_PROGRESS" }, counts.inProgress);
+        }
+      },
+    });
+    new Gauge({
+      name: "berth_queue_depth",
+      help: "Jobs waiting for a worker, by endpoint",
+      labelNames: ["endpoint"],
+      registers,
+      collect() {
+        this.reset();
+        for (const endpoint of endpoints()) this.set({ endpoint: endpoint.id }, sources.jobs.store.counts(endpoint.id).inQueue);
+      },
+    });
+    this.delay = new Histogram({
+      name: "berth_job_delay_seconds",
+      help: "From queued to taken by a worker (RunPod's delayTime), by endpoint",
+      labelNames: ["endpoint"],
+      buckets: JOB_BUCKETS,
+      registers,
+    });
+    this.execution = new Histogram({
+      name: "berth_job_execution_seconds",
+      help: "From taken by a worker to ended (RunPod's executionTime), by endpoint",
+      labelNames: ["endpoint"],
+      buckets: JOB_BUCKETS,
+      registers,
+    });
+    this.coldStarts = new Histogram({
+      name: "berth_worker_cold_start_seconds",
+      help: "From the runtime starting (or resuming) a worker to its first call; _count is the number of cold starts",
+      labelNames: ["endpoint"],
+      buckets: COLD_START_BUCKETS,
+      registers,
+    });
+    new Gauge({
+      name: "berth_workers",
+      help: "The runtime's workers by endpoint, state and type (Throttled: wanted, with no capacity)",
+      labelNames: ["endpoint", "state", "type"],
+      registers,
+      collect() {
+        this.reset();
+        const runtime = sources.runtime();
+        if (!runtime) return;
+        for (const endpoint of endpoints()) {
+          const view = runtime.status(endpoint.id);
+          for (const state of WORKER_STATES) {
+            for (const type of WORKER_TYPES) {
+              const n = view.workers.filter((w) => w.state === state && w.type === type).length;
+              if (n > 0) this.set({ endpoint: endpoint.id, state, type }, n);
+            }
+          }
+          // Docker's throttled workers have no record; Kubernetes' are pods, already counted above.
+          const listed = view.workers.filter((w) => w.state === "Throttled").length;
+          if (view.throttled.count > listed) this.inc({ endpoint: endpoint.id, state: "Throttled", type: "flex" }, view.throttled.count - listed);
+        }
+      },
+    });
+    new Gauge({
+      name: "berth_rollout_outdated_workers",
+      help: "Workers of older revisions still serving or draining, by endpoint: 0 when a rollout is done",
+      labelNames: ["endpoint", "state"],
+      registers,
+      collect() {
+        this.reset();
+        const runtime = sources.runtime();
+        if (!runtime) return;
+        for (const endpoint of endpoints()) {
+          const rollout = runtime.status(endpoint.id).rollout;
+          this.set({ endpoint: endpoint.id, state: rollout.state }, rollout.outdated);
+        }
+      },
+    });
+    new Gauge({
+      name: "berth_endpoint_revision",
+      help: "Each endpoint's current revision: a change means a rollout began",
+      labelNames: ["endpoint"],
+      registers,
+      collect() {
+        this.reset();
+        for (const endpoint of endpoints()) this.set({ endpoint: endpoint.id }, endpoint.revision);
+      },
+    });
+    sources.jobs.onEnded((job) => this.jobEnded(job));
+  }
+
+  coldStart(endpointId: string, seconds: number): void {
+    this.coldStarts.observe({ endpoint: endpointId }, seconds);
+  }
+
+  private jobEnded(job: JobRow): void {
+    this.jobsEnded.inc({ endpoint: job.endpoint_id, status: job.status });
+    if (job.started_at === null) return;
+    this.delay.observe({ endpoint: job.endpoint_id }, (job.started_at - job.created_at) / 1000);
+    if (job.finished_at !== null) this.execution.observe({ endpoint: job.endpoint_id }, (job.finished_at - job.started_at) / 1000);
+  }
+}
