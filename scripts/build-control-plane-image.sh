@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the control plane's image: esbuild bundles server/cli.ts into one file, better-sqlite3's native module is
-# copied beside it (the one npm built for this Node and glibc), and server/Dockerfile puts both on BASE_IMAGE.
+# copied beside it (the one npm built for this Node and glibc), with the workers view's page files, and
+# server/Dockerfile puts them on BASE_IMAGE.
 #   bash scripts/build-control-plane-image.sh [TAG]        (default berth/control-plane:<package version>)
 # BASE_IMAGE defaults to node:20-bookworm-slim; the test bed sets its local stand-in ($BERTH_NODE_IMAGE).
 set -euo pipefail
@@ -16,6 +17,9 @@ mkdir -p "$context/node_modules/better-sqlite3/build/Release"
 cp -r node_modules/better-sqlite3/package.json node_modules/better-sqlite3/lib "$context/node_modules/better-sqlite3/"
 cp node_modules/better-sqlite3/build/Release/better_sqlite3.node "$context/node_modules/better-sqlite3/build/Release/"
 cp -r node_modules/bindings node_modules/file-uri-to-path "$context/node_modules/"
+# The workers view's page is served from files beside the bundle (server/app.ts looks in <its directory>/ui).
+mkdir -p "$context/ui"
+cp server/ui/index.html server/ui/app.js server/ui/style.css "$context/ui/"
 cp server/Dockerfile "$context/"
 DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE_IMAGE=$base" -t "$tag" "$context" >/dev/null
 echo "$tag"

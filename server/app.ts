@@ -1,3 +1,4 @@
+import path from "node:path";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import type { ServerConfig } from "./config";
 import type { Keys } from "./keys";
@@ -11,6 +12,7 @@ import type { JobService } from "./jobs/service";
 import type { Monitoring } from "./monitoring/monitoring";
 import type { WorkerRuntime } from "./runtimes/worker-runtime";
 import type { ResourceStore } from "./store/resources";
+import { uiRoutes } from "./ui/routes";
 
 export interface AppDeps {
   config: ServerConfig;
@@ -44,5 +46,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(adminRoutes, { prefix: "/admin", ...deps });
   app.register(monitoringRoutes, { prefix: "/admin", ...deps });
   app.register(metricsRoute, deps);
+  // The page's files sit in ui/ beside this module: server/ui in a checkout, /opt/berth/ui in the image.
+  app.register(uiRoutes, { dir: path.join(__dirname, "ui") });
   return app;
 }

@@ -6,6 +6,7 @@
 #   5. the project's npm dependencies (npm ci)  6. a local container registry (testbed/registry.sh)
 #   7. a Kubernetes control plane with kwok's fake GPU nodes (testbed/kubernetes.sh; cold: ~8 min of Go builds)
 #   8. Pulumi's Kubernetes provider plugin (testbed/pulumi-kubernetes.sh; cold: ~11 min of Go build)
+#   9. Debian's Chromium for the workers page's browser tests (testbed/chromium.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ "$(node --version)" == v20.* ]] || die "Berth needs Node 20; found $(node --version)"
@@ -23,6 +24,7 @@ python="$(timed bash "$BERTH_ROOT/testbed/python.sh")"
 registry="$(timed bash "$BERTH_ROOT/testbed/registry.sh")"
 kubernetes="$(timed bash "$BERTH_ROOT/testbed/kubernetes.sh")"
 pulumi_kubernetes_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi-kubernetes.sh")"
+chromium="$(timed bash "$BERTH_ROOT/testbed/chromium.sh")"
 
 # npm ci only when package-lock.json changed since the last install into this clone.
 lock_hash="$(sha256sum "$BERTH_ROOT/package-lock.json" | cut -d' ' -f1)"
@@ -38,6 +40,7 @@ fi
 echo "export DOCKER_HOST='$docker_host'"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$images"
 echo "export BERTH_PYTHON='$python'"
+echo "export $chromium"
 echo "export $registry"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$kubernetes"
 echo "export PATH='$pulumi_bin':'$pulumi_kubernetes_bin':'$(sed -n 's/^BERTH_KUBE_BIN=//p' <<<"$kubernetes")':\"\$PATH\""

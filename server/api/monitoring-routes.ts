@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { AppDeps } from "../app";
@@ -23,6 +24,11 @@ export async function monitoringRoutes(app: FastifyInstance, opts: AppDeps): Pro
 
   // An event stream rather than polling: the page holds one connection and gets a new picture every interval.
   // Each event is the whole overview: small (a few KB per endpoint), and a client that missed one loses nothing.
+  // A hijacked response is fastify's no more: a shutdown would wait for the page to go away. They end first.
+  const streams = new Set<ServerResponse>();
+  app.addHook("preClose", async () => {
+    for (const stream of streams) stream.end();
+  });
   app.get("/events", (request, reply) => {
     const { intervalMs } = parse(eventsQuerySchema, request.query, "query");
     reply.hijack();
@@ -30,7 +36,11 @@ export async function monitoringRoutes(app: FastifyInstance, opts: AppDeps): Pro
     const send = () => reply.raw.write(`event: overview\ndata: ${JSON.stringify(monitoring.overview())}\n\n`);
     send();
     const timer = setInterval(send, intervalMs);
-    reply.raw.on("close", () => clearInterval(timer));
+    streams.add(reply.raw);
+    reply.raw.on("close", () => {
+      clearInterval(timer);
+      streams.delete(reply.raw);
+    });
   });
 
   app.get("/endpoints/:id/overview", async (request) => {
