@@ -46,6 +46,17 @@ describe("scaling on the Kubernetes runtime", () => {
     const nodes = new Set((await runtime.workers(ep.id)).workers.map((w) => w.node));
     assert.ok([...nodes].every((n) => n?.startsWith("gpu-h100-")), `pods were placed on H100 nodes only: ${[...nodes]}`);
 
+    // Monitoring covers pods too: cold starts from each pod's creation, usage by the GPU type of its node.
+    const metrics = (await runtime.api.get("/metrics")).data as string;
+    const coldStarts = Number(new RegExp(`^berth_worker_cold_start_seconds_count\\{endpoint="${ep.id}"\\} (\\d+)$`, "m").exec(metrics)?.[1]);
+    assert.ok(coldStarts >= 3, `the three pods' cold starts were counted (${coldStarts})`);
+    const usage = (await runtime.api.get("/admin/usage", { params: { endpointId: ep.id } })).data;
+    assert.deepEqual(
+      usage.lines.map((l: { workerType: string; gpuTypeId: string }) => [l.workerType, l.gpuTypeId]),
+      [["flex", "NVIDIA H100 80GB HBM3"]],
+    );
+    assert.ok(usage.lines[0].seconds >= 6 * 1.5, `six jobs of 1.5 s were billed (${usage.lines[0].seconds} s)`);
+
     await runtime.until("the deployment back at 0 after idleTimeout", ep.id, async () => {
       const [d, left] = await Promise.all([runtime.deployment(ep.id), runtime.pods(ep.id)]);
       return d.spec?.replicas === 0 && left.length === 0 ? true : undefined;
