@@ -14,6 +14,7 @@ import { desiredServing, idleWorkersToStop } from "./autoscaler";
 import { describeInventory } from "./placement";
 import { pickRetirees, rolloutBatchSize } from "./rollout";
 import type { RuntimeWorker, WorkerType } from "./worker-model";
+import { ReconcileLoop } from "../runtimes/reconcile-loop";
 import { WorkerActions, type FleetParts, type WorkerActionsConfig } from "./worker-actions";
 import { workerState } from "./worker-states";
 
@@ -37,10 +38,7 @@ const HEALTHY_AFTER_MS = 60_000;
  * control plane all converge the same way.
  */
 export class Fleet implements WorkerRuntime {
-  private timer: NodeJS.Timeout | undefined;
-  private pass: Promise<void> = Promise.resolve();
-  private passQueued = false;
-  private stopped = false;
+  private readonly loop: ReconcileLoop;
   /** In memory: when each serving worker was last seen without a job. A restart starts the clocks afresh. */
   private readonly idleSince = new Map<string, number>();
   /**
@@ -59,6 +57,9 @@ export class Fleet implements WorkerRuntime {
     private readonly config: FleetConfig,
   ) {
     this.actions = new WorkerActions(parts, config);
+    this.loop = new ReconcileLoop(() => this.reconcile(), config.reconcileIntervalMs, (err) =>
+      this.parts.log.error({ err }, "fleet reconcile pass failed"),
+    );
   }
 
   /** Adopts what the runtime already runs for this control plane, then reconciles periodically. */
@@ -68,33 +69,16 @@ export class Fleet implements WorkerRuntime {
     for (const worker of this.parts.store.all()) {
       if (worker.phase === "frozen" || worker.phase === "starting" || worker.phase === "draining") this.parts.jobs.hold(worker.id);
     }
-    const tick = () => {
-      this.trigger();
-      this.timer = setTimeout(tick, this.config.reconcileIntervalMs);
-    };
-    tick();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
     this.parts.sampler.stop();
-    await this.pass;
+    await this.loop.stop();
   }
 
-  /** Runs a pass soon; passes never overlap, and any number of triggers during one make one more pass. */
   trigger(): void {
-    if (this.passQueued || this.stopped) return;
-    this.passQueued = true;
-    this.pass = this.pass.then(async () => {
-      this.passQueued = false;
-      if (this.stopped) return;
-      try {
-        await this.reconcile();
-      } catch (err) {
-        this.parts.log.error({ err }, "fleet reconcile pass failed");
-      }
-    });
+    this.loop.trigger();
   }
 
   /** A deleted network volume's data goes once no worker mounts it any more (checked every pass). */

@@ -7,6 +7,7 @@ import { desiredServing, idleWorkersToStop, type ServingCounts } from "../../sch
 import { rolloutBatchSize } from "../../scheduler/rollout";
 import type { WorkerState, WorkerType } from "../../scheduler/worker-model";
 import type { EndpointRecord, EndpointRevision, ResourceStore } from "../../store/resources";
+import { ReconcileLoop } from "../reconcile-loop";
 import {
   runtimeHealth,
   type EndpointHealth,
@@ -77,10 +78,7 @@ interface EndpointObservation {
  */
 export class KubernetesRuntime implements WorkerRuntime {
   readonly kind = "kubernetes";
-  private timer: NodeJS.Timeout | undefined;
-  private pass: Promise<void> = Promise.resolve();
-  private passQueued = false;
-  private stopped = false;
+  private readonly loop: ReconcileLoop;
   private readonly observed = new Map<string, EndpointObservation>();
   /** Pod names seen in the last pass, to tell a pod that has gone from one never seen; undefined before the first. */
   private knownPods: Set<string> | undefined;
@@ -95,36 +93,23 @@ export class KubernetesRuntime implements WorkerRuntime {
   constructor(
     private readonly parts: KubernetesRuntimeParts,
     private readonly config: KubernetesRuntimeConfig,
-  ) {}
+  ) {
+    this.loop = new ReconcileLoop(() => this.reconcile(), config.reconcileIntervalMs, (err) =>
+      this.parts.log.error({ err: err.message }, "kubernetes reconcile pass failed"),
+    );
+  }
 
   start(): void {
     this.parts.jobs.onQueued(() => this.trigger());
-    const tick = () => {
-      this.trigger();
-      this.timer = setTimeout(tick, this.config.reconcileIntervalMs);
-    };
-    tick();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.pass;
+    await this.loop.stop();
   }
 
-  /** Runs a pass soon; passes never overlap, and any number of triggers during one make one more pass. */
   trigger(): void {
-    if (this.passQueued || this.stopped) return;
-    this.passQueued = true;
-    this.pass = this.pass.then(async () => {
-      this.passQueued = false;
-      if (this.stopped) return;
-      try {
-        await this.reconcile();
-      } catch (err) {
-        this.parts.log.error({ err: (err as Error).message }, "kubernetes reconcile pass failed");
-      }
-    });
+    this.loop.trigger();
   }
 
   removeVolume(volumeId: string): void {
