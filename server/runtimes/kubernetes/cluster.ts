@@ -84,8 +84,12 @@ export class KubeCluster {
 
   static connect(options: ClusterOptions = {}): KubeCluster {
     const kubeConfig = new KubeConfig();
-    if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
-    else kubeConfig.loadFromDefault();
+    try {
+      if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
+      else kubeConfig.loadFromDefault();
+    } catch (err) {
+      throw new Error(`cannot load the kubeconfig ${options.kubeconfig ?? "(KUBECONFIG, ~/.kube/config or in-cluster)"}: ${(err as Error).message}`);
+    }
     const inCluster = fs.existsSync(IN_CLUSTER_NAMESPACE_FILE) ? fs.readFileSync(IN_CLUSTER_NAMESPACE_FILE, "utf8").trim() : undefined;
     const namespace = options.namespace ?? inCluster ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? "default";
     return new KubeCluster(kubeConfig, namespace);
