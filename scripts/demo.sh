@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$PWD"
-testbed_env="$(bash testbed/up.sh)"  # a plain assignment, so a failed set-up stops this script
+testbed_env="$(bash testbed/up.sh --demo)"  # a plain assignment, so a failed set-up stops this script
 eval "$testbed_env"
 npm run --silent build
 

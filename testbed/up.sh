@@ -7,7 +7,15 @@
 #   7. a Kubernetes control plane with kwok's fake GPU nodes (testbed/kubernetes.sh; cold: ~8 min of Go builds)
 #   8. Pulumi's Kubernetes provider plugin (testbed/pulumi-kubernetes.sh; cold: ~11 min of Go build)
 #   9. Debian's Chromium for the workers page's browser tests (testbed/chromium.sh)
+# `up.sh --demo` brings up only what the main job (scripts/demo.sh) uses: 1, 2, 3 and 5. The rest is for tests,
+# and a first demo on a fresh machine should not wait twenty minutes for a Kubernetes build it never uses.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+case "${1:-}" in
+  "") everything=true ;;
+  --demo) everything=false ;;
+  *) die "usage: up.sh [--demo]" ;;
+esac
 
 [[ "$(node --version)" == v20.* ]] || die "Berth needs Node 20; found $(node --version)"
 
@@ -20,11 +28,13 @@ timed() {
 docker_host="$(timed bash "$BERTH_ROOT/testbed/docker.sh")"
 images="$(DOCKER_HOST="$docker_host" timed bash "$BERTH_ROOT/testbed/images.sh")"
 pulumi_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi.sh")"
-python="$(timed bash "$BERTH_ROOT/testbed/python.sh")"
-registry="$(timed bash "$BERTH_ROOT/testbed/registry.sh")"
-kubernetes="$(timed bash "$BERTH_ROOT/testbed/kubernetes.sh")"
-pulumi_kubernetes_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi-kubernetes.sh")"
-chromium="$(timed bash "$BERTH_ROOT/testbed/chromium.sh")"
+if $everything; then
+  python="$(timed bash "$BERTH_ROOT/testbed/python.sh")"
+  registry="$(timed bash "$BERTH_ROOT/testbed/registry.sh")"
+  kubernetes="$(timed bash "$BERTH_ROOT/testbed/kubernetes.sh")"
+  pulumi_kubernetes_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi-kubernetes.sh")"
+  chromium="$(timed bash "$BERTH_ROOT/testbed/chromium.sh")"
+fi
 
 # npm ci only when package-lock.json changed since the last install into this clone.
 lock_hash="$(sha256sum "$BERTH_ROOT/package-lock.json" | cut -d' ' -f1)"
@@ -39,10 +49,14 @@ fi
 
 echo "export DOCKER_HOST='$docker_host'"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$images"
+echo "export PULUMI_SKIP_UPDATE_CHECK=true"
+echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"
+if ! $everything; then
+  echo "export PATH='$pulumi_bin':\"\$PATH\""
+  exit 0
+fi
 echo "export BERTH_PYTHON='$python'"
 echo "export $chromium"
 echo "export $registry"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$kubernetes"
 echo "export PATH='$pulumi_bin':'$pulumi_kubernetes_bin':'$(sed -n 's/^BERTH_KUBE_BIN=//p' <<<"$kubernetes")':\"\$PATH\""
-echo "export PULUMI_SKIP_UPDATE_CHECK=true"
-echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"

@@ -32,7 +32,7 @@ export class UsageStore {
   constructor(private readonly database: BerthDatabase) {
     const db = database.db;
     this.s = {
-      insert: db.prepare(`INSERT OR IGNORE INTO usage_runs (job_id, worker_id, endpoint_id, worker_type, gpu_type_id, gpu_count,
+      insert: db.prepare(`INSERT INTO usage_runs (job_id, worker_id, endpoint_id, worker_type, gpu_type_id, gpu_count,
           started_at, ended_at)
         VALUES (@jobId, @workerId, @endpointId, @workerType, @gpuTypeId, @gpuCount, @startedAt, @endedAt)`),
       overlapping: db.prepare(`SELECT * FROM usage_runs WHERE ended_at > @from AND started_at < @to
