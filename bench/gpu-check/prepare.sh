@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Prepares the device check (a machine with a real GPU, no registry, maybe no Node): Node 20 itself (xz, ~24 MB),
+# Berth's control plane bundled like its image, and the check and its worker bundled, into .gpucheck/ (keep it out
+# of git: echo /.gpucheck/ >> .git/info/exclude). On the device, from the repository root:
+#   cd .gpucheck && python3 -c "import lzma,shutil;shutil.copyfileobj(lzma.open('node.xz'),open('/tmp/node','wb'))" \
+#     && chmod +x /tmp/node && OUT=$OUT /tmp/node check.js
+# check.ts says what it does; it needs nvidia-smi and python3 with PyTorch there.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+out=.gpucheck
+mkdir -p "$out/node_modules/better-sqlite3/build/Release" "$out/ui"
+[ -f "$out/node.xz" ] || xz -T0 -6 -c "$(command -v node)" >"$out/node.xz"
+bundle() { npx esbuild "$1" --bundle --platform=node --target=node20 --external:better-sqlite3 --outfile="$out/$2" --log-level=warning; }
+bundle server/cli.ts berth.js
+bundle bench/gpu-check/check.ts check.js
+bundle bench/gpu-check/worker.ts worker.js
+cp -r node_modules/better-sqlite3/package.json node_modules/better-sqlite3/lib "$out/node_modules/better-sqlite3/"
+cp node_modules/better-sqlite3/build/Release/better_sqlite3.node "$out/node_modules/better-sqlite3/build/Release/"
+cp -r node_modules/bindings node_modules/file-uri-to-path "$out/node_modules/"
+cp server/ui/index.html server/ui/app.js server/ui/style.css "$out/ui/"
+du -sh "$out"
