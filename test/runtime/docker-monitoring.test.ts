@@ -66,16 +66,20 @@ describe("metrics, usage and the CLI on the Docker runtime", () => {
     const coldSeconds = sum(samples, "berth_worker_cold_start_seconds_sum", { endpoint: ep.id });
     assert.ok(coldSeconds > 0 && coldSeconds / coldStarts < 30, `cold starts took a plausible time (${coldSeconds} s over ${coldStarts})`);
     assert.equal(sum(samples, "berth_queue_depth", { endpoint: ep.id }), 0);
-    const view = await runtime.workers(ep.id);
-    for (const state of ["Idle", "Running", "Unhealthy"]) {
-      assert.equal(sum(samples, "berth_workers", { endpoint: ep.id, state }), view.workers.filter((w) => w.state === state).length, `workers ${state}`);
-    }
     assert.equal(sum(samples, "berth_endpoint_revision", { endpoint: ep.id }), 1);
 
     // Queued jobs on an endpoint that cannot start a worker show as queue depth.
     const stuck = await runtime.createEndpoint({ workersMin: 0, workersMax: 0 });
     await Promise.all([1, 2].map((n) => runtime.submit(stuck.id, { n })));
     assert.equal(sum(await metrics(), "berth_queue_depth", { endpoint: stuck.id }), 2);
+
+    // Workers by state and type, on an endpoint that holds still: one active worker, Idle.
+    const steady = await runtime.createEndpoint({ workersMin: 1, workersMax: 1, idleTimeout: 30 });
+    await runtime.until("an Idle active worker", steady.id, (w) => (w.workers.some((x) => x.state === "Idle") ? true : undefined));
+    const now = await metrics();
+    assert.equal(sum(now, "berth_workers", { endpoint: steady.id, state: "Idle", type: "active" }), 1);
+    assert.equal(sum(now, "berth_workers", { endpoint: steady.id }), 1, "and no other");
+    assert.equal(sum(now, "berth_rollout_outdated_workers", { endpoint: steady.id, state: "done" }), 0);
 
     const anonymous = await fetch(`${runtime.cp.url}/metrics`);
     assert.equal(anonymous.status, 401);
