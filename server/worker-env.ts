@@ -1,5 +1,6 @@
 import type { ServerConfig } from "./config";
 import type { Keys } from "./keys";
+import type { EndpointRevision } from "./store/resources";
 
 /**
  * The environment a RunPod-compatible worker needs to serve one endpoint from this control plane: the URLs of
@@ -25,4 +26,12 @@ export function workerEnv(
   };
   if (workerId) env.RUNPOD_POD_ID = workerId;
   return env;
+}
+
+/**
+ * A revision's whole worker environment, whatever runs it: the template's env, then the endpoint's, then the
+ * control plane's worker env (`controlPlaneEnv`), each overriding the one before.
+ */
+export function revisionEnv(revision: EndpointRevision, controlPlaneEnv: Record<string, string>): Record<string, string> {
+  return { ...revision.templateSpec.env, ...revision.spec.env, ...controlPlaneEnv };
 }

@@ -46,7 +46,9 @@ function externalWorkers(sources: OverviewSources, endpoint: EndpointRecord, now
     id: row.id,
     type: "flex",
     state: row.unhealthy_reason ? "Unhealthy" : (jobs.get(row.id) ?? 0) > 0 ? "Running" : "Idle",
-    reason: row.unhealthy_reason ?? undefined,
+    // A silent worker's silence says more than an older unhealthy report.
+    reason:
+      now - row.last_seen_at > 60_000 ? `not heard from for ${Math.round((now - row.last_seen_at) / 1000)} s` : (row.unhealthy_reason ?? undefined),
     revision: endpoint.revision,
     gpus: { ids: [], simulated: false },
     frozen: false,
@@ -54,7 +56,6 @@ function externalWorkers(sources: OverviewSources, endpoint: EndpointRecord, now
     restarts: 0,
     startedAt: iso(row.first_seen_at),
     jobsInProgress: jobs.get(row.id) ?? 0,
-    ...(now - row.last_seen_at > 60_000 ? { reason: `not heard from for ${Math.round((now - row.last_seen_at) / 1000)} s` } : {}),
   }));
 }
 
@@ -95,10 +96,10 @@ export function endpointOverview(sources: OverviewSources, endpoint: EndpointRec
 
 export function overview(sources: OverviewSources, now = Date.now()): Overview {
   const endpoints = sources.resources.listEndpoints();
-  const first = endpoints[0] ? sources.runtime()?.status(endpoints[0].id).runtime : undefined;
+  const runtime = endpoints.length > 0 ? sources.runtime()?.describe() : undefined;
   return {
     generatedAt: new Date(now).toISOString(),
-    runtime: first ?? null,
+    runtime: runtime ?? null,
     endpoints: endpoints.map((endpoint) => endpointOverview(sources, endpoint, now)),
   };
 }

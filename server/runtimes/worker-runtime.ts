@@ -6,6 +6,9 @@ import type { WorkerState, WorkerType } from "../scheduler/worker-model";
 /** An endpoint's workers as /health, the admin API and the workers view show them. */
 export type EndpointWorkersView = z.output<typeof endpointWorkersViewSchema>;
 
+/** What runs the workers and where, and the GPUs it has, as every status output shows it. */
+export type RuntimeDescription = NonNullable<EndpointWorkersView["runtime"]>;
+
 /** How a rolling update of one endpoint stands; what the provider waits on and reports. */
 export type RolloutStatus = EndpointWorkersView["rollout"];
 
@@ -37,6 +40,7 @@ export interface ResourceSampler {
  * rollout.ts) and report in the same shape.
  */
 export interface WorkerRuntime {
+  describe(): RuntimeDescription;
   status(endpointId: string): EndpointWorkersView;
   health(endpointId: string): EndpointHealth;
   /** The worker's latest sampled resource use; a note says why a figure is missing. */

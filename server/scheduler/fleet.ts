@@ -6,6 +6,7 @@ import {
   type EndpointWorkersView,
   type ResourceUse,
   type RolloutStatus,
+  type RuntimeDescription,
   type WorkerInfo,
   type WorkerRuntime,
 } from "../runtimes/worker-runtime";
@@ -107,11 +108,15 @@ export class Fleet implements WorkerRuntime {
     return {
       endpointId,
       revision,
-      runtime: { kind: this.parts.driver.kind, location: this.parts.driver.location, gpus: describeInventory(this.parts.inventory) },
+      runtime: this.describe(),
       workers,
       throttled: this.throttled.get(endpointId) ?? { count: 0 },
       rollout: this.rollouts.get(endpointId) ?? { revision, state: "done", outdated: 0, batchSize: 1 },
     };
+  }
+
+  describe(): RuntimeDescription {
+    return { kind: this.parts.driver.kind, location: this.parts.driver.location, gpus: describeInventory(this.parts.inventory) };
   }
 
   health(endpointId: string): EndpointHealth {

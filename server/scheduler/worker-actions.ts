@@ -4,6 +4,7 @@ import type { JobService } from "../jobs/service";
 import type { GpuInventory, RuntimeDriver, WorkerSpec } from "../runtimes/driver";
 import type { ResourceSampler } from "../runtimes/worker-runtime";
 import type { EndpointRecord, EndpointRevision, ResourceStore } from "../store/resources";
+import { revisionEnv } from "../worker-env";
 import type { RuntimeWorkerStore } from "../store/runtime-workers";
 import { RESTARTS_GIVE_UP_AFTER_MS, restartDelayMs } from "./backoff";
 import { placeWorker, type Placement } from "./placement";
@@ -203,7 +204,7 @@ export class WorkerActions {
       revision: worker.revision,
       image: template.imageName,
       command: template.startCommand,
-      env: { ...template.env, ...revision.spec.env, ...this.parts.workerEnv(worker.endpointId, worker.id) },
+      env: revisionEnv(revision, this.parts.workerEnv(worker.endpointId, worker.id)),
       memoryBytes: worker.memoryBytes,
       gpus: worker.gpus,
       volume: revision.spec.networkVolumeId ? { volumeId: revision.spec.networkVolumeId, mountPath: template.volumeMountPath } : undefined,

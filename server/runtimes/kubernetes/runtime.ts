@@ -7,6 +7,7 @@ import { desiredServing, idleWorkersToStop, type ServingCounts } from "../../sch
 import { rolloutBatchSize } from "../../scheduler/rollout";
 import type { WorkerState, WorkerType } from "../../scheduler/worker-model";
 import type { EndpointRecord, EndpointRevision, ResourceStore } from "../../store/resources";
+import { revisionEnv } from "../../worker-env";
 import { ReconcileLoop } from "../reconcile-loop";
 import {
   runtimeHealth,
@@ -14,10 +15,11 @@ import {
   type EndpointWorkersView,
   type ResourceUse,
   type RolloutStatus,
+  type RuntimeDescription,
   type WorkerInfo,
   type WorkerRuntime,
 } from "../worker-runtime";
-import { KubernetesApiError, type KubeCluster } from "./cluster";
+import { KubernetesApiError, quantity, type KubeCluster } from "./cluster";
 import {
   claimName,
   deploymentName,
@@ -56,6 +58,8 @@ export interface KubernetesRuntimeConfig {
  * a pod with a job is the most expensive, so scale-downs and rollouts take idle workers and leave running ones.
  */
 const COST = { stopping: "-1000", outdatedIdle: "-100", idle: "0", running: "1000" } as const;
+
+const GIB = 1024 ** 3;
 
 /** How often the metrics API is read for the workers view (it refreshes its own figures every 15 s or so). */
 const METRICS_READ_INTERVAL_MS = 5_000;
@@ -118,17 +122,18 @@ export class KubernetesRuntime implements WorkerRuntime {
   }
 
   status(endpointId: string): EndpointWorkersView {
-    const revision = this.parts.resources.getEndpoint(endpointId)?.revision ?? 0;
+    const endpoint = this.parts.resources.getEndpoint(endpointId);
+    const revision = endpoint?.revision ?? 0;
+    const spec = endpoint?.spec;
     const seen = this.lastSeen(endpointId);
     const jobs = this.parts.jobs.store.inProgressByWorker(endpointId);
     const observation = this.observed.get(endpointId);
-    const spec = this.parts.resources.getEndpoint(endpointId)?.spec;
     const pods = observation?.pods ?? [];
     const types = spec ? this.workerTypes(spec, pods) : new Map<string, WorkerType>();
     return {
       endpointId,
       revision,
-      runtime: { kind: this.kind, location: this.parts.cluster.location, gpus: this.gpuSummary },
+      runtime: this.describe(),
       workers: pods.map((pod) => ({
         id: pod.name,
         type: types.get(pod.name) ?? "flex",
@@ -146,6 +151,10 @@ export class KubernetesRuntime implements WorkerRuntime {
       throttled: observation?.throttled ?? { count: 0 },
       rollout: observation?.rollout ?? { revision, state: "done", outdated: 0, batchSize: 1 },
     };
+  }
+
+  describe(): RuntimeDescription {
+    return { kind: this.kind, location: this.parts.cluster.location, gpus: this.gpuSummary };
   }
 
   health(endpointId: string): EndpointHealth {
@@ -287,7 +296,7 @@ export class KubernetesRuntime implements WorkerRuntime {
       if (!existing.has(volume.id)) {
         await cluster.createClaim(volumeClaim(controlPlaneId, volume.id, volume.spec.size, this.config.storageClass));
         this.parts.log.info({ volumeId: volume.id, storage }, "network volume claim created");
-      } else if (current !== storage && gibibytes(current) < volume.spec.size) {
+      } else if (!(quantity(current ?? "") >= volume.spec.size * GIB)) {
         await cluster.resizeClaim(claimName(volume.id), storage);
         this.parts.log.info({ volumeId: volume.id, from: current, to: storage }, "network volume claim expanded");
       }
@@ -314,7 +323,7 @@ export class KubernetesRuntime implements WorkerRuntime {
     const { cluster, controlPlaneId, jobs } = this.parts;
     const spec = endpoint.spec;
     const name = deploymentName(endpoint.id);
-    if (!hasSecret) await cluster.createSecret(revisionSecret(controlPlaneId, revision, { ...revision.templateSpec.env, ...revision.spec.env, ...this.parts.workerEnv(endpoint.id) }));
+    if (!hasSecret) await cluster.createSecret(revisionSecret(controlPlaneId, revision, revisionEnv(revision, this.parts.workerEnv(endpoint.id))));
 
     const pods = allPods.filter((p) => p.endpointId === endpoint.id);
     const jobsByWorker = jobs.store.inProgressByWorker(endpoint.id);
@@ -451,10 +460,4 @@ export function servingCounts(states: readonly WorkerState[], replicas: number):
 function throttledOf(pods: WorkerPod[]): { count: number; reason?: string } {
   const waiting = pods.filter((p) => p.phase === "unschedulable");
   return { count: waiting.length, reason: waiting[0]?.reason };
-}
-
-/** "20Gi" -> 20; anything else (absent, other units) -> 0, so the claim is patched to the spec's size. */
-function gibibytes(quantity: string | undefined): number {
-  const match = /^(\d+)Gi$/.exec(quantity ?? "");
-  return match ? Number(match[1]) : 0;
 }
