@@ -72,6 +72,15 @@ describe("scaling on the Kubernetes runtime", () => {
 
     const long = await runtime.submit(ep.id, { sleepMs: 7000 });
     const busy = await runtime.until("the long job on a worker", ep.id, (w) => w.workers.find((x) => x.jobsInProgress > 0)?.id);
+    // Which pod the ReplicaSet removes is decided by the deletion cost Berth sets: without it, the busy pod goes
+    // first whenever it happens to be the newest, so the order below alone would pass by chance.
+    // Costs follow each pass, so the idle pods' fall from a warm-up job is waited for, not read once.
+    await eventually("the idle pods cheaper to remove than the busy one", async () => {
+      const pods = (await runtime.pods(ep.id)).filter((p) => !p.metadata?.deletionTimestamp);
+      const cost = (name: string) => Number(pods.find((p) => p.metadata!.name === name)?.metadata?.annotations?.["controller.kubernetes.io/pod-deletion-cost"]);
+      const idle = pods.map((p) => p.metadata!.name!).filter((name) => name !== busy);
+      return idle.length > 0 && idle.every((name) => cost(name) < cost(busy)) ? true : undefined;
+    });
     const idle = await runtime.until("two pods removed, one kept", ep.id, async () => {
       const names = (await runtime.pods(ep.id)).filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata!.name!);
       return names.length === 1 ? names : undefined;
