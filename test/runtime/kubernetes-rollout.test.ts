@@ -54,6 +54,14 @@ describe("rolling updates on the Kubernetes runtime", () => {
       const running = w.workers.filter((x) => x.state === "Running").map((x) => x.id);
       return running.length === 3 ? running : undefined;
     });
+    // Idle first is the deletion cost's doing; with equal costs the order below would hold only by chance.
+    await eventually("the busy pods dearer to remove than the idle ones", async () => {
+      const cost = new Map(
+        (await runtime.pods(ep.id)).map((p) => [p.metadata!.name!, Number(p.metadata?.annotations?.["controller.kubernetes.io/pod-deletion-cost"])]),
+      );
+      const idle = oldPods.filter((name) => !busy.includes(name));
+      return idle.every((i) => busy.every((b) => cost.get(i)! < cost.get(b)!)) ? true : undefined;
+    });
     assert.equal(live, 8, "the watch has seen the eight pods");
     rolling = true;
     const template = await runtime.api.patch(`/admin/templates/${ep.templateId}`, { env: { RELEASE: "2" } });
