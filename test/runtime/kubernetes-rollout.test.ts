@@ -41,7 +41,9 @@ describe("rolling updates on the Kubernetes runtime", () => {
         const name = pod.metadata!.name!;
         const entry = history.get(name) ?? { revision: Number(pod.metadata?.labels?.["berth.dev/revision"]) };
         history.set(name, entry);
-        if (pod.metadata?.deletionTimestamp && entry.deletingAt === undefined) entry.deletingAt = Date.now();
+        // A pod removed at once (no grace, no finalizer yet) may reach the watch only as DELETED, without a
+        // deletionTimestamp: it is gone all the same, and counting it as live would overstate the pod count.
+        if ((pod.metadata?.deletionTimestamp || type === "DELETED") && entry.deletingAt === undefined) entry.deletingAt = Date.now();
         live = [...history.values()].filter((h) => h.deletingAt === undefined).length;
         if (type !== "DELETED") peak = Math.max(peak, live);
         if (rolling) low = Math.min(low, live);
