@@ -63,15 +63,15 @@ export class JobService {
   private readonly queueWaiters = new Waiters<string>();
   /** Keyed by job id: runsync, status-sync and stream long-polls waiting for a change. */
   private readonly jobWaiters = new Waiters<string>();
-  /** Keyed by worker id: job-take long-polls of held workers. */
+  /** Keyed by worker (`workerRef`): job-take long-polls of held workers. */
   private readonly releaseWaiters = new Waiters<string>();
-  /** Keyed by worker id: job-stop long-polls. */
+  /** Keyed by worker (`workerRef`): job-stop long-polls. */
   private readonly stopWaiters = new Waiters<string>();
-  /** Jobs each worker must abandon; told once through its job-stop channel. */
+  /** Jobs each worker (`workerRef`) must abandon; told once through its job-stop channel. */
   private readonly stops = new Map<string, Set<string>>();
   /** Deleted endpoints, so a job-take long-poll on one ends at once. Ids are random and never reused. */
   private readonly removedEndpoints = new Set<string>();
-  /** Workers that get no new jobs: frozen standbys, and workers draining before a stop. */
+  /** Workers (`workerRef`) that get no new jobs: frozen standbys, and workers draining before a stop. */
   private readonly held = new Set<string>();
   /** Told about every newly queued job, so the autoscaler can react at once instead of at its next tick. */
   private readonly queuedListeners = new Set<(endpointId: string) => void>();
@@ -79,7 +79,7 @@ export class JobService {
   private readonly endedListeners = new Set<(job: JobRow) => void>();
   /** Told about every run of a job on a worker that ended (finished, ended, or given back): usage metering. */
   private readonly runEndedListeners = new Set<(run: JobRun) => void>();
-  /** Workers a runtime has just started or resumed, and who to tell when each first calls (cold start metrics). */
+  /** Workers (`workerRef`) a runtime has just started or resumed, and who to tell when each first calls (cold starts). */
   private readonly firstCallWaiters = new Map<string, { since: number; resolve: (at: number) => void }>();
 
   constructor(
@@ -194,10 +194,10 @@ export class JobService {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const now = Date.now();
-      this.touched(workerId, endpointId, now);
-      if (this.held.has(workerId)) {
+      this.touched(endpointId, workerId, now);
+      if (this.held.has(workerRef(endpointId, workerId))) {
         // A held worker waits apart, so that a new job's single wake-up (notifyOne) never lands on it.
-        if (!(await this.releaseWaiters.wait(workerId, deadline - Date.now(), signal))) return [];
+        if (!(await this.releaseWaiters.wait(workerRef(endpointId, workerId), deadline - Date.now(), signal))) return [];
         continue;
       }
       const jobs = this.store.take(endpointId, workerId, limit, now);
@@ -217,51 +217,57 @@ export class JobService {
     }
   }
 
-  /** A worker's job-done message: a progress update, an error, or the final output. Repeats are harmless. */
+  /**
+   * A worker's job-done message: a progress update, an error, or the final output. Repeats, and answers for a job
+   * that is no longer this worker's (it timed out, was cancelled or went to another worker), change nothing; a job
+   * this endpoint does not have is not found.
+   */
   async done(endpointId: string, workerId: string, jobId: string, body: JobDoneBody): Promise<void> {
     const now = Date.now();
-    this.touched(workerId, endpointId, now);
-    if (body.stopPod === true) this.workers.markLeaving(workerId);
+    this.mustGet(endpointId, jobId);
+    this.touched(endpointId, workerId, now);
+    if (body.stopPod === true) this.workers.markLeaving(endpointId, workerId);
     if (body.status === "IN_PROGRESS") {
-      if (this.store.progress(jobId, workerId, JSON.stringify(body.output ?? null))) this.jobWaiters.notify(jobId);
+      if (this.store.progress(endpointId, jobId, workerId, JSON.stringify(body.output ?? null))) this.jobWaiters.notify(jobId);
       await this.database.durable();
       return;
     }
     const failed = body.error !== undefined && body.error !== null && body.error !== "";
     const output = body.output === undefined ? null : JSON.stringify(body.output);
     const error = failed ? (typeof body.error === "string" ? body.error : JSON.stringify(body.error)) : null;
-    const finished = this.store.finish(jobId, workerId, failed ? "FAILED" : "COMPLETED", output, error, now);
+    const finished = this.store.finish(endpointId, jobId, workerId, failed ? "FAILED" : "COMPLETED", output, error, now);
     await this.database.durable();
     if (finished) this.ended(finished);
   }
 
-  /** One chunk from a generator handler; ignored unless the job is still this worker's. */
+  /** One chunk from a generator handler; ignored unless the job is still this worker's, not found off this endpoint. */
   async streamChunk(endpointId: string, workerId: string, jobId: string, output: unknown): Promise<void> {
-    this.touched(workerId, endpointId, Date.now());
-    const job = this.store.get(endpointId, jobId);
-    if (!job || job.status !== "IN_PROGRESS" || job.worker_id !== workerId) return;
+    const job = this.mustGet(endpointId, jobId);
+    this.touched(endpointId, workerId, Date.now());
+    if (job.status !== "IN_PROGRESS" || job.worker_id !== workerId) return;
     this.store.appendChunk(jobId, JSON.stringify(output ?? null));
     await this.database.durable();
     this.jobWaiters.notify(jobId);
   }
 
   async ping(endpointId: string, workerId: string, report: PingReport): Promise<void> {
-    this.touched(workerId, endpointId, Date.now(), report.sdkVersion);
+    this.touched(endpointId, workerId, Date.now(), report.sdkVersion);
     if (report.unhealthy) {
       const { check, reason } = report.unhealthy;
       const why = `worker reported unhealthy${check ? ` (${check})` : ""}${reason ? `: ${reason}` : ""}`;
-      this.workers.markUnhealthy(workerId, why);
-      this.releaseJobsOf(workerId, why);
+      this.workers.markUnhealthy(endpointId, workerId, why);
+      this.releaseJobsOf(endpointId, workerId, why);
     }
     await this.database.durable();
   }
 
   /** Jobs this worker must stop, waiting up to `waitMs` for one. */
   async takeStops(endpointId: string, workerId: string, waitMs: number, signal?: AbortSignal): Promise<string[]> {
-    this.touched(workerId, endpointId, Date.now());
-    if (!this.stops.get(workerId)?.size) await this.stopWaiters.wait(workerId, waitMs, signal);
-    const ids = [...(this.stops.get(workerId) ?? [])];
-    this.stops.delete(workerId);
+    this.touched(endpointId, workerId, Date.now());
+    const ref = workerRef(endpointId, workerId);
+    if (!this.stops.get(ref)?.size) await this.stopWaiters.wait(ref, waitMs, signal);
+    const ids = [...(this.stops.get(ref) ?? [])];
+    this.stops.delete(ref);
     return ids;
   }
 
@@ -274,7 +280,7 @@ export class JobService {
    */
   removeEndpoint(endpointId: string): void {
     for (const job of this.store.deleteOfEndpoint(endpointId)) {
-      if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(job.worker_id, job.id);
+      if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(endpointId, job.worker_id, job.id);
       this.jobWaiters.notify(job.id);
     }
     this.workers.removeOfEndpoint(endpointId);
@@ -300,27 +306,29 @@ export class JobService {
    * Resolves with the time of the worker's first call at or after `since` (a runtime started or resumed it then).
    * A worker that has called since already resolves at once, with its first call if that was after `since`.
    */
-  firstCallAfter(workerId: string, since: number): Promise<number> {
-    const row = this.workers.get(workerId);
+  firstCallAfter(endpointId: string, workerId: string, since: number): Promise<number> {
+    const row = this.workers.get(endpointId, workerId);
     if (row && row.last_seen_at >= since) return Promise.resolve(row.first_seen_at >= since ? row.first_seen_at : row.last_seen_at);
-    return new Promise((resolve) => this.firstCallWaiters.set(workerId, { since, resolve }));
+    return new Promise((resolve) => this.firstCallWaiters.set(workerRef(endpointId, workerId), { since, resolve }));
   }
 
   /** The worker gets no new jobs until released (its long-polls keep waiting); jobs it has are unaffected. */
-  hold(workerId: string): void {
-    this.held.add(workerId);
+  hold(endpointId: string, workerId: string): void {
+    this.held.add(workerRef(endpointId, workerId));
   }
 
-  release(workerId: string): void {
-    if (this.held.delete(workerId)) this.releaseWaiters.notify(workerId);
+  release(endpointId: string, workerId: string): void {
+    const ref = workerRef(endpointId, workerId);
+    if (this.held.delete(ref)) this.releaseWaiters.notify(ref);
   }
 
   /** A runtime saw the worker die: its jobs go back to the queue now rather than when it would count as lost. */
-  workerGone(workerId: string, why: string): void {
-    this.firstCallWaiters.delete(workerId);
-    this.releaseJobsOf(workerId, why);
-    this.workers.remove(workerId);
-    this.held.delete(workerId);
+  workerGone(endpointId: string, workerId: string, why: string): void {
+    const ref = workerRef(endpointId, workerId);
+    this.firstCallWaiters.delete(ref);
+    this.releaseJobsOf(endpointId, workerId, why);
+    this.workers.remove(endpointId, workerId);
+    this.held.delete(ref);
   }
 
   // ---- the sweeper's side ----
@@ -331,13 +339,14 @@ export class JobService {
       this.end(job, "TIMED_OUT", `execution timeout of ${job.execution_timeout_ms} ms exceeded`);
     }
     for (const job of this.store.expired(now)) {
-      if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(job.worker_id, job.id);
+      if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(job.endpoint_id, job.worker_id, job.id);
       this.store.delete(job.id);
       this.jobWaiters.notify(job.id);
     }
     for (const worker of this.workers.silentSince(now - this.config.workerLostAfterMs)) {
-      this.releaseJobsOf(worker.id, `worker ${worker.id} lost: no call for over ${this.config.workerLostAfterMs} ms`);
-      this.workers.remove(worker.id);
+      const why = `worker ${worker.id} lost: no call for over ${this.config.workerLostAfterMs} ms`;
+      this.releaseJobsOf(worker.endpoint_id, worker.id, why);
+      this.workers.remove(worker.endpoint_id, worker.id);
     }
   }
 
@@ -361,14 +370,14 @@ export class JobService {
   private end(job: JobRow, status: "CANCELLED" | "TIMED_OUT" | "FAILED", error: string | null): JobRow | undefined {
     const ended = this.store.end(job.id, status, error, Date.now());
     if (!ended) return undefined;
-    if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(job.worker_id, job.id);
+    if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(job.endpoint_id, job.worker_id, job.id);
     this.ended(ended);
     return ended;
   }
 
   /** The worker's jobs go back to the queue, or fail for good once they have used up their attempts. */
-  private releaseJobsOf(workerId: string, why: string): void {
-    for (const job of this.store.inProgressOf(workerId)) {
+  private releaseJobsOf(endpointId: string, workerId: string, why: string): void {
+    for (const job of this.store.inProgressOf(endpointId, workerId)) {
       if (job.attempts >= this.config.maxAttempts) {
         const ended = this.store.end(job.id, "FAILED", `${why}; gave up after ${job.attempts} attempts`, Date.now());
         if (ended) this.ended(ended);
@@ -381,11 +390,12 @@ export class JobService {
     }
   }
 
-  private touched(workerId: string, endpointId: string, now: number, sdkVersion?: string): void {
-    this.workers.touch(workerId, endpointId, now, sdkVersion);
-    const waiter = this.firstCallWaiters.get(workerId);
+  private touched(endpointId: string, workerId: string, now: number, sdkVersion?: string): void {
+    this.workers.touch(endpointId, workerId, now, sdkVersion);
+    const ref = workerRef(endpointId, workerId);
+    const waiter = this.firstCallWaiters.get(ref);
     if (waiter && now >= waiter.since) {
-      this.firstCallWaiters.delete(workerId);
+      this.firstCallWaiters.delete(ref);
       waiter.resolve(now);
     }
   }
@@ -402,10 +412,16 @@ export class JobService {
     for (const listener of this.runEndedListeners) listener(run);
   }
 
-  private requestStop(workerId: string, jobId: string): void {
-    const set = this.stops.get(workerId) ?? new Set<string>();
+  private requestStop(endpointId: string, workerId: string, jobId: string): void {
+    const ref = workerRef(endpointId, workerId);
+    const set = this.stops.get(ref) ?? new Set<string>();
     set.add(jobId);
-    this.stops.set(workerId, set);
-    this.stopWaiters.notify(workerId);
+    this.stops.set(ref, set);
+    this.stopWaiters.notify(ref);
   }
+}
+
+/** A worker id names a worker within its endpoint only, so per-worker state is keyed by both. */
+function workerRef(endpointId: string, workerId: string): string {
+  return `${endpointId}/${workerId}`;
 }

@@ -68,7 +68,7 @@ export class Fleet implements WorkerRuntime {
     this.parts.sampler.start();
     this.parts.jobs.onQueued(() => this.trigger());
     for (const worker of this.parts.store.all()) {
-      if (worker.phase === "frozen" || worker.phase === "starting" || worker.phase === "draining") this.parts.jobs.hold(worker.id);
+      if (worker.phase === "frozen" || worker.phase === "starting" || worker.phase === "draining") this.parts.jobs.hold(worker.endpointId, worker.id);
     }
     this.loop.start();
   }
@@ -185,7 +185,7 @@ export class Fleet implements WorkerRuntime {
     if (!observed || observed.phase === "missing") failure = "its container is gone";
     else if (observed.phase === "exited") failure = `exited with code ${observed.exitCode ?? "?"}${observed.reason ? ` (${observed.reason})` : ""}`;
     else if (worker.phase !== "frozen") {
-      const row = this.parts.jobs.workers.get(worker.id);
+      const row = this.parts.jobs.workers.get(worker.endpointId, worker.id);
       if (row?.unhealthy_reason) failure = row.unhealthy_reason;
       else if (!row && this.calledSince.get(worker.id) === worker.phaseSince) {
         failure = `stopped calling the control plane for over ${this.config.workerLostAfterMs} ms`;

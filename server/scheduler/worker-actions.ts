@@ -109,21 +109,21 @@ export class WorkerActions {
 
   /** No new jobs for the worker; it is stopped once its jobs in progress have finished. */
   drain(worker: RuntimeWorker, why: string): void {
-    this.parts.jobs.hold(worker.id);
+    this.parts.jobs.hold(worker.endpointId, worker.id);
     this.parts.store.save({ ...worker, phase: "draining", reason: why, phaseSince: Date.now() });
     this.parts.log.info({ workerId: worker.id, endpointId: worker.endpointId, why }, "draining worker");
   }
 
   async remove(worker: RuntimeWorker, why: string): Promise<void> {
-    this.parts.jobs.hold(worker.id);
+    this.parts.jobs.hold(worker.endpointId, worker.id);
     await this.parts.driver.stopWorker(worker.id, this.config.stopGraceMs);
-    this.parts.jobs.workerGone(worker.id, `worker ${worker.id} stopped: ${why}`);
+    this.parts.jobs.workerGone(worker.endpointId, worker.id, `worker ${worker.id} stopped: ${why}`);
     this.parts.store.remove(worker.id);
     this.parts.log.info({ workerId: worker.id, endpointId: worker.endpointId, why }, "worker stopped");
   }
 
   async freeze(worker: RuntimeWorker): Promise<void> {
-    this.parts.jobs.hold(worker.id);
+    this.parts.jobs.hold(worker.endpointId, worker.id);
     await this.parts.driver.freezeWorker(worker.id);
     this.parts.store.save({ ...worker, phase: "frozen", phaseSince: Date.now() });
   }
@@ -132,13 +132,13 @@ export class WorkerActions {
     this.timeColdStart(worker, Date.now());
     await this.parts.driver.resumeWorker(worker.id);
     this.parts.store.save({ ...worker, type, phase: "up", phaseSince: Date.now() });
-    this.parts.jobs.release(worker.id);
+    this.parts.jobs.release(worker.endpointId, worker.id);
     this.parts.log.info({ workerId: worker.id, endpointId: worker.endpointId, type }, "standby worker resumed");
   }
 
   /** The worker failed: its jobs go back to the queue and it waits for a restart under backoff (7 days at most). */
   async fail(worker: RuntimeWorker, why: string, now: number): Promise<void> {
-    this.parts.jobs.workerGone(worker.id, `worker ${worker.id} failed: ${why}`);
+    this.parts.jobs.workerGone(worker.endpointId, worker.id, `worker ${worker.id} failed: ${why}`);
     const since = worker.unhealthySince ?? now;
     const givenUp = now - since >= RESTARTS_GIVE_UP_AFTER_MS;
     const delay = restartDelayMs(worker.restarts, this.config.restartBackoffBaseMs, this.config.restartBackoffMaxMs);
@@ -174,7 +174,7 @@ export class WorkerActions {
 
   /** Creates the worker's container; a failure marks it failed (Unhealthy) with the runtime's reason. */
   private async launch(worker: RuntimeWorker, revision: EndpointRevision): Promise<void> {
-    if (worker.type === "extra") this.parts.jobs.hold(worker.id);
+    if (worker.type === "extra") this.parts.jobs.hold(worker.endpointId, worker.id);
     this.timeColdStart(worker, worker.phaseSince);
     try {
       await this.parts.driver.ensureImage(revision.templateSpec.imageName);
@@ -193,7 +193,7 @@ export class WorkerActions {
 
   /** From the moment the worker was asked to run to its first call; a worker that never calls is never counted. */
   private timeColdStart(worker: RuntimeWorker, since: number): void {
-    void this.parts.jobs.firstCallAfter(worker.id, since).then((at) => this.parts.coldStart(worker.endpointId, (at - since) / 1000));
+    void this.parts.jobs.firstCallAfter(worker.endpointId, worker.id, since).then((at) => this.parts.coldStart(worker.endpointId, (at - since) / 1000));
   }
 
   private workerSpec(worker: RuntimeWorker, revision: EndpointRevision): WorkerSpec {

@@ -47,8 +47,9 @@ export class JobStore {
         WHERE endpoint_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`),
       finish: db.prepare(`UPDATE jobs SET status = @status, output = @output, error = @error, finished_at = @now,
           webhook_due_at = CASE WHEN webhook IS NOT NULL THEN @now END
-        WHERE id = @id AND status = 'IN_PROGRESS' AND worker_id = @workerId RETURNING *`),
-      progress: db.prepare(`UPDATE jobs SET output = @output WHERE id = @id AND status = 'IN_PROGRESS' AND worker_id = @workerId`),
+        WHERE id = @id AND endpoint_id = @endpointId AND status = 'IN_PROGRESS' AND worker_id = @workerId RETURNING *`),
+      progress: db.prepare(`UPDATE jobs SET output = @output
+        WHERE id = @id AND endpoint_id = @endpointId AND status = 'IN_PROGRESS' AND worker_id = @workerId`),
       end: db.prepare(`UPDATE jobs SET status = @status, error = COALESCE(@error, error), finished_at = @now,
           webhook_due_at = CASE WHEN webhook IS NOT NULL THEN @now END
         WHERE id = @id AND status IN ('IN_QUEUE', 'IN_PROGRESS') RETURNING *`),
@@ -60,7 +61,7 @@ export class JobStore {
       purge: db.prepare("DELETE FROM jobs WHERE endpoint_id = ? AND status = 'IN_QUEUE'"),
       deleteOfEndpoint: db.prepare("DELETE FROM jobs WHERE endpoint_id = ? RETURNING id, status, worker_id"),
       delete: db.prepare("DELETE FROM jobs WHERE id = ?"),
-      inProgressOf: db.prepare("SELECT * FROM jobs WHERE worker_id = ? AND status = 'IN_PROGRESS'"),
+      inProgressOf: db.prepare("SELECT * FROM jobs WHERE worker_id = ? AND status = 'IN_PROGRESS' AND endpoint_id = ?"),
       overdue: db.prepare(`SELECT * FROM jobs WHERE status = 'IN_PROGRESS' AND started_at + execution_timeout_ms <= ?`),
       expired: db.prepare(`SELECT * FROM jobs WHERE created_at + ttl_ms <= @now AND status IN ('IN_QUEUE', 'IN_PROGRESS')
         UNION ALL SELECT * FROM jobs WHERE finished_at + retention_ms <= @now`),
@@ -103,12 +104,20 @@ export class JobStore {
   }
 
   /** Records a worker's final answer; undefined when the job is no longer that worker's to finish. */
-  finish(id: string, workerId: string, status: "COMPLETED" | "FAILED", output: string | null, error: string | null, now: number): JobRow | undefined {
-    return this.database.write(() => this.s.finish!.get({ id, workerId, status, output, error, now }) as JobRow | undefined);
+  finish(
+    endpointId: string,
+    id: string,
+    workerId: string,
+    status: "COMPLETED" | "FAILED",
+    output: string | null,
+    error: string | null,
+    now: number,
+  ): JobRow | undefined {
+    return this.database.write(() => this.s.finish!.get({ endpointId, id, workerId, status, output, error, now }) as JobRow | undefined);
   }
 
-  progress(id: string, workerId: string, output: string): boolean {
-    return this.database.write(() => this.s.progress!.run({ id, workerId, output }).changes > 0);
+  progress(endpointId: string, id: string, workerId: string, output: string): boolean {
+    return this.database.write(() => this.s.progress!.run({ endpointId, id, workerId, output }).changes > 0);
   }
 
   /** Ends a job that has not ended yet (cancel, timeout, final failure); undefined when it already had. */
@@ -137,8 +146,8 @@ export class JobStore {
     this.database.write(() => this.s.delete!.run(id));
   }
 
-  inProgressOf(workerId: string): JobRow[] {
-    return this.s.inProgressOf!.all(workerId) as JobRow[];
+  inProgressOf(endpointId: string, workerId: string): JobRow[] {
+    return this.s.inProgressOf!.all(workerId, endpointId) as JobRow[];
   }
 
   overdue(now: number): JobRow[] {

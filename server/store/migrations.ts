@@ -132,4 +132,22 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX usage_runs_ended ON usage_runs (ended_at);
   `,
+  // A worker is known by its id within its endpoint: two endpoints may each have a worker "gpu-box-1", and a call on
+  // one endpoint's worker API can never reach (or move) the other's. SQLite cannot change a primary key in place.
+  `
+  CREATE TABLE workers_by_endpoint (
+    endpoint_id      TEXT NOT NULL,
+    id               TEXT NOT NULL,
+    first_seen_at    INTEGER NOT NULL,
+    last_seen_at     INTEGER NOT NULL,
+    sdk_version      TEXT,
+    unhealthy_reason TEXT,
+    leaving          INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (endpoint_id, id)
+  );
+  INSERT INTO workers_by_endpoint (endpoint_id, id, first_seen_at, last_seen_at, sdk_version, unhealthy_reason, leaving)
+    SELECT endpoint_id, id, first_seen_at, last_seen_at, sdk_version, unhealthy_reason, leaving FROM workers;
+  DROP TABLE workers;
+  ALTER TABLE workers_by_endpoint RENAME TO workers;
+  `,
 ];

@@ -11,55 +11,57 @@ export interface WorkerRow {
   leaving: number;
 }
 
-/** Workers as the worker API sees them: known by the id they call with, alive while they keep calling. */
+/**
+ * Workers as the worker API sees them: known by the id they call with within their endpoint (the same id on two
+ * endpoints is two workers), alive while they keep calling.
+ */
 export class WorkerStore {
   private readonly s: Record<string, Statement>;
 
   constructor(private readonly database: BerthDatabase) {
     const db = database.db;
     this.s = {
-      touch: db.prepare(`INSERT INTO workers (id, endpoint_id, first_seen_at, last_seen_at, sdk_version)
-        VALUES (@id, @endpointId, @now, @now, @sdkVersion)
-        ON CONFLICT (id) DO UPDATE SET last_seen_at = @now, endpoint_id = @endpointId,
-          sdk_version = COALESCE(@sdkVersion, sdk_version)`),
-      unhealthy: db.prepare("UPDATE workers SET unhealthy_reason = ? WHERE id = ?"),
-      leaving: db.prepare("UPDATE workers SET leaving = 1 WHERE id = ?"),
+      touch: db.prepare(`INSERT INTO workers (endpoint_id, id, first_seen_at, last_seen_at, sdk_version)
+        VALUES (@endpointId, @id, @now, @now, @sdkVersion)
+        ON CONFLICT (endpoint_id, id) DO UPDATE SET last_seen_at = @now, sdk_version = COALESCE(@sdkVersion, sdk_version)`),
+      unhealthy: db.prepare("UPDATE workers SET unhealthy_reason = ? WHERE endpoint_id = ? AND id = ?"),
+      leaving: db.prepare("UPDATE workers SET leaving = 1 WHERE endpoint_id = ? AND id = ?"),
       silentSince: db.prepare("SELECT * FROM workers WHERE last_seen_at < ?"),
-      remove: db.prepare("DELETE FROM workers WHERE id = ?"),
+      remove: db.prepare("DELETE FROM workers WHERE endpoint_id = ? AND id = ?"),
       removeOfEndpoint: db.prepare("DELETE FROM workers WHERE endpoint_id = ?"),
       ofEndpoint: db.prepare("SELECT * FROM workers WHERE endpoint_id = ?"),
-      get: db.prepare("SELECT * FROM workers WHERE id = ?"),
+      get: db.prepare("SELECT * FROM workers WHERE endpoint_id = ? AND id = ?"),
       graceAll: db.prepare("UPDATE workers SET last_seen_at = ?"),
     };
   }
 
   /** Records that a worker called; cheap enough for every call (an upsert inside the group transaction). */
-  touch(id: string, endpointId: string, now: number, sdkVersion?: string): void {
+  touch(endpointId: string, id: string, now: number, sdkVersion?: string): void {
     this.database.write(() => this.s.touch!.run({ id, endpointId, now, sdkVersion: sdkVersion ?? null }));
   }
 
-  markUnhealthy(id: string, reason: string): void {
-    this.database.write(() => this.s.unhealthy!.run(reason, id));
+  markUnhealthy(endpointId: string, id: string, reason: string): void {
+    this.database.write(() => this.s.unhealthy!.run(reason, endpointId, id));
   }
 
-  markLeaving(id: string): void {
-    this.database.write(() => this.s.leaving!.run(id));
+  markLeaving(endpointId: string, id: string): void {
+    this.database.write(() => this.s.leaving!.run(endpointId, id));
   }
 
   silentSince(cutoff: number): WorkerRow[] {
     return this.s.silentSince!.all(cutoff) as WorkerRow[];
   }
 
-  remove(id: string): void {
-    this.database.write(() => this.s.remove!.run(id));
+  remove(endpointId: string, id: string): void {
+    this.database.write(() => this.s.remove!.run(endpointId, id));
   }
 
   removeOfEndpoint(endpointId: string): void {
     this.database.write(() => this.s.removeOfEndpoint!.run(endpointId));
   }
 
-  get(id: string): WorkerRow | undefined {
-    return this.s.get!.get(id) as WorkerRow | undefined;
+  get(endpointId: string, id: string): WorkerRow | undefined {
+    return this.s.get!.get(endpointId, id) as WorkerRow | undefined;
   }
 
   ofEndpoint(endpointId: string): WorkerRow[] {

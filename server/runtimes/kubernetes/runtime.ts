@@ -85,7 +85,7 @@ export class KubernetesRuntime implements WorkerRuntime {
   private readonly loop: ReconcileLoop;
   private readonly observed = new Map<string, EndpointObservation>();
   /** Pod names seen in the last pass, to tell a pod that has gone from one never seen; undefined before the first. */
-  private knownPods: Set<string> | undefined;
+  private knownPods: Map<string, string> | undefined;
   /** When each serving pod was last seen without a job; in memory, so a restart starts the clocks afresh. */
   private readonly idleSince = new Map<string, number>();
   private readonly volumesToRemove = new Set<string>();
@@ -247,16 +247,19 @@ export class KubernetesRuntime implements WorkerRuntime {
 
   /** A pod that went away took its worker with it: its jobs go back to the queue now. A new pod's cold start is timed. */
   private noticePodChanges(pods: WorkerPod[]): void {
-    const now = new Set(pods.map((p) => p.name));
+    // Pod name to endpoint id.
+    const now = new Map(pods.map((p) => [p.name, p.endpointId]));
     // The first pass (after a start or restart) adopts what exists: those pods' cold starts are not new.
     const known = this.knownPods ?? now;
     for (const pod of pods) {
       if (known.has(pod.name) || pod.phase === "terminating") continue;
-      void this.parts.jobs.firstCallAfter(pod.name, pod.createdAt).then((at) => this.parts.coldStart(pod.endpointId, (at - pod.createdAt) / 1000));
+      void this.parts.jobs
+        .firstCallAfter(pod.endpointId, pod.name, pod.createdAt)
+        .then((at) => this.parts.coldStart(pod.endpointId, (at - pod.createdAt) / 1000));
     }
-    for (const name of known) {
+    for (const [name, endpointId] of known) {
       if (!now.has(name)) {
-        this.parts.jobs.workerGone(name, `pod ${name} was deleted`);
+        this.parts.jobs.workerGone(endpointId, name, `pod ${name} was deleted`);
         this.idleSince.delete(name);
       }
     }
@@ -332,7 +335,7 @@ export class KubernetesRuntime implements WorkerRuntime {
       podWorkerState(pod, { currentRevision: revision.revision, lastSeenAt: seen.get(pod.name), jobs: jobsByWorker.get(pod.name) ?? 0 });
 
     // Outdated and terminating pods take no new jobs: they finish what they have, then the cluster removes them.
-    for (const pod of pods) if (pod.phase === "terminating" || pod.revision < revision.revision) jobs.hold(pod.name);
+    for (const pod of pods) if (pod.phase === "terminating" || pod.revision < revision.revision) jobs.hold(endpoint.id, pod.name);
 
     const live = pods.filter((p) => p.phase !== "terminating");
     for (const pod of live) {
@@ -364,7 +367,7 @@ export class KubernetesRuntime implements WorkerRuntime {
           : pod.revision < revision.revision
             ? COST.outdatedIdle
             : COST.idle;
-      if (stopping.has(pod.name)) jobs.hold(pod.name);
+      if (stopping.has(pod.name)) jobs.hold(endpoint.id, pod.name);
       if (pod.deletionCost !== cost) await cluster.annotatePod(pod.name, { [DELETION_COST]: cost });
     }
 
@@ -389,7 +392,7 @@ export class KubernetesRuntime implements WorkerRuntime {
         try {
           await cluster.scaleDeployment(name, target);
         } catch (err) {
-          for (const id of stopping) jobs.release(id);
+          for (const id of stopping) jobs.release(endpoint.id, id);
           throw err;
         }
         this.parts.log.info({ endpointId: endpoint.id, from: replicas, to: target, stopping: [...stopping] }, "endpoint scaled");
