@@ -29,9 +29,29 @@ export function workerEnv(
 }
 
 /**
- * A revision's whole worker environment, whatever runs it: the template's env, then the endpoint's, then the
- * control plane's worker env (`controlPlaneEnv`), each overriding the one before.
+ * Berth's defaults for every worker it runs or describes, under the template's and the endpoint's env, so a user
+ * can set any of them back. runpod-python (1.9 and later) runs start-up "fitness checks" before its worker loop;
+ * one opens a TCP connection to 8.8.8.8:53 and the worker exits with status 1 when it fails, which is every
+ * time on a private or air-gapped GPU cluster. No variable turns that check off alone: this one skips the system
+ * checks (memory, disk, network, CUDA version and benchmark). The GPU test binary still runs where nvidia-smi works.
+ */
+export const WORKER_ENV_DEFAULTS: Readonly<Record<string, string>> = { RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true" };
+
+/** The endpoint's own env as its template and endpoint set it: template first, then the endpoint, which wins. */
+function userEnv(revision: EndpointRevision): Record<string, string> {
+  return { ...revision.templateSpec.env, ...revision.spec.env };
+}
+
+/**
+ * A revision's whole worker environment, whatever runs it: Berth's defaults, the template's env, then the
+ * endpoint's, then the control plane's worker env (`controlPlaneEnv`), each overriding the one before.
  */
 export function revisionEnv(revision: EndpointRevision, controlPlaneEnv: Record<string, string>): Record<string, string> {
-  return { ...revision.templateSpec.env, ...revision.spec.env, ...controlPlaneEnv };
+  return { ...WORKER_ENV_DEFAULTS, ...userEnv(revision), ...controlPlaneEnv };
+}
+
+/** Berth's defaults as a revision leaves them (a template or endpoint value wins): for workers run by hand. */
+export function defaultsFor(revision: EndpointRevision | undefined): Record<string, string> {
+  const env = revision ? userEnv(revision) : {};
+  return Object.fromEntries(Object.entries(WORKER_ENV_DEFAULTS).map(([key, value]) => [key, env[key] ?? value]));
 }

@@ -20,7 +20,7 @@ import {
   type templateViewSchema,
 } from "../resources/schemas";
 import type { EndpointRecord, EndpointRevision, NetworkVolumeRecord, ResourceStore, TemplateRecord } from "../store/resources";
-import { workerEnv } from "../worker-env";
+import { defaultsFor, workerEnv } from "../worker-env";
 import { requireApiKey } from "./auth";
 import { ApiError, describeZodError, notFound } from "./errors";
 import { parse } from "./http";
@@ -102,7 +102,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AppDeps): Promise<
   app.get("/endpoints/:id/worker-env", async (request) => {
     const { id } = parse(idParamsSchema, request.params, "params");
     if (!resources.endpointExists(id)) throw notFound(`endpoint ${id}`);
-    return { env: workerEnv(opts.config, opts.publicUrl(), opts.keys, id) };
+    return { env: { ...defaultsFor(resources.currentRevision(id)), ...workerEnv(opts.config, opts.publicUrl(), opts.keys, id) } };
   });
 
   app.get("/endpoints/:id/workers", async (request): Promise<z.output<typeof endpointWorkersViewSchema>> => {

@@ -6,3 +6,11 @@ export function testbedEnv(name: string): string {
   }
   return value;
 }
+
+/**
+ * An image reference no registry has, on the test bed's local registry: a pull of it fails there, on loopback,
+ * instead of going out to docker.io (which the egress guard would refuse and count against the run).
+ */
+export function missingImage(tag: string): string {
+  return `${testbedEnv("BERTH_REGISTRY")}/berth/does-not-exist:${tag}`;
+}

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import axios from "axios";
+import { missingImage } from "../helpers/env";
 import { DockerRuntime } from "../helpers/docker-runtime";
 import { eventually } from "../helpers/endpoint";
 import { PulumiWorkspace } from "../helpers/pulumi-cli";
@@ -119,7 +120,7 @@ describe("the Pulumi provider through the real CLI", () => {
   test("a revision that cannot become healthy fails up with the reason; the next up continues once it is fixed", async () => {
     const { endpointId } = await stackOutputs(dev);
     const good = JSON.parse((await dev.mustRun("config", "get", "image", "--json")).stdout).value as string;
-    await dev.mustRun("config", "set", "image", "berth/does-not-exist:9");
+    await dev.mustRun("config", "set", "image", missingImage("9"));
     const broken = await dev.run("up", "--yes");
     assert.notEqual(broken.code, 0);
     assert.match(broken.stdout + broken.stderr, /rollout to revision 3 halted: revision 3 does not become healthy: .*berth\/does-not-exist:9 is not available/);

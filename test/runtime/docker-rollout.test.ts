@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { DockerDriver } from "../../server/runtimes/docker/driver";
+import { missingImage } from "../helpers/env";
 import { DockerRuntime } from "../helpers/docker-runtime";
 import type { EndpointWorkers } from "../helpers/runtime-harness";
 
@@ -75,7 +76,7 @@ describe("rolling updates on the Docker runtime", () => {
   test("a revision that cannot become healthy halts the rollout with the reason; the old workers keep serving", async () => {
     const ep = await runtime.createEndpoint({ workersMin: 2, workersMax: 2 }, { env: { TEMPLATE_MARKER: "v1" } });
     await runtime.until("two idle workers", ep.id, (w) => (w.workers.filter((x) => x.state === "Idle").length === 2 ? true : undefined));
-    const broken = await runtime.api.patch(`/admin/templates/${ep.templateId}`, { imageName: "berth/does-not-exist:2" });
+    const broken = await runtime.api.patch(`/admin/templates/${ep.templateId}`, { imageName: missingImage("2") });
     assert.equal(broken.status, 200);
 
     const halted = await runtime.until("the rollout to halt", ep.id, (w) => (w.rollout.state === "halted" ? w : undefined));

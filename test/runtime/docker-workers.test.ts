@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import axios from "axios";
+import { missingImage } from "../helpers/env";
 import { DockerRuntime } from "../helpers/docker-runtime";
 import { eventually } from "../helpers/endpoint";
 
@@ -17,20 +18,26 @@ describe("worker states on the Docker runtime", () => {
     await runtime?.close();
   });
 
-  test("workers see the template's and the endpoint's env, and share the network volume at the mount path", async () => {
+  test("workers see Berth's defaults, the template's and the endpoint's env, and share the network volume at the mount path", async () => {
     const volume = await runtime.api.post("/admin/network-volumes", { name: "shared", size: 10, dataCenterId: "local" });
     assert.equal(volume.status, 200, JSON.stringify(volume.data));
     const template = { env: { TEMPLATE_MARKER: "from the template", WORKER_VOLUME_PATH: "/data" }, volumeMountPath: "/data" };
     const writer = await runtime.createEndpoint({ networkVolumeId: volume.data.id, env: { ENDPOINT_MARKER: "writer" } }, template);
-    const reader = await runtime.createEndpoint({ networkVolumeId: volume.data.id, env: { ENDPOINT_MARKER: "reader" } }, template);
+    // The reader's endpoint sets Berth's fitness-check default back: the user's env wins over Berth's defaults.
+    const reader = await runtime.createEndpoint(
+      { networkVolumeId: volume.data.id, env: { ENDPOINT_MARKER: "reader", RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "false" } },
+      template,
+    );
 
     const wrote = await runtime.ended(writer.id, await runtime.submit(writer.id, { write: { name: "note.txt", content: "hello from the writer" } }));
     assert.equal(wrote.status, "COMPLETED", JSON.stringify(wrote));
     assert.equal(wrote.output.templateEnv, "from the template");
     assert.equal(wrote.output.endpointEnv, "writer");
+    assert.equal(wrote.output.skipSystemChecks, "true");
     const read = await runtime.ended(reader.id, await runtime.submit(reader.id, { read: "note.txt" }));
     assert.equal(read.status, "COMPLETED", JSON.stringify(read));
     assert.equal(read.output.read, "hello from the writer");
+    assert.equal(read.output.skipSystemChecks, "false");
     assert.notEqual(read.output.workerId, wrote.output.workerId, "two workers, two containers, one volume");
 
     // Deleting both endpoints, then the volume, removes the Docker volume once its workers are gone.
@@ -56,7 +63,7 @@ describe("worker states on the Docker runtime", () => {
   });
 
   test("an image that cannot be had: the worker is Unhealthy with the reason and restarts under backoff", async () => {
-    const ep = await runtime.createEndpoint({ workersMin: 1 }, { imageName: "berth/does-not-exist:1" });
+    const ep = await runtime.createEndpoint({ workersMin: 1 }, { imageName: missingImage("1") });
     const sick = await runtime.until("the worker to be Unhealthy after two restarts", ep.id, (w) =>
       w.workers[0]?.state === "Unhealthy" && w.workers[0].restarts >= 2 ? w.workers[0] : undefined,
     );

@@ -231,6 +231,10 @@ describe("admin API", () => {
       assert.equal(res.status, 200);
       assert.equal(res.data.env.RUNPOD_ENDPOINT_ID, e.id);
       assert.equal(res.data.env.RUNPOD_WEBHOOK_GET_JOB, `${cp.url}/v2/${e.id}/job-take/$ID?`);
+      // runpod-python's start-up checks dial 8.8.8.8 and end the worker where that fails: off unless the user says.
+      assert.equal(res.data.env.RUNPOD_SKIP_AUTO_SYSTEM_CHECKS, "true");
+      assert.equal((await api.patch(`/admin/endpoints/${e.id}`, { env: { RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "false" } })).status, 200);
+      assert.equal((await api.get(`/admin/endpoints/${e.id}/worker-env`)).data.env.RUNPOD_SKIP_AUTO_SYSTEM_CHECKS, "false");
     });
   });
 

@@ -5,7 +5,7 @@ import { ImageUnavailableError, type GpuDevice, type WorkerSpec } from "../../se
 import { containerName, DockerDriver, workerContainerSpec } from "../../server/runtimes/docker/driver";
 import { DockerEngine, DockerEngineError, splitImageReference } from "../../server/runtimes/docker/engine";
 import { eventually } from "../helpers/endpoint";
-import { testbedEnv } from "../helpers/env";
+import { missingImage, testbedEnv } from "../helpers/env";
 
 const engine = DockerEngine.fromEnv();
 const MiB = 1024 * 1024;
@@ -276,12 +276,13 @@ describe("DockerDriver on the test bed's engine", () => {
   test("ensureImage accepts a local image and names a missing one with the pull's error", async () => {
     const driver = newDriver();
     await driver.ensureImage(testbedEnv("BERTH_NODE_IMAGE"));
+    const missing = missingImage("1");
     await assert.rejects(
-      driver.ensureImage("berth/does-not-exist:1"),
+      driver.ensureImage(missing),
       (err: unknown) =>
         err instanceof ImageUnavailableError &&
-        err.image === "berth/does-not-exist:1" &&
-        /image berth\/does-not-exist:1 is not available: not found locally, and pulling from docker\.io failed: /.test(err.message),
+        err.image === missing &&
+        err.message.startsWith(`image ${missing} is not available: not found locally, and pulling from ${testbedEnv("BERTH_REGISTRY")} failed: `),
     );
   });
 
