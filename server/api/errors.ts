@@ -49,9 +49,36 @@ export function installErrorHandler(app: FastifyInstance): void {
     request.log.error({ err }, "unhandled error");
     return reply.status(500).send({ error: "internal", message: "internal error; see the control plane's log" });
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` }),
-  );
+  const routes = knownRoutes(app);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0]!;
+    const allowed = routes.methodsFor(path);
+    if (allowed.length > 0) {
+      return reply
+        .status(405)
+        .header("allow", allowed.join(", "))
+        .send({ error: "method_not_allowed", message: `${request.method} is not allowed on ${path}; allowed: ${allowed.join(", ")}` });
+    }
+    return reply.status(404).send({ error: "not_found", message: `no route ${request.method} ${path}` });
+  });
+}
+
+/**
+ * Every route registered after this call, as a pattern, so a request that found no route can be told whether its
+ * path exists with other methods (405 and Allow) or not at all (404). Only requests that missed pay for the look-up.
+ */
+function knownRoutes(app: FastifyInstance) {
+  const patterns: Array<{ method: string; pattern: RegExp }> = [];
+  app.addHook("onRoute", (route) => {
+    const source = route.url
+      .split("/")
+      .map((part) => (part.startsWith(":") ? "[^/]+" : part === "*" ? ".*" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+      .join("/");
+    for (const method of [route.method].flat()) patterns.push({ method, pattern: new RegExp(`^${source}$`) });
+  });
+  return {
+    methodsFor: (path: string): string[] => [...new Set(patterns.filter((r) => r.pattern.test(path)).map((r) => r.method))].sort(),
+  };
 }
 
 function clientErrorCode(err: FastifyError): string {

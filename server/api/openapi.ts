@@ -33,6 +33,7 @@ import {
   streamReplySchema,
   waitQuerySchema,
 } from "./client-schemas";
+import { batchQuerySchema, jobDoneBodySchema, jobsToStopSchema, pingQuerySchema, streamBodySchema, workerJobSchema } from "./worker-schemas";
 
 type Json = Record<string, unknown>;
 
@@ -56,6 +57,8 @@ const REQUEST_SCHEMAS: Record<string, ZodType> = {
   NetworkVolumeInput: networkVolumeSpecSchema,
   NetworkVolumePatch: networkVolumeFields.partial(),
   RunRequest: runRequestSchema,
+  JobDone: jobDoneBodySchema,
+  StreamChunk: streamBodySchema,
 };
 
 const REPLY_SCHEMAS: Record<string, ZodType> = {
@@ -76,6 +79,8 @@ const REPLY_SCHEMAS: Record<string, ZodType> = {
   StreamReply: streamReplySchema,
   PurgeReply: purgeReplySchema,
   HealthReply: healthReplySchema,
+  WorkerJob: workerJobSchema,
+  JobsToStop: jobsToStopSchema,
   Error: errorReplySchema,
 };
 
@@ -127,6 +132,7 @@ export function buildOpenApiDocument(): Json {
         Unauthorized: errorResponse("missing or wrong key"),
         NotFound: errorResponse("no such resource"),
         Conflict: errorResponse("the resource is in use; `details.endpoints` names the users"),
+        MethodNotAllowed: errorResponse("the path exists, the method does not: the `Allow` header lists those it has"),
       },
     },
   };
@@ -275,26 +281,68 @@ function clientPaths(): Json {
   };
 }
 
-/** The worker protocol is RunPod's and its bodies are the SDK's; listed here so the whole surface is in one place. */
+/**
+ * The worker protocol is RunPod's and its bodies are the SDK's; listed here so the whole surface is in one place.
+ * Every route acts only on the workers and jobs of the endpoint in its path, whose worker key it must carry.
+ */
 function workerPaths(): Json {
-  const op = (method: "get" | "post", summary: string, params: string[]) => ({
+  const unauthorized = { "401": { $ref: "#/components/responses/Unauthorized" } };
+  const badRequest = { "400": errorResponse("bad parameters, or a body that is empty, not JSON, or not a JSON object") };
+  const notFound = (what: string) => ({ "404": errorResponse(`no such ${what} on this endpoint`) });
+  const none = (what: string) => ({ "204": { description: `no ${what} came within the long-poll (20 s by default)` } });
+  const op = (method: "get" | "post", summary: string, params: string[], responses: Json, extra: Json = {}) => ({
     parameters: params.map(parameter),
-    [method]: {
-      tags: ["worker"],
-      summary,
-      security: [{ workerKey: [] }],
-      responses: { "200": ok("done"), "401": { $ref: "#/components/responses/Unauthorized" }, "404": { $ref: "#/components/responses/NotFound" } },
-    },
+    [method]: { tags: ["worker"], summary, security: [{ workerKey: [] }], ...extra, responses: { ...responses, ...unauthorized } },
   });
+  const body = (name: string) => ({ requestBody: { required: true, ...json(ref(name)) } });
   const worker = ["endpointId", "workerId"];
   const workerJob = ["endpointId", "workerId", "jobId"];
   return {
-    "/v2/{endpointId}/job-take/{workerId}": op("get", "long-poll for a job (?job_in_progress=0|1): 200 the job, 204 none", worker),
-    "/v2/{endpointId}/job-take-batch/{workerId}": op("get", "long-poll for up to ?batch_size jobs: 200 a list, 204 none", worker),
-    "/v2/{endpointId}/job-done/{workerId}/{jobId}": op("post", "a job's result, error or progress update (?isStream=true|false)", workerJob),
-    "/v2/{endpointId}/job-stream/{workerId}/{jobId}": op("post", "one stream chunk: {output}", workerJob),
-    "/v2/{endpointId}/ping/{workerId}": op("get", "heartbeat (?job_id=a,b&runpod_version=...)", worker),
-    "/v2/{endpointId}/job-stop/{workerId}": op("get", 'long-poll for jobs to stop: 200 {"jobsToStop": [...]}, 204 none', worker),
+    "/v2/{endpointId}/job-take/{workerId}": op("get", "long-poll for a job (?job_in_progress=0|1)", worker, {
+      "200": ok("a job, now this worker's", ref("WorkerJob")),
+      ...none("job"),
+      ...badRequest,
+      ...notFound("endpoint"),
+    }),
+    "/v2/{endpointId}/job-take-batch/{workerId}": op(
+      "get",
+      "long-poll for up to batch_size jobs",
+      worker,
+      { "200": ok("the jobs, oldest first", { type: "array", items: ref("WorkerJob") }), ...none("job"), ...badRequest, ...notFound("endpoint") },
+      { parameters: queryParameters(batchQuerySchema) },
+    ),
+    "/v2/{endpointId}/job-done/{workerId}/{jobId}": op(
+      "post",
+      "a job's result, error or progress update (?isStream=true|false); a repeat, or a job no longer this worker's, changes nothing",
+      workerJob,
+      { "200": ok("recorded (or ignored)", { type: "object" }), ...badRequest, ...notFound("job") },
+      body("JobDone"),
+    ),
+    "/v2/{endpointId}/job-stream/{workerId}/{jobId}": op(
+      "post",
+      "one stream chunk of a job still this worker's",
+      workerJob,
+      {
+        "200": ok("recorded (or ignored)", { type: "object" }),
+        ...badRequest,
+        ...notFound("job"),
+        "413": errorResponse("a chunk over 1 MB, RunPod's limit"),
+      },
+      body("StreamChunk"),
+    ),
+    "/v2/{endpointId}/ping/{workerId}": op(
+      "get",
+      "heartbeat; status=unhealthy reports a failed fitness check",
+      worker,
+      { "200": ok("recorded", { type: "object" }), ...badRequest, ...notFound("endpoint") },
+      { parameters: queryParameters(pingQuerySchema) },
+    ),
+    "/v2/{endpointId}/job-stop/{workerId}": op("get", "long-poll for jobs this worker must stop (cancelled, timed out, expired)", worker, {
+      "200": ok("the jobs to stop, each told once", ref("JobsToStop")),
+      ...none("stop"),
+      ...badRequest,
+      ...notFound("endpoint"),
+    }),
   };
 }
 

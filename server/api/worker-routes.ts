@@ -6,27 +6,18 @@ import type { JobDoneBody } from "../jobs/service";
 import { requireWorkerKey } from "./auth";
 import { ApiError } from "./errors";
 import { acceptAnyJson, clientGone, parse } from "./http";
+import {
+  batchQuerySchema,
+  jobDoneBodySchema,
+  pingQuerySchema,
+  streamBodySchema,
+  workerJobParamsSchema,
+  workerParamsSchema,
+} from "./worker-schemas";
 
 const MB = 1024 * 1024;
 /** RunPod's limit on one stream chunk. */
 export const STREAM_CHUNK_LIMIT = 1 * MB;
-const MAX_BATCH = 100;
-
-const workerParamsSchema = z.object({ endpointId: z.string().min(1).max(128), workerId: z.string().min(1).max(256) });
-const workerJobParamsSchema = workerParamsSchema.extend({ jobId: z.string().min(1).max(128) });
-/** Larger batches are clamped, not refused: runpod-python ignores a 400 and would ask again forever. */
-const batchQuerySchema = z.object({
-  batch_size: z.coerce.number().int().min(1).transform((n) => Math.min(n, MAX_BATCH)).default(1),
-});
-const pingQuerySchema = z.object({
-  job_id: z.string().optional(),
-  runpod_version: z.string().max(64).optional(),
-  status: z.string().optional(),
-  check: z.string().max(256).optional(),
-  reason: z.string().max(1024).optional(),
-});
-const jobDoneBodySchema = z.looseObject({}).describe("{output} | {output, error} | {error} | {status: IN_PROGRESS, output}; stopPod optional");
-const streamBodySchema = z.looseObject({ output: z.unknown() });
 
 /**
  * The worker API, as runpod-python's worker SDK speaks it (see docs: RUNPOD_WEBHOOK_* URLs):

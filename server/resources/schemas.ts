@@ -96,6 +96,7 @@ export function parseImageReference(ref: string): { ok: true; reference: ImageRe
 
 export const imageNameSchema = z
   .string()
+  .min(1, "must not be empty")
   .superRefine((value, ctx) => {
     const parsed = parseImageReference(value);
     if (!parsed.ok) ctx.addIssue({ code: "custom", message: `image reference ${parsed.reason}` });
@@ -119,7 +120,10 @@ const envFields = {
   secretEnvKeys: z
     .array(envNameSchema)
     .default([])
-    .describe(`keys of env whose values are secret: never returned by the API (shown as "${SECRET_MASK}"), never logged`),
+    .describe(
+      `keys of env whose values are secret: never returned by the API (shown as "${SECRET_MASK}"), never logged; ` +
+        "each must name a key of env, once (else 400)",
+    ),
 };
 
 /** Every secretEnvKeys entry names a variable of env, once. */
@@ -219,8 +223,14 @@ export const endpointFields = z
           "a leading '-' excludes a type or pool; empty: any GPU type",
       ),
     gpuCount: z.number().int().min(1).max(8).default(1).describe("GPUs per worker"),
-    workersMin: z.number().int().min(0).max(1000).default(0).describe("active workers, always running"),
-    workersMax: z.number().int().min(0).max(1000).default(3).describe("the most workers at once; 0 disables the endpoint"),
+    workersMin: z.number().int().min(0).max(1000).default(0).describe("active workers, always running; at most workersMax (else 400)"),
+    workersMax: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(3)
+      .describe("the most workers at once; 0 disables the endpoint; at least workersMin (else 400)"),
     idleTimeout: z.number().int().min(1).max(3600).default(5).describe("seconds a flex worker stays idle before it is stopped"),
     scalerType: z
       .enum(["QUEUE_DELAY", "REQUEST_COUNT"])
@@ -263,7 +273,7 @@ export type EndpointSpec = z.output<typeof endpointSpecSchema>;
 export const networkVolumeFields = z
   .object({
     name: z.string().min(1).max(191).describe("display name"),
-    size: z.number().int().min(1).max(4000).describe("GB; may only grow"),
+    size: z.number().int().min(1).max(4000).describe("GB; may only grow: an update below the volume's current size is refused (400)"),
     dataCenterId: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 letters, digits, '.', '_' or '-'")

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
+import axios from "axios";
 import { after, before, describe, test } from "node:test";
 import { ControlPlaneProcess } from "../helpers/control-plane";
 import { apiClient, createEndpoint, eventually, workerClient, type TestEndpoint } from "../helpers/endpoint";
@@ -313,5 +314,92 @@ describe("client and worker API", () => {
       await eventually("no fourth delivery", async () => (Date.now() > settled ? true : undefined), 5000);
       assert.equal(received.filter((r) => r.path === "/down").length, 3);
     });
+  });
+});
+
+describe("/openapi.json says what the routes really answer", () => {
+  let cp: ControlPlaneProcess;
+  let ep: TestEndpoint;
+  let doc: { paths: Record<string, Record<string, { responses: Record<string, unknown> }>>; components: { schemas: Record<string, any> } };
+
+  before(async () => {
+    cp = await ControlPlaneProcess.start({ env: { BERTH_LONG_POLL_MS: "200" } });
+    ep = await createEndpoint(cp);
+    doc = (await apiClient(cp).get("/openapi.json")).data;
+  });
+  after(async () => {
+    await cp?.stop();
+    cp?.removeData();
+  });
+
+  /** The statuses the document lists for a path and method. */
+  const documented = (path: string, method: string) => Object.keys(doc.paths[path]?.[method]?.responses ?? {});
+
+  test("the worker routes' 204 of an empty long-poll and 400 of an empty or malformed body", async () => {
+    const worker = workerClient(ep, "w-doc");
+    const key = ep.workerEnv.RUNPOD_AI_API_KEY!;
+    assert.equal((await worker.take()).status, 204);
+    assert.ok(documented("/v2/{endpointId}/job-take/{workerId}", "get").includes("204"));
+    const batch = await apiClient(cp, key).get(`/v2/${ep.id}/job-take-batch/w-doc?batch_size=2`);
+    assert.equal(batch.status, 204);
+    assert.ok(documented("/v2/{endpointId}/job-take-batch/{workerId}", "get").includes("204"));
+    assert.equal((await worker.stops()).status, 204);
+    assert.ok(documented("/v2/{endpointId}/job-stop/{workerId}", "get").includes("204"));
+
+    const { data: job } = await apiClient(cp).post(`/v2/${ep.id}/run`, { input: 1 });
+    assert.equal((await worker.take()).data.id, job.id);
+    for (const [route, template] of [
+      ["job-done", "/v2/{endpointId}/job-done/{workerId}/{jobId}"],
+      ["job-stream", "/v2/{endpointId}/job-stream/{workerId}/{jobId}"],
+    ] as const) {
+      const url = `${cp.url}/v2/${ep.id}/${route}/w-doc/${job.id}`;
+      const empty = await axios.post(url, undefined, { headers: { Authorization: key }, validateStatus: () => true });
+      assert.equal(empty.status, 400, `${route} with no body: ${JSON.stringify(empty.data)}`);
+      const malformed = await axios.post(url, "{not json", { headers: { Authorization: key, "Content-Type": "application/json" }, validateStatus: () => true });
+      assert.equal(malformed.status, 400, `${route} with malformed JSON`);
+      assert.ok(documented(template, "post").includes("400"), `${template} documents its 400`);
+      assert.ok(documented(template, "post").includes("404"), `${template} documents its 404`);
+    }
+    assert.equal((await apiClient(cp).get(`/v2/${ep.id}/status/${job.id}`)).data.status, "IN_PROGRESS", "bad bodies changed nothing");
+  });
+
+  test("the cross-field rules refused with 400 are in the schemas", async () => {
+    const api = apiClient(cp);
+    const templateId = (await api.get(`/admin/endpoints/${ep.id}`)).data.templateId;
+    const schemas = doc.components.schemas;
+
+    const minOverMax = await api.post("/admin/endpoints", { name: "e", templateId, workersMin: 3, workersMax: 1 });
+    assert.equal(minOverMax.status, 400);
+    assert.match(schemas.EndpointInput.properties.workersMin.description, /at most workersMax/);
+    assert.match(schemas.EndpointInput.properties.workersMax.description, /at least workersMin/);
+
+    const volume = (await api.post("/admin/network-volumes", { name: "v", size: 20, dataCenterId: "local" })).data;
+    assert.equal((await api.patch(`/admin/network-volumes/${volume.id}`, { size: 10 })).status, 400);
+    assert.match(schemas.NetworkVolumeInput.properties.size.description, /may only grow/);
+
+    const secretWithoutValue = await api.post("/admin/templates", { name: "t", imageName: "a/b:1", secretEnvKeys: ["MISSING"] });
+    assert.equal(secretWithoutValue.status, 400);
+    assert.match(schemas.TemplateInput.properties.secretEnvKeys.description, /each must name a key of env/);
+
+    const noImage = await api.post("/admin/templates", { name: "t", imageName: "" });
+    assert.equal(noImage.status, 400);
+    assert.match(noImage.data.message, /body\.imageName: must not be empty/);
+    assert.equal(schemas.TemplateInput.properties.imageName.minLength, 1);
+  });
+
+  test("an unknown method on a known path answers 405 with Allow; an unknown path still 404", async () => {
+    const api = apiClient(cp);
+    const wrongMethod = await api.delete(`/v2/${ep.id}/run`);
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.allow, "POST");
+    assert.equal(wrongMethod.data.error, "method_not_allowed");
+    const collection = await api.put("/admin/templates", {});
+    assert.equal(collection.status, 405);
+    assert.deepEqual(String(collection.headers.allow).split(", "), ["GET", "HEAD", "POST"]);
+    const workerRoute = await api.get(`/v2/${ep.id}/job-done/w/j`);
+    assert.equal(workerRoute.status, 405);
+    assert.equal(workerRoute.headers.allow, "POST");
+    assert.equal((await api.get("/v2/nothing/here/at/all")).status, 404);
+    assert.ok(doc.paths["/v2/{endpointId}/run"]);
   });
 });
