@@ -108,7 +108,7 @@ move_to() {
 
 bed_pids() {
   # Matched on the kernel's 15-character process names: kube-controller-manager is "kube-controller".
-  pgrep -x 'dockerd|containerd|kube-apiserver|kube-controller|kube-scheduler|etcd|kwok|kwok-controller' || true
+  pgrep -x 'dockerd|containerd|registry|kube-apiserver|kube-controller|kube-scheduler|etcd|kwok|kwok-controller' || true
   pgrep -f 'containerd-shim' || true
 }
 
