@@ -131,38 +131,32 @@ static void report(const char *address, const char *call) {
   (void)ignored;
 }
 
+/* 1, with the attempt reported and errno set, when `address` is off the machine. */
+static int refused(const struct sockaddr *address, socklen_t length, const char *call) {
+  char text[64];
+  if (!leaves_machine(address, length, text, sizeof text)) return 0;
+  report(text, call);
+  errno = ECONNREFUSED;
+  return 1;
+}
+
 int connect(int fd, const struct sockaddr *address, socklen_t length) {
   static int (*real)(int, const struct sockaddr *, socklen_t);
-  char text[64];
-  if (leaves_machine(address, length, text, sizeof text)) {
-    report(text, "connect");
-    errno = ECONNREFUSED;
-    return -1;
-  }
+  if (refused(address, length, "connect")) return -1;
   if (!real) real = dlsym(RTLD_NEXT, "connect");
   return real(fd, address, length);
 }
 
 ssize_t sendto(int fd, const void *buffer, size_t size, int flags, const struct sockaddr *address, socklen_t length) {
   static ssize_t (*real)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
-  char text[64];
-  if (leaves_machine(address, length, text, sizeof text)) {
-    report(text, "sendto");
-    errno = ECONNREFUSED;
-    return -1;
-  }
+  if (refused(address, length, "sendto")) return -1;
   if (!real) real = dlsym(RTLD_NEXT, "sendto");
   return real(fd, buffer, size, flags, address, length);
 }
 
 ssize_t sendmsg(int fd, const struct msghdr *message, int flags) {
   static ssize_t (*real)(int, const struct msghdr *, int);
-  char text[64];
-  if (message && leaves_machine(message->msg_name, message->msg_namelen, text, sizeof text)) {
-    report(text, "sendmsg");
-    errno = ECONNREFUSED;
-    return -1;
-  }
+  if (message && refused(message->msg_name, message->msg_namelen, "sendmsg")) return -1;
   if (!real) real = dlsym(RTLD_NEXT, "sendmsg");
   return real(fd, message, flags);
 }
