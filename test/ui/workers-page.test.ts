@@ -17,7 +17,21 @@ import { testbedEnv } from "../helpers/env";
 const ENDPOINT_NAME = `ui <b class="injected">bold</b> & "quotes" ${Date.now()}`;
 /** How long a control plane may take to exit on SIGTERM; it takes about 2 s with nothing open. */
 const STOP_LIMIT_MS = 20_000;
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+/**
+ * Besides the usual headless set, no name is ever looked up (the page is on 127.0.0.1) and no DNS-over-HTTPS
+ * probe is made: the egress guard refuses Chromium's own lookups of the machine's resolver otherwise.
+ */
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-features=DnsOverHttps,AsyncDns",
+  "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
+];
 
 /** One worker row as the page shows it, read from the DOM in one go so its fields belong to the same update. */
 interface RowView {

@@ -1,6 +1,6 @@
 /*
- * Loaded with LD_PRELOAD into every process the test suite starts on the host. A connect, sendto or sendmsg to
- * an IP address outside BERTH_EGRESS_ALLOW (loopback, the machine's own addresses and the test bed's networks)
+ * Loaded with LD_PRELOAD into every process the test suite starts on the host. A TCP connect, or a sendto or
+ * sendmsg, to an IP address outside BERTH_EGRESS_ALLOW (loopback, the machine's own addresses and the test bed's networks)
  * fails at once with ECONNREFUSED, and one line naming the process and the address is appended to
  * BERTH_EGRESS_REPORT, which testbed/egress-guard.sh check turns into a failed run. Programs that make system
  * calls without libc (Go binaries) pass by this; the iptables rules of the same script catch those.
@@ -140,9 +140,17 @@ static int refused(const struct sockaddr *address, socklen_t length, const char 
   return 1;
 }
 
+/* A datagram socket's connect sends nothing (Chromium connects one to Google's DNS only to ask for a route); what
+ * it sends afterwards goes through the kernel's rules, which refuse and count it. */
+static int is_datagram(int fd) {
+  int type = 0;
+  socklen_t size = sizeof type;
+  return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_DGRAM;
+}
+
 int connect(int fd, const struct sockaddr *address, socklen_t length) {
   static int (*real)(int, const struct sockaddr *, socklen_t);
-  if (refused(address, length, "connect")) return -1;
+  if (!is_datagram(fd) && refused(address, length, "connect")) return -1;
   if (!real) real = dlsym(RTLD_NEXT, "connect");
   return real(fd, address, length);
 }
