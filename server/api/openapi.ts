@@ -96,7 +96,8 @@ export function buildOpenApiDocument(): Json {
         "RunPod-compatible serverless endpoints on your own hardware. The client API (/v2) is RunPod's: point a RunPod " +
         "client at {server}/v2. The admin API (/admin) manages templates, endpoints and network volumes; secret env " +
         'values are never returned, reads show "********" in their place. Errors are JSON: {error, message, details?}, ' +
-        "with `message` naming each bad field (`body.workersMin: ...`).",
+        "with `message` naming each bad field (`body.workersMin: ...`). A method a path does not list here answers 405 " +
+        "with an `Allow` header naming those it has.",
     },
     tags: [
       { name: "admin", description: "Templates, endpoints and network volumes (what the Pulumi provider calls)" },
@@ -132,7 +133,6 @@ export function buildOpenApiDocument(): Json {
         Unauthorized: errorResponse("missing or wrong key"),
         NotFound: errorResponse("no such resource"),
         Conflict: errorResponse("the resource is in use; `details.endpoints` names the users"),
-        MethodNotAllowed: errorResponse("the path exists, the method does not: the `Allow` header lists those it has"),
       },
     },
   };

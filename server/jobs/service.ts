@@ -192,12 +192,13 @@ export class JobService {
   /** Hands up to `limit` jobs to a worker, holding the request up to `waitMs` while the queue is empty. */
   async take(endpointId: string, workerId: string, limit: number, waitMs: number, signal?: AbortSignal): Promise<JobRow[]> {
     const deadline = Date.now() + waitMs;
+    const ref = workerRef(endpointId, workerId);
     for (;;) {
       const now = Date.now();
       this.touched(endpointId, workerId, now);
-      if (this.held.has(workerRef(endpointId, workerId))) {
+      if (this.held.has(ref)) {
         // A held worker waits apart, so that a new job's single wake-up (notifyOne) never lands on it.
-        if (!(await this.releaseWaiters.wait(workerRef(endpointId, workerId), deadline - Date.now(), signal))) return [];
+        if (!(await this.releaseWaiters.wait(ref, deadline - Date.now(), signal))) return [];
         continue;
       }
       const jobs = this.store.take(endpointId, workerId, limit, now);
@@ -224,11 +225,13 @@ export class JobService {
    */
   async done(endpointId: string, workerId: string, jobId: string, body: JobDoneBody): Promise<void> {
     const now = Date.now();
-    this.mustGet(endpointId, jobId);
-    this.touched(endpointId, workerId, now);
-    if (body.stopPod === true) this.workers.markLeaving(endpointId, workerId);
+    // The conditional UPDATE comes first, so a result (the hot path) costs no read; only when it changed nothing
+    // is the job looked up, to tell a job of another endpoint (404) from a late or repeated answer (ignored).
     if (body.status === "IN_PROGRESS") {
-      if (this.store.progress(endpointId, jobId, workerId, JSON.stringify(body.output ?? null))) this.jobWaiters.notify(jobId);
+      const progressed = this.store.progress(endpointId, jobId, workerId, JSON.stringify(body.output ?? null));
+      if (!progressed) this.mustGet(endpointId, jobId);
+      this.touchedWithResult(endpointId, workerId, now, body);
+      if (progressed) this.jobWaiters.notify(jobId);
       await this.database.durable();
       return;
     }
@@ -236,6 +239,8 @@ export class JobService {
     const output = body.output === undefined ? null : JSON.stringify(body.output);
     const error = failed ? (typeof body.error === "string" ? body.error : JSON.stringify(body.error)) : null;
     const finished = this.store.finish(endpointId, jobId, workerId, failed ? "FAILED" : "COMPLETED", output, error, now);
+    if (!finished) this.mustGet(endpointId, jobId);
+    this.touchedWithResult(endpointId, workerId, now, body);
     await this.database.durable();
     if (finished) this.ended(finished);
   }
@@ -388,6 +393,12 @@ export class JobService {
         this.jobWaiters.notify(job.id);
       }
     }
+  }
+
+  /** A job-done call: the worker was heard from, and leaves after this job when it says so. */
+  private touchedWithResult(endpointId: string, workerId: string, now: number, body: JobDoneBody): void {
+    this.touched(endpointId, workerId, now);
+    if (body.stopPod === true) this.workers.markLeaving(endpointId, workerId);
   }
 
   private touched(endpointId: string, workerId: string, now: number, sdkVersion?: string): void {

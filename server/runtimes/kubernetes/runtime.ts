@@ -84,7 +84,10 @@ export class KubernetesRuntime implements WorkerRuntime {
   readonly kind = "kubernetes";
   private readonly loop: ReconcileLoop;
   private readonly observed = new Map<string, EndpointObservation>();
-  /** Pod names seen in the last pass, to tell a pod that has gone from one never seen; undefined before the first. */
+  /**
+   * Pods seen in the last pass, by name, with their endpoint's id: to tell a pod that has gone from one never seen,
+   * and whose worker it was. Undefined before the first pass.
+   */
   private knownPods: Map<string, string> | undefined;
   /** When each serving pod was last seen without a job; in memory, so a restart starts the clocks afresh. */
   private readonly idleSince = new Map<string, number>();
@@ -247,7 +250,6 @@ export class KubernetesRuntime implements WorkerRuntime {
 
   /** A pod that went away took its worker with it: its jobs go back to the queue now. A new pod's cold start is timed. */
   private noticePodChanges(pods: WorkerPod[]): void {
-    // Pod name to endpoint id.
     const now = new Map(pods.map((p) => [p.name, p.endpointId]));
     // The first pass (after a start or restart) adopts what exists: those pods' cold starts are not new.
     const known = this.knownPods ?? now;
