@@ -21,7 +21,9 @@
 # test (test/testbed/egress-guard.test.ts) proves the iptables layer with it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SOURCES=(suite bed container bridge probe)
+# Where an attempt came from; each has its own chain and log prefix. Attempts of all but the probe fail the run.
+COUNTED_SOURCES=(suite bed container bridge)
+SOURCES=("${COUNTED_SOURCES[@]}" probe)
 CHAIN_PREFIX="BERTH-EGRESS"
 REPORT_DEFAULT="$BERTH_CACHE/egress-guard/report.log"
 
@@ -39,11 +41,13 @@ cgroup2_root() {
 # The machine's own addresses (as single hosts) and the subnets of Docker's bridges: traffic to them stays here.
 allowed_networks() {
   ip -o addr show | awk '{ split($4, a, "/"); print a[1] ($3 == "inet6" ? "/128" : "/32") }'
-  bridge_networks
+  bridge_networks 4
+  bridge_networks 6
 }
 
+# The subnets of Docker's bridges, of one IP family (4 or 6).
 bridge_networks() {
-  { ip -o -4 route show; ip -o -6 route show; } | awk '$2 == "dev" && ($3 == "docker0" || $3 ~ /^br-/) && $1 ~ /\// { print $1 }'
+  ip -o "-$1" route show | awk '$2 == "dev" && ($3 == "docker0" || $3 ~ /^br-/) && $1 ~ /\// { print $1 }'
 }
 
 shim() {
@@ -58,27 +62,24 @@ shim() {
   echo "$dir/connect-guard.so"
 }
 
+# One source's chain: replies, local addresses and the bridges pass; anything else is logged and rejected.
 chain_rules() {
-  local tool="$1" source="$2" chain="$CHAIN_PREFIX-$2" reject_other="$3" family="$4"
+  local tool="$1" source="$2" chain="$CHAIN_PREFIX-$2" reject_other="$3" networks="$4" network
   "$tool" -w -N "$chain"
   "$tool" -w -A "$chain" -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
   "$tool" -w -A "$chain" -m addrtype --dst-type LOCAL -j RETURN
-  local network network_family
-  for network in $(bridge_networks); do
-    network_family=4
-    [[ "$network" != *:* ]] || network_family=6
-    [ "$network_family" != "$family" ] || "$tool" -w -A "$chain" -d "$network" -j RETURN
-  done
+  for network in $networks; do "$tool" -w -A "$chain" -d "$network" -j RETURN; done
   "$tool" -w -A "$chain" -j LOG --log-prefix "berth-egress $source: " --log-uid
   "$tool" -w -A "$chain" -p tcp -j REJECT --reject-with tcp-reset
   "$tool" -w -A "$chain" -j REJECT --reject-with "$reject_other"
 }
 
 install_rules() {
-  local tool="$1" reject_other="$2" family="$3" source forward=FORWARD
+  local tool="$1" reject_other="$2" family="$3" source forward=FORWARD networks
   "$tool" -w -S DOCKER-USER >/dev/null 2>&1 && forward=DOCKER-USER
-  for source in "${SOURCES[@]}"; do chain_rules "$tool" "$source" "$reject_other" "$family"; done
-  # The probe's rule comes first: a probe process is also a descendant of nothing else that is matched.
+  networks="$(bridge_networks "$family")"
+  for source in "${SOURCES[@]}"; do chain_rules "$tool" "$source" "$reject_other" "$networks"; done
+  # The groups are disjoint, so each sender meets exactly one of these jumps.
   "$tool" -w -I OUTPUT 1 -m cgroup --path berth-egress/probe -j "$CHAIN_PREFIX-probe"
   "$tool" -w -I OUTPUT 2 -m cgroup --path berth-egress/suite -j "$CHAIN_PREFIX-suite"
   "$tool" -w -I OUTPUT 3 -m cgroup --path berth-egress/bed -j "$CHAIN_PREFIX-bed"
@@ -168,7 +169,7 @@ check() {
     log "processes of the test run tried to reach addresses off this machine (refused in the process):"
     sed 's/^/  /' "$report" >&2
   fi
-  for source in suite bed container bridge; do
+  for source in "${COUNTED_SOURCES[@]}"; do
     count=0
     for tool in iptables ip6tables; do
       count=$((count + $("$tool" -w -L "$CHAIN_PREFIX-$source" -v -x -n 2>/dev/null | awk '$3 == "LOG" { n += $1 } END { print n + 0 }')))
@@ -219,6 +220,5 @@ case "${1:-}" in
     [ "${1:-}" = "--report" ] && report="$2"
     check "$report"
     ;;
-  shim) shim ;;
-  *) die "usage: egress-guard.sh run -- CMD ARGS... | check [--report FILE] | shim" ;;
+  *) die "usage: egress-guard.sh run -- CMD ARGS... | check [--report FILE]" ;;
 esac

@@ -28,7 +28,7 @@ test("a store from before per-endpoint worker ids keeps its workers, each under 
       { endpoint_id: "ep-a", id: "w1", first_seen_at: 1, last_seen_at: 2, sdk_version: "1.12.0", unhealthy_reason: "out of memory", leaving: 1 },
     );
     // The same id on another endpoint is another worker now.
-    database.write(() => workers.touch("ep-b", "w1", 10));
+    workers.touch("ep-b", "w1", 10);
     assert.equal(workers.get("ep-a", "w1")!.last_seen_at, 2);
     assert.equal(workers.get("ep-b", "w1")!.first_seen_at, 10);
     assert.equal(workers.ofEndpoint("ep-a").length, 1);

@@ -14,6 +14,7 @@ const run = promisify(execFile);
 const GUARD = path.resolve(__dirname, "../../testbed/egress-guard.sh");
 /** TEST-NET-2 (RFC 5737): documentation addresses, routed nowhere, never this machine's or the test bed's. */
 const OUTSIDE = "198.51.100.7";
+const OUTSIDE_PATTERN = OUTSIDE.replace(/\./g, "\\.");
 
 /** The guard's own checks use a report file of their own, so the attempts they make on purpose do not fail the run. */
 function privateReport(): string {
@@ -27,7 +28,8 @@ function python(script: string, env: Record<string, string>, wrapper: string[] =
   let out = "";
   child.stdout.on("data", (chunk) => (out += chunk));
   child.stderr.on("data", (chunk) => (out += chunk));
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, out })));
+  // "close", not "exit": only then has everything the process printed been read.
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, out })));
 }
 
 const DIAL = `
@@ -64,14 +66,14 @@ describe("the egress guard: nothing the suite starts reaches an address off this
     const dialled = await python(DIAL, { BERTH_EGRESS_REPORT: report });
     assert.match(dialled.out, /^refused$/m);
     const line = fs.readFileSync(report, "utf8");
-    assert.match(line, new RegExp(`refused connect to ${OUTSIDE.replace(/\./g, "\\.")}:9 from pid=\\d+ exe=\\S*python\\S* cmd=\\S*python`));
+    assert.match(line, new RegExp(`refused connect to ${OUTSIDE_PATTERN}:9 from pid=\\d+ exe=\\S*python\\S* cmd=\\S*python`));
 
     const checked = await run("bash", [GUARD, "check", "--report", report]).then(
       () => assert.fail("the guard's check passed a run that dialled out"),
       (err: { code: number; stderr: string }) => err,
     );
     assert.equal(checked.code, 1);
-    assert.match(checked.stderr, new RegExp(`refused connect to ${OUTSIDE.replace(/\./g, "\\.")}:9`));
+    assert.match(checked.stderr, new RegExp(`refused connect to ${OUTSIDE_PATTERN}:9`));
     assert.match(checked.stderr, /the egress guard failed the run/);
     // Loopback is the test bed's own: not refused, not reported.
     const local = await python(`import socket\ntry:\n    socket.create_connection(("127.0.0.1", 9))\nexcept OSError as e:\n    print(e.errno)`, {
@@ -88,7 +90,7 @@ describe("the egress guard: nothing the suite starts reaches an address off this
     assert.match(bare.out, /^refused$/m);
     assert.equal(await probeCount(), before + 1);
     const { stdout: kernelLog } = await run("dmesg");
-    assert.match(kernelLog, new RegExp(`berth-egress probe: .*DST=${OUTSIDE.replace(/\./g, "\\.")} .*PROTO=TCP .*DPT=9 `));
+    assert.match(kernelLog, new RegExp(`berth-egress probe: .*DST=${OUTSIDE_PATTERN} .*PROTO=TCP .*DPT=9 `));
 
     // A container on the host network, as Berth's Docker runtime runs workers, in the probe group.
     const container = await run("docker", [

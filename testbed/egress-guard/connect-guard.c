@@ -27,7 +27,7 @@ struct network {
 
 #define MAX_NETWORKS 64
 static struct network allowed[MAX_NETWORKS];
-static int allowed_count = -1;
+static int allowed_count;
 
 static void add_network(const char *text) {
   char buffer[128];
@@ -48,9 +48,9 @@ static void add_network(const char *text) {
   allowed_count++;
 }
 
-/* Loopback always; then the comma-separated list the guard computed for this machine. */
-static void load_allowed(void) {
-  if (allowed_count >= 0) return;
+/* Loopback always; then the comma-separated list the guard computed for this machine. Run when the library is
+ * loaded, before the program's own threads exist, so the list is never built by two threads at once. */
+__attribute__((constructor)) static void load_allowed(void) {
   allowed_count = 0;
   add_network("127.0.0.0/8");
   add_network("::1/128");
@@ -71,7 +71,6 @@ static int prefix_matches(const unsigned char *address, const unsigned char *net
 }
 
 static int is_allowed(int family, const unsigned char *address) {
-  load_allowed();
   for (int i = 0; i < allowed_count; i++) {
     if (allowed[i].family == family && prefix_matches(address, allowed[i].address, allowed[i].prefix)) return 1;
   }
@@ -103,7 +102,7 @@ static int leaves_machine(const struct sockaddr *sa, socklen_t length, char *tex
   return 0;
 }
 
-/* Appends "pid=... exe=... cmd=... address=... call=..." to the report, and says the same on stderr. */
+/* Appends "berth-egress: refused CALL to ADDRESS from pid=... exe=... cmd=..." to the report, and to stderr. */
 static void report(const char *address, const char *call) {
   char exe[512] = "?", cmd[512] = "", line[1600];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
