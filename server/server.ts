@@ -6,10 +6,10 @@ import { JobService } from "./jobs/service";
 import { Keys } from "./keys";
 import { Monitoring } from "./monitoring/monitoring";
 import { parseGpuPrices } from "./usage/prices";
-import { startRuntime } from "./runtimes/runtime";
+import { startRuntime } from "./runtimes/start-runtime";
 import type { WorkerRuntime } from "./runtimes/worker-runtime";
 import { workerEnv } from "./worker-env";
-import { Scheduler } from "./scheduler/scheduler";
+import { JobSweeper } from "./jobs/sweeper";
 import { BerthDatabase } from "./store/database";
 import { ResourceStore } from "./store/resources";
 
@@ -41,11 +41,11 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     },
   );
   const app = buildApp({ config, keys, jobs, resources, publicUrl, runtime: () => runtime, monitoring });
-  const scheduler = new Scheduler(jobs, config, app.log);
+  const sweeper = new JobSweeper(jobs, config, app.log);
 
   const address = await app.listen({ host: config.host, port: config.port });
   url = address;
-  scheduler.start();
+  sweeper.start();
   monitoring.start();
   try {
     runtime = await startRuntime({
@@ -59,7 +59,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     });
   } catch (err) {
     monitoring.stop();
-    scheduler.stop();
+    sweeper.stop();
     await app.close();
     database.close();
     throw err;
@@ -76,7 +76,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     async close() {
       await runtime?.stop();
       monitoring.stop();
-      scheduler.stop();
+      sweeper.stop();
       jobs.close();
       await app.close();
       database.close();

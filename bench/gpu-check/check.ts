@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { detectGpuInventory, sampleGpuUtilization } from "../../server/runtimes/gpu-inventory";
+import { detectGpuInventory, sampleGpuUtilization } from "../../server/runtimes/docker/gpu-inventory";
 
 const OUT = process.env.OUT ?? "/tmp/gpucheck-out";
 const KEY = "gpu-check-key-0123456789abcdef";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { jobStatusSchema } from "../jobs/model";
 
 const SECOND = 1000;
 const DAY = 24 * 60 * 60 * SECOND;
@@ -35,7 +36,6 @@ export const waitQuerySchema = z.object({
   wait: z.coerce.number().int().nonnegative().transform((ms) => Math.min(300_000, Math.max(1000, ms))).optional(),
 });
 
-export const jobStatusSchema = z.enum(["IN_QUEUE", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
 
 export const jobStatusBodySchema = z.object({
   id: z.string(),

@@ -1,6 +1,8 @@
+import { z } from "zod";
+
 /** RunPod's job states. A job ends in exactly one of the terminal ones. */
-export const JOB_STATUSES = ["IN_QUEUE", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
+export const jobStatusSchema = z.enum(["IN_QUEUE", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
+export type JobStatus = z.output<typeof jobStatusSchema>;
 export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
 export const isTerminal = (status: JobStatus) => TERMINAL_STATUSES.has(status);
 

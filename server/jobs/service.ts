@@ -4,7 +4,7 @@ import { ApiError } from "../api/errors";
 import type { ServerConfig } from "../config";
 import type { BerthDatabase } from "../store/database";
 import { JobStore, type JobCounts } from "../store/jobs";
-import { WorkerStore } from "../store/workers";
+import { WorkerCallStore } from "../store/worker-calls";
 import { isTerminal, statusBody, type JobRow, type JobStatusBody } from "./model";
 import { Waiters } from "./waiters";
 
@@ -58,7 +58,7 @@ export interface WorkerCounts {
  */
 export class JobService {
   readonly store: JobStore;
-  readonly workers: WorkerStore;
+  readonly workers: WorkerCallStore;
   /** Keyed by endpoint id: job-take long-polls waiting for work. */
   private readonly queueWaiters = new Waiters<string>();
   /** Keyed by job id: runsync, status-sync and stream long-polls waiting for a change. */
@@ -87,7 +87,7 @@ export class JobService {
     private readonly config: JobServiceConfig,
   ) {
     this.store = new JobStore(database);
-    this.workers = new WorkerStore(database);
+    this.workers = new WorkerCallStore(database);
     this.workers.resetLastSeen(Date.now());
   }
 

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { JobService } from "../jobs/service";
 import type { JobRow } from "../jobs/model";
-import { WORKER_STATES } from "../resources/schemas";
+import { workerStateSchema, workerTypeSchema } from "../policy/worker-model";
 import type { WorkerRuntime } from "../runtimes/worker-runtime";
 import type { ResourceStore } from "../store/resources";
 
@@ -14,7 +14,6 @@ export interface MetricsSources {
 /** Seconds: jobs from milliseconds to hours, cold starts from a resumed standby to a slow image pull. */
 const JOB_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 const COLD_START_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
-const WORKER_TYPES = ["active", "flex", "extra"] as const;
 
 /**
  * Prometheus metrics (prom-client, in a registry of the control plane's own). Jobs and cold starts are counted as
@@ -93,8 +92,8 @@ export class Metrics {
         if (!runtime) return;
         for (const endpoint of endpoints()) {
           const view = runtime.status(endpoint.id);
-          for (const state of WORKER_STATES) {
-            for (const type of WORKER_TYPES) {
+          for (const state of workerStateSchema.options) {
+            for (const type of workerTypeSchema.options) {
               const n = view.workers.filter((w) => w.state === state && w.type === type).length;
               if (n > 0) this.set({ endpoint: endpoint.id, state, type }, n);
             }

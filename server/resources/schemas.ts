@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { jobStatusSchema } from "../jobs/model";
+import { workerStateSchema, workerTypeSchema } from "../policy/worker-model";
 import { isKnownGpuTypeOrPool, resolveGpuTypeIds, suggestGpuId } from "./gpu-types";
 
 /**
@@ -360,13 +362,12 @@ export const gpuCatalogSchema = z
 // ---------------------------------------------------------------------------------------------------------
 // Runtime workers
 
-export const WORKER_STATES = ["Initializing", "Idle", "Running", "Throttled", "Outdated", "Unhealthy"] as const;
 
 export const workerViewSchema = z
   .object({
     id: z.string().describe("the worker's id, also its RUNPOD_POD_ID"),
-    type: z.enum(["active", "flex", "extra"]).describe("active: workersMin, always on; flex: follows demand; extra: frozen standby"),
-    state: z.enum(WORKER_STATES),
+    type: workerTypeSchema.describe("active: workersMin, always on; flex: follows demand; extra: frozen standby"),
+    state: workerStateSchema,
     revision: z.number().int().describe("the endpoint revision it runs"),
     gpus: z.object({
       ids: z.array(z.string()).describe("the devices it holds"),
@@ -411,12 +412,10 @@ export const endpointWorkersViewSchema = z
 // ---------------------------------------------------------------------------------------------------------
 // Monitoring: the workers view (page, SSE, CLI) and usage
 
-const JOB_STATUSES = ["IN_QUEUE", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"] as const;
-
 export const jobSummarySchema = z
   .object({
     id: z.string(),
-    status: z.enum(JOB_STATUSES),
+    status: jobStatusSchema,
     workerId: z.string().optional(),
     createdAt: z.string().describe("ISO 8601"),
     delayMs: z.number().int().optional().describe("from queued to taken by a worker (RunPod's delayTime)"),

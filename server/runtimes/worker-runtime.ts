@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import type { JobService } from "../jobs/service";
 import type { endpointWorkersViewSchema, resourceUseSchema } from "../resources/schemas";
-import type { WorkerState, WorkerType } from "../scheduler/worker-model";
+import type { WorkerState, WorkerType } from "../policy/worker-model";
 
 /** An endpoint's workers as /health, the admin API and the workers view show them. */
 export type EndpointWorkersView = z.output<typeof endpointWorkersViewSchema>;
@@ -33,7 +33,7 @@ export interface ResourceSampler {
 /**
  * What the rest of the control plane asks of whatever runs its endpoints' workers. Two implementations:
  * - Docker (server/scheduler/fleet.ts): Docker has no controller of its own, so Berth's fleet decides every
- *   container and drives the engine through a per-worker RuntimeDriver (server/runtimes/driver.ts);
+ *   container and drives the engine through a per-worker ContainerDriver (server/runtimes/driver.ts);
  * - Kubernetes (server/runtimes/kubernetes/runtime.ts): the cluster already schedules, rolls out and restarts,
  *   so Berth keeps one Deployment per endpoint and decides only its replicas and which pods go first.
  * Both take their scaling and rollout-pace decisions from the same functions (server/scheduler/autoscaler.ts,

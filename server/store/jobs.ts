@@ -1,5 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import type { JobRow, JobStatus } from "../jobs/model";
+import type { QueueStats } from "../policy/autoscaler";
 import type { BerthDatabase } from "./database";
 
 export interface NewJob {
@@ -23,12 +24,6 @@ export interface JobCounts {
 }
 
 export type JobSummaryRow = Pick<JobRow, "id" | "status" | "worker_id" | "created_at" | "started_at" | "finished_at">;
-
-export interface QueueStats {
-  queued: number;
-  delayed: number;
-  inProgress: number;
-}
 
 /** SQL for jobs and their stream chunks. Each method is one statement or one small transaction. */
 export class JobStore {

@@ -1,5 +1,5 @@
 import type { Statement } from "better-sqlite3";
-import type { WorkerType } from "../scheduler/worker-model";
+import type { WorkerType } from "../policy/worker-model";
 import type { BerthDatabase } from "../store/database";
 
 /** One run of a job on a worker, with what the worker was then. */

@@ -1,7 +1,7 @@
 // Rolling updates and restarts of the control plane on the real Docker engine.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { DockerDriver } from "../../server/runtimes/docker/driver";
+import { DockerDriver } from "../../server/runtimes/docker/docker-driver";
 import { missingImage } from "../helpers/env";
 import { DockerRuntime } from "../helpers/docker-runtime";
 import type { EndpointWorkers } from "../helpers/runtime-harness";

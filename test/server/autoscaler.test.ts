@@ -2,11 +2,12 @@
 // read, the latter from a real SQLite store.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { desiredServing, idleWorkersToStop, type ScalingSpec } from "../../server/scheduler/autoscaler";
-import { restartDelayMs } from "../../server/scheduler/backoff";
-import { pickRetirees, rolloutBatchSize } from "../../server/scheduler/rollout";
-import type { RuntimeWorker } from "../../server/scheduler/worker-model";
-import { workerState } from "../../server/scheduler/worker-states";
+import { desiredServing, idleWorkersToStop, type ScalingSpec } from "../../server/policy/autoscaler";
+import { restartDelayMs } from "../../server/policy/backoff";
+import { pickRetirees, rolloutBatchSize } from "../../server/policy/rollout";
+import type { RuntimeWorker } from "../../server/policy/worker-model";
+import { workerState } from "../../server/policy/worker-state";
+import { fleetWorkerFacts } from "../../server/runtimes/docker/fleet";
 import { BerthDatabase } from "../../server/store/database";
 import { JobStore } from "../../server/store/jobs";
 
@@ -54,9 +55,12 @@ describe("idleWorkersToStop", () => {
       { id: "b", idleSince: now - 9_000 },
       { id: "c", idleSince: now - 1_000 },
     ];
-    assert.deepEqual(idleWorkersToStop(spec(), 0, 3, idle, now), ["b", "a"]);
-    assert.deepEqual(idleWorkersToStop(spec(), 2, 3, idle, now), ["b"], "REQUEST_COUNT's demand is a floor");
-    assert.deepEqual(idleWorkersToStop(spec({ workersMin: 3 }), 0, 3, idle, now), [], "workersMin is a floor");
+    const empty = { queued: 0, inProgress: 0 };
+    assert.deepEqual(idleWorkersToStop(spec(), empty, 3, idle, now), ["b", "a"]);
+    const perJob = spec({ scalerType: "REQUEST_COUNT", scalerValue: 1 });
+    assert.deepEqual(idleWorkersToStop(perJob, { queued: 1, inProgress: 1 }, 3, idle, now), ["b"], "REQUEST_COUNT's demand is a floor");
+    assert.deepEqual(idleWorkersToStop(spec(), { queued: 1, inProgress: 1 }, 3, idle, now), ["b", "a"], "QUEUE_DELAY's jobs are no floor");
+    assert.deepEqual(idleWorkersToStop(spec({ workersMin: 3 }), empty, 3, idle, now), [], "workersMin is a floor");
   });
 });
 
@@ -106,13 +110,13 @@ describe("workerState", () => {
     ...w,
   });
   test("from the control plane's phase and the worker's own calls", () => {
-    assert.equal(workerState(worker({ phase: "failed" }), { currentRevision: 2, jobs: 0 }), "Unhealthy");
-    assert.equal(workerState(worker({ revision: 1 }), { currentRevision: 2, lastSeenAt: 3000, jobs: 1 }), "Outdated");
-    assert.equal(workerState(worker(), { currentRevision: 2, jobs: 0 }), "Initializing", "never called");
-    assert.equal(workerState(worker(), { currentRevision: 2, lastSeenAt: 1500, jobs: 0 }), "Initializing", "called before this start");
-    assert.equal(workerState(worker(), { currentRevision: 2, lastSeenAt: 3000, jobs: 1 }), "Running");
-    assert.equal(workerState(worker(), { currentRevision: 2, lastSeenAt: 3000, jobs: 0 }), "Idle");
-    assert.equal(workerState(worker({ phase: "frozen", type: "extra" }), { currentRevision: 2, jobs: 0 }), "Idle");
+    assert.equal(workerState(fleetWorkerFacts(worker({ phase: "failed" })), { currentRevision: 2, jobs: 0 }), "Unhealthy");
+    assert.equal(workerState(fleetWorkerFacts(worker({ revision: 1 })), { currentRevision: 2, lastSeenAt: 3000, jobs: 1 }), "Outdated");
+    assert.equal(workerState(fleetWorkerFacts(worker()), { currentRevision: 2, jobs: 0 }), "Initializing", "never called");
+    assert.equal(workerState(fleetWorkerFacts(worker()), { currentRevision: 2, lastSeenAt: 1500, jobs: 0 }), "Initializing", "called before this start");
+    assert.equal(workerState(fleetWorkerFacts(worker()), { currentRevision: 2, lastSeenAt: 3000, jobs: 1 }), "Running");
+    assert.equal(workerState(fleetWorkerFacts(worker()), { currentRevision: 2, lastSeenAt: 3000, jobs: 0 }), "Idle");
+    assert.equal(workerState(fleetWorkerFacts(worker({ phase: "frozen", type: "extra" })), { currentRevision: 2, jobs: 0 }), "Idle");
   });
 });
 

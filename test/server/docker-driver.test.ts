@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { after, describe, test } from "node:test";
-import { ImageUnavailableError, type GpuDevice, type WorkerSpec } from "../../server/runtimes/driver";
-import { containerName, DockerDriver, workerContainerSpec } from "../../server/runtimes/docker/driver";
+import { ImageUnavailableError, type WorkerSpec } from "../../server/runtimes/docker/container-driver";
+import type { GpuDevice } from "../../server/policy/worker-model";
+import { containerName, DockerDriver, workerContainerSpec } from "../../server/runtimes/docker/docker-driver";
 import { DockerEngine, DockerEngineError, splitImageReference } from "../../server/runtimes/docker/engine";
 import { eventually } from "../helpers/endpoint";
 import { missingImage, testbedEnv } from "../helpers/env";

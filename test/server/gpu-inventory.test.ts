@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
-import { detectGpuInventory } from "../../server/runtimes/gpu-inventory";
+import { detectGpuInventory } from "../../server/runtimes/docker/gpu-inventory";
 
 const SIMULATED = "--simulated-gpus / BERTH_SIMULATED_GPUS";
 const DECLARED = "--gpus / BERTH_GPUS";

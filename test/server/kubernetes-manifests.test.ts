@@ -5,8 +5,9 @@ import { describe, test } from "node:test";
 import type { V1Pod } from "@kubernetes/client-node";
 import { endpointSpecSchema, templateSpecSchema } from "../../server/resources/schemas";
 import { endpointDeployment, gpuAffinity, revisionSecret, volumeClaim } from "../../server/runtimes/kubernetes/manifests";
-import { podWorkerState, readWorkerPod } from "../../server/runtimes/kubernetes/pods";
-import { servingCounts } from "../../server/runtimes/kubernetes/runtime";
+import { workerState } from "../../server/policy/worker-state";
+import { podFacts, readWorkerPod } from "../../server/runtimes/kubernetes/pods";
+import { servingCounts } from "../../server/runtimes/kubernetes/kubernetes-runtime";
 import type { EndpointRevision } from "../../server/store/resources";
 
 function revision(endpoint: Record<string, unknown> = {}, template: Record<string, unknown> = {}): EndpointRevision {
@@ -91,18 +92,18 @@ describe("reading worker pods", () => {
     assert.equal(read.phase, "failed");
     assert.equal(read.reason, "CrashLoopBackOff: back-off 40s: last exit code 3 (Error): boom");
     assert.equal(read.restarts, 4);
-    assert.equal(podWorkerState(read, activity), "Unhealthy");
+    assert.equal(workerState(podFacts(read), activity), "Unhealthy");
   });
 
   test("unschedulable is Throttled; pending is Initializing; an older revision is Outdated; deletion is terminating", () => {
     const unschedulable = readWorkerPod(
       pod({ phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes are available: 3 Insufficient nvidia.com/gpu." }] }),
     );
-    assert.equal(podWorkerState(unschedulable, activity), "Throttled");
+    assert.equal(workerState(podFacts(unschedulable), activity), "Throttled");
     assert.match(unschedulable.reason!, /Insufficient nvidia.com\/gpu/);
     const pending = readWorkerPod(pod({ phase: "Pending", containerStatuses: [{ name: "worker", image: "x", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "ContainerCreating" } } }] }));
-    assert.equal(podWorkerState(pending, activity), "Initializing");
-    assert.equal(podWorkerState(pending, { ...activity, currentRevision: 3 }), "Outdated");
+    assert.equal(workerState(podFacts(pending), activity), "Initializing");
+    assert.equal(workerState(podFacts(pending), { ...activity, currentRevision: 3 }), "Outdated");
     assert.equal(readWorkerPod(pod({ phase: "Running" }, { deletionTimestamp: new Date() })).phase, "terminating");
   });
 
@@ -110,10 +111,10 @@ describe("reading worker pods", () => {
     const running = readWorkerPod(
       pod({ phase: "Running", containerStatuses: [{ name: "worker", image: "x", imageID: "", ready: true, restartCount: 0, state: { running: { startedAt: new Date(5000) } } }] }),
     );
-    assert.equal(podWorkerState(running, activity), "Initializing");
-    assert.equal(podWorkerState(running, { ...activity, lastSeenAt: 4000 }), "Initializing", "a call from before its container started");
-    assert.equal(podWorkerState(running, { ...activity, lastSeenAt: 6000 }), "Idle");
-    assert.equal(podWorkerState(running, { ...activity, lastSeenAt: 6000, jobs: 1 }), "Running");
+    assert.equal(workerState(podFacts(running), activity), "Initializing");
+    assert.equal(workerState(podFacts(running), { ...activity, lastSeenAt: 4000 }), "Initializing", "a call from before its container started");
+    assert.equal(workerState(podFacts(running), { ...activity, lastSeenAt: 6000 }), "Idle");
+    assert.equal(workerState(podFacts(running), { ...activity, lastSeenAt: 6000, jobs: 1 }), "Running");
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { GpuDevice, GpuInventory, GpuInventorySource } from "../../server/runtimes/driver";
-import { describeInventory, placeWorker, type HostCapacity, type Placement } from "../../server/scheduler/placement";
+import type { GpuDevice, GpuInventory, GpuInventorySource } from "../../server/policy/worker-model";
+import { describeInventory, placeWorker, type HostCapacity, type Placement } from "../../server/runtimes/docker/placement";
 
 const RTX_4090 = "NVIDIA GeForce RTX 4090";
 const L4 = "NVIDIA L4";

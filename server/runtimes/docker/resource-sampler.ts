@@ -1,8 +1,8 @@
-import type { GpuInventory } from "../driver";
-import { sampleGpuUtilization } from "../gpu-inventory";
+import type { GpuInventory } from "../../policy/worker-model";
+import { sampleGpuUtilization } from "./gpu-inventory";
 import type { ResourceSampler, ResourceUse } from "../worker-runtime";
 import type { ContainerStats, DockerEngine } from "./engine";
-import { containerName } from "./driver";
+import { containerName } from "./docker-driver";
 
 interface CpuCounters {
   total: number;

@@ -1,6 +1,6 @@
 import type { V1Deployment, V1PersistentVolumeClaim, V1Secret } from "@kubernetes/client-node";
 import { gpuType, kubernetesProductLabel, resolveGpuTypeIds } from "../../resources/gpu-types";
-import { rolloutBatchSize } from "../../scheduler/rollout";
+import { rolloutBatchSize } from "../../policy/rollout";
 import type { EndpointRevision } from "../../store/resources";
 
 /**

@@ -1,5 +1,5 @@
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
-import type { WorkerState } from "../../scheduler/worker-model";
+import type { RuntimeCondition, RuntimeFacts } from "../../policy/worker-state";
 import { quantity } from "./cluster";
 import { DELETION_COST, LABEL } from "./manifests";
 
@@ -91,26 +91,15 @@ export function readWorkerPod(pod: V1Pod): WorkerPod {
   return { ...base, phase: "starting", reason: waiting?.reason };
 }
 
-/** What the control plane knows about a pod's worker besides the pod. */
-export interface PodActivity {
-  currentRevision: number;
-  /** When the worker last called the worker API; undefined when never. */
-  lastSeenAt?: number;
-  jobs: number;
-}
+const CONDITION: Record<PodPhase, RuntimeCondition> = {
+  unschedulable: "unschedulable",
+  starting: "starting",
+  running: "up",
+  failed: "failed",
+  terminating: "up",
+};
 
-/**
- * RunPod's state names for a pod's worker: Unhealthy (crash loop, image, failed), Throttled (no node has the
- * GPUs), Outdated (an older revision, finishing its job before the rollout removes it), Initializing (placed
- * but its worker has not called in since its container started), then Running or Idle by its jobs.
- */
-export function podWorkerState(pod: WorkerPod, activity: PodActivity): WorkerState {
-  if (pod.phase === "failed") return "Unhealthy";
-  if (pod.phase === "unschedulable") return "Throttled";
-  if (pod.revision < activity.currentRevision) return "Outdated";
-  if (pod.phase === "starting") return "Initializing";
-  if (pod.phase === "running" && (activity.lastSeenAt === undefined || activity.lastSeenAt < (pod.startedAt ?? pod.createdAt))) {
-    return "Initializing";
-  }
-  return activity.jobs > 0 ? "Running" : "Idle";
+/** A pod's worker in the terms the worker states are decided in (policy/worker-state.ts). */
+export function podFacts(pod: WorkerPod): RuntimeFacts {
+  return { condition: CONDITION[pod.phase], revision: pod.revision, startedAt: pod.startedAt ?? pod.createdAt };
 }

@@ -4,18 +4,18 @@ import type { FastifyBaseLogger } from "fastify";
 import type { ServerConfig } from "../config";
 import { readOrCreateFile } from "../data-dir";
 import type { JobService } from "../jobs/service";
-import { Fleet } from "../scheduler/fleet";
-import { describeInventory } from "../scheduler/placement";
+import { Fleet } from "./docker/fleet";
+import { describeInventory } from "./docker/placement";
 import type { ResourceStore } from "../store/resources";
-import { RuntimeWorkerStore } from "../store/runtime-workers";
+import { FleetWorkerStore } from "../store/fleet-workers";
 import type { BerthDatabase } from "../store/database";
-import { DockerDriver } from "./docker/driver";
+import { DockerDriver } from "./docker/docker-driver";
 import { KubeCluster } from "./kubernetes/cluster";
-import { KubernetesRuntime } from "./kubernetes/runtime";
+import { KubernetesRuntime } from "./kubernetes/kubernetes-runtime";
 import type { WorkerRuntime } from "./worker-runtime";
 import { DockerEngine } from "./docker/engine";
 import { DockerResourceSampler } from "./docker/resource-sampler";
-import { detectGpuInventory } from "./gpu-inventory";
+import { detectGpuInventory } from "./docker/gpu-inventory";
 
 export interface RuntimeDeps {
   config: ServerConfig;
@@ -86,7 +86,7 @@ async function startDocker(deps: RuntimeDeps, controlPlaneId: string): Promise<W
   const { inventory, warnings } = await detectGpuInventory({ declared: config.gpus, simulated: config.simulatedGpus });
   for (const warning of warnings) log.warn({ gpuInventory: inventory.source }, warning);
   const driver = new DockerDriver({ engine, controlPlaneId, networkMode: config.dockerNetwork });
-  const store = new RuntimeWorkerStore(deps.database);
+  const store = new FleetWorkerStore(deps.database);
   const running = () =>
     store
       .all()

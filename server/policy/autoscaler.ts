@@ -1,7 +1,21 @@
-import type { EndpointSpec } from "../resources/schemas";
-import type { QueueStats } from "../store/jobs";
+/** An endpoint's scaling settings (its spec's fields of the same names). */
+export interface ScalingSpec {
+  workersMin: number;
+  workersMax: number;
+  scalerType: "QUEUE_DELAY" | "REQUEST_COUNT";
+  scalerValue: number;
+  /** Seconds a flex worker may stay idle before it stops. */
+  idleTimeout: number;
+}
 
-export type ScalingSpec = Pick<EndpointSpec, "workersMin" | "workersMax" | "scalerType" | "scalerValue" | "idleTimeout">;
+/** What the autoscaler needs to know about an endpoint's queue. */
+export interface QueueStats {
+  /** Jobs waiting (low-priority ones not counted). */
+  queued: number;
+  /** Queued jobs that have waited longer than the endpoint's scalerValue seconds. */
+  delayed: number;
+  inProgress: number;
+}
 
 /** The workers that serve an endpoint now (not frozen, draining or failed), by what they are doing. */
 export interface ServingCounts {
@@ -35,15 +49,16 @@ export function desiredServing(spec: ScalingSpec, queue: QueueStats, serving: Se
 
 /**
  * The workers to stop for having nothing to do: flex workers idle for longer than idleTimeout, longest idle
- * first, as long as the endpoint keeps `floor` serving workers (workersMin, or REQUEST_COUNT's demand).
+ * first, as long as the endpoint keeps its floor of serving workers: workersMin, or REQUEST_COUNT's demand.
  */
 export function idleWorkersToStop(
   spec: ScalingSpec,
-  floor: number,
+  queue: Pick<QueueStats, "queued" | "inProgress">,
   servingCount: number,
   idleFlex: ReadonlyArray<{ id: string; idleSince: number }>,
   now: number,
 ): string[] {
+  const floor = spec.scalerType === "REQUEST_COUNT" ? Math.ceil((queue.queued + queue.inProgress) / spec.scalerValue) : 0;
   const expired = idleFlex.filter((w) => now - w.idleSince >= spec.idleTimeout * 1000).sort((a, b) => a.idleSince - b.idleSince);
   return expired.slice(0, Math.max(0, servingCount - Math.max(floor, spec.workersMin))).map((w) => w.id);
 }

@@ -15,7 +15,7 @@ export interface WorkerRow {
  * Workers as the worker API sees them: known by the id they call with within their endpoint (the same id on two
  * endpoints is two workers), alive while they keep calling.
  */
-export class WorkerStore {
+export class WorkerCallStore {
   private readonly s: Record<string, Statement>;
 
   constructor(private readonly database: BerthDatabase) {

@@ -1,14 +1,15 @@
 import crypto from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
-import type { JobService } from "../jobs/service";
-import type { GpuInventory, RuntimeDriver, WorkerSpec } from "../runtimes/driver";
-import type { ResourceSampler } from "../runtimes/worker-runtime";
-import type { EndpointRecord, EndpointRevision, ResourceStore } from "../store/resources";
-import { revisionEnv } from "../worker-env";
-import type { RuntimeWorkerStore } from "../store/runtime-workers";
-import { RESTARTS_GIVE_UP_AFTER_MS, restartDelayMs } from "./backoff";
+import type { JobService } from "../../jobs/service";
+import type { ContainerDriver, WorkerSpec } from "./container-driver";
+import type { GpuInventory } from "../../policy/worker-model";
+import type { ResourceSampler } from "../worker-runtime";
+import type { EndpointRecord, EndpointRevision, ResourceStore } from "../../store/resources";
+import { revisionEnv } from "../../worker-env";
+import type { FleetWorkerStore } from "../../store/fleet-workers";
+import { RESTARTS_GIVE_UP_AFTER_MS, restartDelayMs } from "../../policy/backoff";
 import { placeWorker, type Placement } from "./placement";
-import type { RuntimeWorker, WorkerType } from "./worker-model";
+import type { RuntimeWorker, WorkerType } from "../../policy/worker-model";
 
 export interface WorkerActionsConfig {
   /** How long a stopped worker gets between SIGTERM and SIGKILL. It has no job by then: drains come first. */
@@ -19,11 +20,11 @@ export interface WorkerActionsConfig {
 
 /** What the fleet works with, shared by the fleet and its actions. */
 export interface FleetParts {
-  driver: RuntimeDriver;
+  driver: ContainerDriver;
   inventory: GpuInventory;
   resources: ResourceStore;
   jobs: JobService;
-  store: RuntimeWorkerStore;
+  store: FleetWorkerStore;
   /** The control plane's worker env (worker API URLs, key) for a worker of an endpoint. */
   workerEnv: (endpointId: string, workerId: string) => Record<string, string>;
   /** The workers' CPU, memory and GPU use, for the workers view. */

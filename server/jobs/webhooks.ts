@@ -1,6 +1,6 @@
 import axios from "axios";
 import type { FastifyBaseLogger } from "fastify";
-import { statusBody } from "../jobs/model";
+import { statusBody } from "./model";
 import type { JobStore } from "../store/jobs";
 
 /** RunPod tries a webhook three times in all, 10 s apart. */

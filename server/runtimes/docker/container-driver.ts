@@ -1,27 +1,10 @@
+import type { GpuDevice } from "../../policy/worker-model";
+
 /**
- * The runtime driver interface: how the control plane's scheduler starts, freezes, stops and finds the worker
- * processes of its endpoints, on whatever runs them (a Docker engine here; a Kubernetes cluster later). The
- * scheduler decides which workers should exist and where their GPUs come from; a driver only carries that out
- * and reports what it sees. Nothing Docker-specific crosses this interface.
+ * The per-container driver the Docker fleet (fleet.ts) drives: it starts, freezes, stops and finds one worker
+ * container at a time. The fleet decides which workers should exist and where their GPUs come from; the driver
+ * only carries that out and reports what it sees, so the fleet's logic is tested apart from the engine.
  */
-
-/** One GPU a runtime can hand to a worker. */
-export interface GpuDevice {
-  /** What the runtime passes to claim the device: an nvidia-smi index or UUID ("0", "GPU-8f...") or "sim-0". */
-  id: string;
-  /** The RunPod GPU type id (server/resources/gpu-types.ts). */
-  typeId: string;
-  /** True for a device declared for development on a host without it; never handed to a container as a device. */
-  simulated: boolean;
-}
-
-/** Where the devices came from, shown in every status output so a simulated inventory is never mistaken for real. */
-export type GpuInventorySource = "nvidia-smi" | "declared" | "simulated" | "none";
-
-export interface GpuInventory {
-  source: GpuInventorySource;
-  devices: GpuDevice[];
-}
 
 /** A network volume as a runtime sees it. */
 export interface VolumeSpec {
@@ -71,7 +54,7 @@ export class ImageUnavailableError extends Error {
   }
 }
 
-export interface RuntimeDriver {
+export interface ContainerDriver {
   /** "docker" or "kubernetes", for logs and status output. */
   readonly kind: string;
   /** Where it runs workers, for logs and status output (e.g. the DOCKER_HOST). */

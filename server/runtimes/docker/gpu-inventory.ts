@@ -25,8 +25,8 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { GPU_POOLS, GPU_TYPES, gpuType, suggestGpuId, type GpuPoolId, type GpuType } from "../resources/gpu-types";
-import type { GpuDevice, GpuInventory } from "./driver";
+import { GPU_POOLS, GPU_TYPES, gpuType, suggestGpuId, type GpuPoolId, type GpuType } from "../../resources/gpu-types";
+import type { GpuDevice, GpuInventory } from "../../policy/worker-model";
 
 export interface DetectGpuOptions {
   /** `--gpus` / `BERTH_GPUS`. */

@@ -8,8 +8,8 @@
  * or sim-0, sim-1, ...). A refusal says which resource is short and whether waiting can help, and says
  * "simulated" whenever the GPUs it talks about are.
  */
-import type { GpuDevice, GpuInventory } from "../runtimes/driver";
-import { resolveGpuTypeIds } from "../resources/gpu-types";
+import type { GpuDevice, GpuInventory } from "../../policy/worker-model";
+import { resolveGpuTypeIds } from "../../resources/gpu-types";
 
 export interface PlacementRequest {
   /** The endpoint's gpuTypeIds as written: type ids, pool ids, `-` exclusions; empty means any type. */

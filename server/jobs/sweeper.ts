@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { ServerConfig } from "../config";
-import type { JobService } from "../jobs/service";
+import type { JobService } from "./service";
 import { WebhookSender } from "./webhooks";
 
 /** Runs the periodic work: timeouts, expiries, lost workers, webhook deliveries; one sweep at a time. */
-export class Scheduler {
+export class JobSweeper {
   private timer: NodeJS.Timeout | undefined;
   private readonly webhooks: WebhookSender;
 

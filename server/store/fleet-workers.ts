@@ -1,6 +1,6 @@
 import type { Statement } from "better-sqlite3";
-import type { GpuDevice } from "../runtimes/driver";
-import type { LifecyclePhase, RuntimeWorker, WorkerType } from "../scheduler/worker-model";
+import type { GpuDevice } from "../policy/worker-model";
+import type { LifecyclePhase, RuntimeWorker, WorkerType } from "../policy/worker-model";
 import type { BerthDatabase } from "./database";
 
 interface Row {
@@ -59,7 +59,7 @@ const toRow = (w: RuntimeWorker): Row => ({
 });
 
 /** The runtime workers the control plane decided to run: one row each, written whole. */
-export class RuntimeWorkerStore {
+export class FleetWorkerStore {
   private readonly s: Record<string, Statement>;
 
   constructor(private readonly database: BerthDatabase) {

@@ -3,9 +3,10 @@ import type { FastifyBaseLogger } from "fastify";
 import type { JobService } from "../../jobs/service";
 import { GPU_TYPES, kubernetesProductLabel } from "../../resources/gpu-types";
 import type { EndpointSpec } from "../../resources/schemas";
-import { desiredServing, idleWorkersToStop, type ServingCounts } from "../../scheduler/autoscaler";
-import { rolloutBatchSize } from "../../scheduler/rollout";
-import type { WorkerState, WorkerType } from "../../scheduler/worker-model";
+import { desiredServing, idleWorkersToStop, type ServingCounts } from "../../policy/autoscaler";
+import { rolloutBatchSize } from "../../policy/rollout";
+import type { WorkerState, WorkerType } from "../../policy/worker-model";
+import { workerState } from "../../policy/worker-state";
 import type { EndpointRecord, EndpointRevision, ResourceStore } from "../../store/resources";
 import { revisionEnv } from "../../worker-env";
 import { ReconcileLoop } from "../reconcile-loop";
@@ -33,7 +34,7 @@ import {
   volumeClaim,
   WORKER_READY_CONDITION,
 } from "./manifests";
-import { podWorkerState, readWorkerPod, type WorkerPod } from "./pods";
+import { podFacts, readWorkerPod, type WorkerPod } from "./pods";
 
 export interface KubernetesRuntimeParts {
   cluster: KubeCluster;
@@ -140,7 +141,7 @@ export class KubernetesRuntime implements WorkerRuntime {
       workers: pods.map((pod) => ({
         id: pod.name,
         type: types.get(pod.name) ?? "flex",
-        state: podWorkerState(pod, { currentRevision: revision, lastSeenAt: seen.get(pod.name), jobs: jobs.get(pod.name) ?? 0 }),
+        state: workerState(podFacts(pod), { currentRevision: revision, lastSeenAt: seen.get(pod.name), jobs: jobs.get(pod.name) ?? 0 }),
         revision: pod.revision,
         gpus: { ids: [], typeId: pod.node ? this.nodeGpuType.get(pod.node) : undefined, simulated: false },
         frozen: false,
@@ -334,7 +335,7 @@ export class KubernetesRuntime implements WorkerRuntime {
     const jobsByWorker = jobs.store.inProgressByWorker(endpoint.id);
     const seen = this.lastSeen(endpoint.id);
     const stateOf = (pod: WorkerPod) =>
-      podWorkerState(pod, { currentRevision: revision.revision, lastSeenAt: seen.get(pod.name), jobs: jobsByWorker.get(pod.name) ?? 0 });
+      workerState(podFacts(pod), { currentRevision: revision.revision, lastSeenAt: seen.get(pod.name), jobs: jobsByWorker.get(pod.name) ?? 0 });
 
     // Outdated and terminating pods take no new jobs: they finish what they have, then the cluster removes them.
     for (const pod of pods) if (pod.phase === "terminating" || pod.revision < revision.revision) jobs.hold(endpoint.id, pod.name);
@@ -352,11 +353,10 @@ export class KubernetesRuntime implements WorkerRuntime {
     let target = Math.min(spec.workersMax, desiredServing(spec, queue, counts));
 
     const types = this.workerTypes(spec, live);
-    const floor = spec.scalerType === "REQUEST_COUNT" ? Math.ceil((queue.queued + queue.inProgress) / spec.scalerValue) : 0;
     const idleFlex = live
       .filter((p) => types.get(p.name) === "flex" && this.idleSince.has(p.name))
       .map((p) => ({ id: p.name, idleSince: this.idleSince.get(p.name)! }));
-    const stopping = new Set(target > replicas ? [] : idleWorkersToStop(spec, floor, Math.min(replicas, live.length), idleFlex, now));
+    const stopping = new Set(target > replicas ? [] : idleWorkersToStop(spec, queue, Math.min(replicas, live.length), idleFlex, now));
     if (stopping.size > 0) target = Math.min(target, replicas - stopping.size);
 
     // Costs first, so the ReplicaSet controller already sees them when the scale-down reaches it.

@@ -1,5 +1,5 @@
-import type { EndpointSpec } from "../resources/schemas";
-import type { ObservedWorker } from "../runtimes/driver";
+import type { EndpointSpec } from "../../resources/schemas";
+import type { ObservedWorker } from "./container-driver";
 import {
   runtimeHealth,
   type EndpointHealth,
@@ -9,15 +9,15 @@ import {
   type RuntimeDescription,
   type WorkerInfo,
   type WorkerRuntime,
-} from "../runtimes/worker-runtime";
-import type { EndpointRecord, EndpointRevision } from "../store/resources";
-import { desiredServing, idleWorkersToStop } from "./autoscaler";
+} from "../worker-runtime";
+import type { EndpointRecord, EndpointRevision } from "../../store/resources";
+import { desiredServing, idleWorkersToStop } from "../../policy/autoscaler";
 import { describeInventory } from "./placement";
-import { pickRetirees, rolloutBatchSize } from "./rollout";
-import type { RuntimeWorker, WorkerType } from "./worker-model";
-import { ReconcileLoop } from "../runtimes/reconcile-loop";
+import { pickRetirees, rolloutBatchSize } from "../../policy/rollout";
+import type { LifecyclePhase, RuntimeWorker, WorkerType } from "../../policy/worker-model";
+import { ReconcileLoop } from "../reconcile-loop";
 import { WorkerActions, type FleetParts, type WorkerActionsConfig } from "./worker-actions";
-import { workerState } from "./worker-states";
+import { workerState, type RuntimeCondition, type RuntimeFacts } from "../../policy/worker-state";
 
 export interface FleetConfig extends WorkerActionsConfig {
   /** How often every endpoint is reconciled; a newly queued job also triggers a pass at once. */
@@ -26,6 +26,19 @@ export interface FleetConfig extends WorkerActionsConfig {
   extraWorkers: number;
   /** A worker that called and then went silent this long has failed (the job API releases its jobs then too). */
   workerLostAfterMs: number;
+}
+
+const CONDITION: Record<LifecyclePhase, RuntimeCondition> = {
+  starting: "starting",
+  up: "up",
+  draining: "up",
+  frozen: "frozen",
+  failed: "failed",
+};
+
+/** A fleet worker in the terms the worker states are decided in (policy/worker-state.ts). */
+export function fleetWorkerFacts(worker: RuntimeWorker): RuntimeFacts {
+  return { condition: CONDITION[worker.phase], revision: worker.revision, startedAt: worker.startedAt ?? worker.createdAt };
 }
 
 /** After a restart has kept a worker up this long, its earlier failures are forgiven. */
@@ -95,7 +108,7 @@ export class Fleet implements WorkerRuntime {
     const workers = this.parts.store.ofEndpoint(endpointId).map((w) => ({
       id: w.id,
       type: w.type,
-      state: workerState(w, { currentRevision: revision, lastSeenAt: seen.get(w.id), jobs: jobs.get(w.id) ?? 0 }),
+      state: workerState(fleetWorkerFacts(w), { currentRevision: revision, lastSeenAt: seen.get(w.id), jobs: jobs.get(w.id) ?? 0 }),
       revision: w.revision,
       gpus: { ids: w.gpus.map((g) => g.id), typeId: w.gpus[0]?.typeId, simulated: w.gpus.some((g) => g.simulated) },
       frozen: w.phase === "frozen",
@@ -203,7 +216,7 @@ export class Fleet implements WorkerRuntime {
     const seen = this.lastSeen(endpoint.id);
     let workers = this.parts.store.ofEndpoint(endpoint.id);
     const stateOf = (w: RuntimeWorker) =>
-      workerState(w, { currentRevision: revision.revision, lastSeenAt: seen.get(w.id), jobs: jobsByWorker.get(w.id) ?? 0 });
+      workerState(fleetWorkerFacts(w), { currentRevision: revision.revision, lastSeenAt: seen.get(w.id), jobs: jobsByWorker.get(w.id) ?? 0 });
 
     const queue = this.parts.jobs.store.queueStats(endpoint.id, now - spec.scalerValue * 1000);
 
@@ -258,11 +271,10 @@ export class Fleet implements WorkerRuntime {
   // ---- scaling ----
 
   private async scaleDown(spec: EndpointSpec, serving: RuntimeWorker[], have: number, queue: { queued: number; inProgress: number }, now: number) {
-    const floor = spec.scalerType === "REQUEST_COUNT" ? Math.ceil((queue.queued + queue.inProgress) / spec.scalerValue) : 0;
     const idleFlex = serving
       .filter((w) => w.type === "flex" && w.phase === "up" && this.idleSince.has(w.id))
       .map((w) => ({ id: w.id, idleSince: this.idleSince.get(w.id)! }));
-    for (const id of idleWorkersToStop(spec, floor, have, idleFlex, now)) {
+    for (const id of idleWorkersToStop(spec, queue, have, idleFlex, now)) {
       const worker = this.parts.store.get(id);
       if (worker) await this.actions.remove(worker, `idle for over ${spec.idleTimeout} s`);
     }

@@ -1,11 +1,11 @@
 import {
   ImageUnavailableError,
   type ObservedWorker,
-  type RuntimeDriver,
+  type ContainerDriver,
   type VolumeSpec,
   type WorkerPhase,
   type WorkerSpec,
-} from "../driver";
+} from "./container-driver";
 import { DockerEngineError, splitImageReference, type ContainerInspect, type ContainerSpec, type DockerEngine } from "./engine";
 
 export interface DockerDriverOptions {
@@ -76,7 +76,7 @@ export function workerContainerSpec(spec: WorkerSpec, options: { controlPlaneId:
 }
 
 /** Runs workers as containers on one Docker engine, named `berth-<workerId>` and labelled with their control plane. */
-export class DockerDriver implements RuntimeDriver {
+export class DockerDriver implements ContainerDriver {
   readonly kind = "docker";
   readonly location: string;
   readonly controlPlaneId: string;
