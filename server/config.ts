@@ -1,7 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { describeZodError } from "./api/errors";
+import { describeZodError } from "./errors";
 
 const ms = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
 

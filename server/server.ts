@@ -10,7 +10,9 @@ import { startRuntime } from "./runtimes/start-runtime";
 import type { WorkerRuntime } from "./runtimes/worker-runtime";
 import { workerEnv } from "./worker-env";
 import { JobSweeper } from "./jobs/sweeper";
+import { WebhookSender } from "./jobs/webhooks";
 import { BerthDatabase } from "./store/database";
+import { sqliteJobStorage } from "./store/jobs";
 import { ResourceStore } from "./store/resources";
 
 export interface RunningControlPlane {
@@ -28,7 +30,8 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   const database = new BerthDatabase(path.join(config.dataDir, "berth.db"));
   const { keys, generatedApiKeyFile } = Keys.load(config.dataDir, config.apiKeys);
   const resources = new ResourceStore(database);
-  const jobs = new JobService(database, config);
+  const jobStorage = sqliteJobStorage(database);
+  const jobs = new JobService(jobStorage, config);
   let url = "";
   let runtime: WorkerRuntime | undefined;
   const publicUrl = () => config.publicUrl ?? url;
@@ -41,7 +44,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     },
   );
   const app = buildApp({ config, keys, jobs, resources, publicUrl, runtime: () => runtime, monitoring });
-  const sweeper = new JobSweeper(jobs, config, app.log);
+  const sweeper = new JobSweeper(jobs, new WebhookSender(jobStorage.jobs, config.webhookRetryDelayMs, app.log), config, app.log);
 
   const address = await app.listen({ host: config.host, port: config.port });
   url = address;

@@ -22,7 +22,8 @@ import {
 import type { EndpointRecord, EndpointRevision, NetworkVolumeRecord, ResourceStore, TemplateRecord } from "../store/resources";
 import { defaultsFor, workerEnv } from "../worker-env";
 import { requireApiKey } from "./auth";
-import { ApiError, describeZodError, notFound } from "./errors";
+import { describeZodError } from "../errors";
+import { ApiError, notFound } from "./errors";
 import { parse } from "./http";
 
 const idParamsSchema = z.object({ id: z.string().min(1).max(64) });

@@ -1,11 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AppDeps } from "../app";
+import type { JobSubmission } from "../jobs/model";
 import { requireApiKey } from "./auth";
 import {
   endpointParamsSchema,
   jobParamsSchema,
   runRequestSchema,
   waitQuerySchema,
+  type RunRequest,
 } from "./client-schemas";
 import { ApiError } from "./errors";
 import { acceptAnyJson, clientGone, parse } from "./http";
@@ -35,7 +37,7 @@ export async function clientRoutes(app: FastifyInstance, deps: AppDeps): Promise
 
   app.post("/:endpointId/run", { bodyLimit: BODY_LIMITS.run }, async (request) => {
     const endpointId = endpointOf(request);
-    const job = await jobs.submit(endpointId, parse(runRequestSchema, request.body ?? {}, "body"), "run");
+    const job = await jobs.submit(endpointId, submissionOf(parse(runRequestSchema, request.body ?? {}, "body")), "run");
     return { id: job.id, status: job.status };
   });
 
@@ -43,7 +45,7 @@ export async function clientRoutes(app: FastifyInstance, deps: AppDeps): Promise
     const endpointId = endpointOf(request);
     const { wait } = parse(waitQuerySchema, request.query, "query");
     const body = parse(runRequestSchema, request.body ?? {}, "body");
-    const job = await jobs.submit(endpointId, body, wait === undefined ? "runsync" : "runsyncWithWait");
+    const job = await jobs.submit(endpointId, submissionOf(body), wait === undefined ? "runsync" : "runsyncWithWait");
     return jobs.waitForEnd(endpointId, job.id, wait ?? DEFAULT_SYNC_WAIT_MS, clientGone(reply));
   });
 
@@ -79,4 +81,15 @@ export async function clientRoutes(app: FastifyInstance, deps: AppDeps): Promise
     const endpointId = endpointOf(request);
     return deps.runtime()?.health(endpointId) ?? jobs.health(endpointId);
   });
+}
+
+/** RunPod's submission body in the queue's terms (s3Config is accepted and not kept: see server/README.md). */
+function submissionOf(request: RunRequest): JobSubmission {
+  return {
+    input: request.input,
+    webhook: request.webhook,
+    lowPriority: request.policy?.lowPriority,
+    executionTimeoutMs: request.policy?.executionTimeout,
+    ttlMs: request.policy?.ttl,
+  };
 }

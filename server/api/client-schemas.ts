@@ -36,7 +36,6 @@ export const waitQuerySchema = z.object({
   wait: z.coerce.number().int().nonnegative().transform((ms) => Math.min(300_000, Math.max(1000, ms))).optional(),
 });
 
-
 export const jobStatusBodySchema = z.object({
   id: z.string(),
   status: jobStatusSchema,

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from "fastify";
 import { ZodError } from "zod";
+import { ConflictError, describeZodError, DomainError, InvalidFieldError, NotFoundError } from "../errors";
 
 /**
  * An error a client caused, answered as `{ error, message, details? }` with a 4xx status.
@@ -19,22 +20,27 @@ export class ApiError extends Error {
 
 export const notFound = (what: string) => new ApiError(404, "not_found", `${what} does not exist`);
 
-/** One line per problem, naming the field by its path: `input.policy.ttl: must be at least 10000`. */
-export function describeZodError(err: ZodError, root: string): { message: string; details: unknown } {
-  const issues = err.issues.map((issue) => ({
-    field: [root, ...issue.path.map(String)].filter(Boolean).join("."),
-    rule: issue.message,
-  }));
-  return { message: issues.map((i) => `${i.field}: ${i.rule}`).join("; "), details: issues };
+/**
+ * The one place the domain's errors become HTTP: not found 404, conflict 409, an action the thing's state does
+ * not allow 400; a field of a resource is named as the request body's (`body.size`), as zod's errors are.
+ */
+export function fromDomainError(err: DomainError): ApiError {
+  if (err instanceof InvalidFieldError) {
+    const field = `body.${err.field}`;
+    return new ApiError(400, err.code, `${field}: ${err.rule}`, [{ field, rule: err.rule }]);
+  }
+  const status = err instanceof NotFoundError ? 404 : err instanceof ConflictError ? 409 : 400;
+  return new ApiError(status, err.code, err.message, err.details);
 }
 
 /**
- * Turns every failure into a JSON body: ApiErrors and fastify's own client errors (bad JSON, oversize body,
- * wrong content type) keep their 4xx status; anything else is logged with its stack and answered as a
- * generic 500 that leaks nothing.
+ * Turns every failure into a JSON body: domain errors get their kind's status; ApiErrors and fastify's own
+ * client errors (bad JSON, oversize body, wrong content type) keep their 4xx status; anything else is logged
+ * with its stack and answered as a generic 500 that leaks nothing.
  */
 export function installErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | ApiError | ZodError, request, reply) => {
+  app.setErrorHandler((thrown: FastifyError | ApiError | DomainError | ZodError, request, reply) => {
+    const err = thrown instanceof DomainError ? fromDomainError(thrown) : thrown;
     if (err instanceof ApiError) {
       return reply.status(err.statusCode).send({ error: err.code, message: err.message, details: err.details });
     }

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodType } from "zod";
 import { ZodError } from "zod";
-import { ApiError, describeZodError } from "./errors";
+import { describeZodError } from "../errors";
+import { ApiError } from "./errors";
 
 /** Aborts when the client goes away before its long-poll is answered. */
 export function clientGone(reply: FastifyReply): AbortSignal {

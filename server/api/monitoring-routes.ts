@@ -54,7 +54,7 @@ export async function monitoringRoutes(app: FastifyInstance, opts: AppDeps): Pro
     const { id } = parse(idParamsSchema, request.params, "params");
     const { limit } = parse(recentJobsQuerySchema, request.query, "query");
     if (!resources.endpointExists(id)) throw notFound(`endpoint ${id}`);
-    return { endpointId: id, jobs: jobs.store.recent(id, limit).map(jobSummary) };
+    return { endpointId: id, jobs: jobs.recentJobs(id, limit).map(jobSummary) };
   });
 
   app.get("/usage", async (request) => {

@@ -62,3 +62,36 @@ export function workerJobBody(job: JobRow): { id: string; input: unknown; webhoo
   if (job.webhook) body.webhook = job.webhook;
   return body;
 }
+
+/** A job as a client submits it, in the queue's terms; absent settings take the queue's defaults. */
+export interface JobSubmission {
+  input: unknown;
+  /** Where the job's /status body is POSTed when it ends. */
+  webhook?: string;
+  /** Never scales the endpoint up: taken only by workers that are there anyway. */
+  lowPriority?: boolean;
+  executionTimeoutMs?: number;
+  ttlMs?: number;
+}
+
+/** One of an endpoint's latest jobs, without its input or output: what the workers view lists. */
+export interface RecentJob {
+  id: string;
+  status: JobStatus;
+  workerId?: string;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+}
+
+/** A worker as the worker API knows it from its calls. */
+export interface CallingWorker {
+  id: string;
+  firstSeenAt: number;
+  lastSeenAt: number;
+  sdkVersion?: string;
+  /** Why it said it is unhealthy, when it did. */
+  unhealthyReason?: string;
+  /** It asked to stop after its current job (stopPod). */
+  leaving: boolean;
+}

@@ -1,12 +1,11 @@
 import crypto from "node:crypto";
-import type { RunRequest } from "../api/client-schemas";
-import { ApiError } from "../api/errors";
 import type { ServerConfig } from "../config";
-import type { BerthDatabase } from "../store/database";
-import { JobStore, type JobCounts } from "../store/jobs";
-import { WorkerCallStore } from "../store/worker-calls";
-import { isTerminal, statusBody, type JobRow, type JobStatusBody } from "./model";
+import { NotAllowedError, NotFoundError } from "../errors";
+import type { QueueStats } from "../policy/autoscaler";
+import { isTerminal, statusBody, type CallingWorker, type JobRow, type JobStatusBody, type JobSubmission, type RecentJob } from "./model";
+import type { JobCounts, JobStorage, JobStore, WorkerCallRow, WorkerCallStore } from "./stores";
 import { Waiters } from "./waiters";
+import { WorkerPresence } from "./worker-presence";
 
 export const DEFAULT_EXECUTION_TIMEOUT_MS = 600_000;
 export const DEFAULT_TTL_MS = 24 * 60 * 60_000;
@@ -57,55 +56,46 @@ export interface WorkerCounts {
  * (a retried job-done, a cancel racing a result) changes nothing once a job has ended.
  */
 export class JobService {
-  readonly store: JobStore;
-  readonly workers: WorkerCallStore;
+  private readonly store: JobStore;
+  private readonly workers: WorkerCallStore;
+  private readonly presence = new WorkerPresence();
   /** Keyed by endpoint id: job-take long-polls waiting for work. */
   private readonly queueWaiters = new Waiters<string>();
   /** Keyed by job id: runsync, status-sync and stream long-polls waiting for a change. */
   private readonly jobWaiters = new Waiters<string>();
-  /** Keyed by worker (`workerRef`): job-take long-polls of held workers. */
-  private readonly releaseWaiters = new Waiters<string>();
-  /** Keyed by worker (`workerRef`): job-stop long-polls. */
-  private readonly stopWaiters = new Waiters<string>();
-  /** Jobs each worker (`workerRef`) must abandon; told once through its job-stop channel. */
-  private readonly stops = new Map<string, Set<string>>();
   /** Deleted endpoints, so a job-take long-poll on one ends at once. Ids are random and never reused. */
   private readonly removedEndpoints = new Set<string>();
-  /** Workers (`workerRef`) that get no new jobs: frozen standbys, and workers draining before a stop. */
-  private readonly held = new Set<string>();
   /** Told about every newly queued job, so the autoscaler can react at once instead of at its next tick. */
   private readonly queuedListeners = new Set<(endpointId: string) => void>();
   /** Told about every job that reaches a terminal status (metrics, usage metering), once, with its final row. */
   private readonly endedListeners = new Set<(job: JobRow) => void>();
   /** Told about every run of a job on a worker that ended (finished, ended, or given back): usage metering. */
   private readonly runEndedListeners = new Set<(run: JobRun) => void>();
-  /** Workers (`workerRef`) a runtime has just started or resumed, and who to tell when each first calls (cold starts). */
-  private readonly firstCallWaiters = new Map<string, { since: number; resolve: (at: number) => void }>();
 
   constructor(
-    private readonly database: BerthDatabase,
+    private readonly storage: JobStorage,
     private readonly config: JobServiceConfig,
   ) {
-    this.store = new JobStore(database);
-    this.workers = new WorkerCallStore(database);
+    this.store = storage.jobs;
+    this.workers = storage.workerCalls;
     this.workers.resetLastSeen(Date.now());
   }
 
   // ---- client side ----
 
   /** Queues a job; resolves once it is committed, so an acknowledged job survives a crash. */
-  async submit(endpointId: string, request: RunRequest, mode: SubmitMode): Promise<JobRow> {
+  async submit(endpointId: string, submission: JobSubmission, mode: SubmitMode): Promise<JobRow> {
     const now = Date.now();
     const id = `${mode === "run" ? "" : "sync-"}${crypto.randomUUID()}`;
     this.store.insert([
       {
         id,
         endpointId,
-        input: JSON.stringify(request.input),
-        webhook: request.webhook ?? null,
-        lowPriority: request.policy?.lowPriority ?? false,
-        executionTimeoutMs: request.policy?.executionTimeout ?? DEFAULT_EXECUTION_TIMEOUT_MS,
-        ttlMs: request.policy?.ttl ?? DEFAULT_TTL_MS,
+        input: JSON.stringify(submission.input),
+        webhook: submission.webhook ?? null,
+        lowPriority: submission.lowPriority ?? false,
+        executionTimeoutMs: submission.executionTimeoutMs ?? DEFAULT_EXECUTION_TIMEOUT_MS,
+        ttlMs: submission.ttlMs ?? DEFAULT_TTL_MS,
         retentionMs: {
           run: this.config.runRetentionMs,
           runsync: this.config.runsyncRetentionMs,
@@ -114,7 +104,7 @@ export class JobService {
         createdAt: now,
       },
     ]);
-    await this.database.durable();
+    await this.storage.durable();
     this.queueWaiters.notifyOne(endpointId);
     for (const listener of this.queuedListeners) listener(endpointId);
     return this.mustGet(endpointId, id);
@@ -150,7 +140,7 @@ export class JobService {
   async cancel(endpointId: string, id: string): Promise<{ id: string; status: string }> {
     const job = this.mustGet(endpointId, id);
     const ended = this.end(job, "CANCELLED", null);
-    await this.database.durable();
+    await this.storage.durable();
     return { id, status: (ended ?? this.mustGet(endpointId, id)).status };
   }
 
@@ -158,9 +148,9 @@ export class JobService {
     const job = this.mustGet(endpointId, id);
     const requeued = this.store.retry(endpointId, id);
     if (!requeued) {
-      throw new ApiError(400, "not_retryable", `job ${id} is ${job.status}: only FAILED or TIMED_OUT jobs can be retried`);
+      throw new NotAllowedError("not_retryable", `job ${id} is ${job.status}: only FAILED or TIMED_OUT jobs can be retried`);
     }
-    await this.database.durable();
+    await this.storage.durable();
     this.queueWaiters.notify(endpointId);
     this.jobWaiters.notify(id);
     return { id, status: requeued.status };
@@ -168,7 +158,7 @@ export class JobService {
 
   async purgeQueue(endpointId: string): Promise<{ removed: number; status: "completed" }> {
     const removed = this.store.purgeQueue(endpointId);
-    await this.database.durable();
+    await this.storage.durable();
     return { removed, status: "completed" };
   }
 
@@ -192,18 +182,17 @@ export class JobService {
   /** Hands up to `limit` jobs to a worker, holding the request up to `waitMs` while the queue is empty. */
   async take(endpointId: string, workerId: string, limit: number, waitMs: number, signal?: AbortSignal): Promise<JobRow[]> {
     const deadline = Date.now() + waitMs;
-    const ref = workerRef(endpointId, workerId);
     for (;;) {
       const now = Date.now();
       this.touched(endpointId, workerId, now);
-      if (this.held.has(ref)) {
+      if (this.presence.isHeld(endpointId, workerId)) {
         // A held worker waits apart, so that a new job's single wake-up (notifyOne) never lands on it.
-        if (!(await this.releaseWaiters.wait(ref, deadline - Date.now(), signal))) return [];
+        if (!(await this.presence.waitForRelease(endpointId, workerId, deadline - Date.now(), signal))) return [];
         continue;
       }
       const jobs = this.store.take(endpointId, workerId, limit, now);
       if (jobs.length > 0) {
-        await this.database.durable();
+        await this.storage.durable();
         if (signal?.aborted) {
           // Nobody is left to receive them: put them back rather than strand them on this worker.
           for (const job of jobs) this.store.requeue(job.id);
@@ -232,7 +221,7 @@ export class JobService {
       if (!progressed) this.mustGet(endpointId, jobId);
       this.touchedWithResult(endpointId, workerId, now, body);
       if (progressed) this.jobWaiters.notify(jobId);
-      await this.database.durable();
+      await this.storage.durable();
       return;
     }
     const failed = body.error !== undefined && body.error !== null && body.error !== "";
@@ -241,7 +230,7 @@ export class JobService {
     const finished = this.store.finish(endpointId, jobId, workerId, failed ? "FAILED" : "COMPLETED", output, error, now);
     if (!finished) this.mustGet(endpointId, jobId);
     this.touchedWithResult(endpointId, workerId, now, body);
-    await this.database.durable();
+    await this.storage.durable();
     if (finished) this.ended(finished);
   }
 
@@ -251,7 +240,7 @@ export class JobService {
     this.touched(endpointId, workerId, Date.now());
     if (job.status !== "IN_PROGRESS" || job.worker_id !== workerId) return;
     this.store.appendChunk(jobId, JSON.stringify(output ?? null));
-    await this.database.durable();
+    await this.storage.durable();
     this.jobWaiters.notify(jobId);
   }
 
@@ -263,17 +252,13 @@ export class JobService {
       this.workers.markUnhealthy(endpointId, workerId, why);
       this.releaseJobsOf(endpointId, workerId, why);
     }
-    await this.database.durable();
+    await this.storage.durable();
   }
 
   /** Jobs this worker must stop, waiting up to `waitMs` for one. */
   async takeStops(endpointId: string, workerId: string, waitMs: number, signal?: AbortSignal): Promise<string[]> {
     this.touched(endpointId, workerId, Date.now());
-    const ref = workerRef(endpointId, workerId);
-    if (!this.stops.get(ref)?.size) await this.stopWaiters.wait(ref, waitMs, signal);
-    const ids = [...(this.stops.get(ref) ?? [])];
-    this.stops.delete(ref);
-    return ids;
+    return this.presence.takeStops(endpointId, workerId, waitMs, signal);
   }
 
   // ---- the admin side ----
@@ -285,7 +270,7 @@ export class JobService {
    */
   removeEndpoint(endpointId: string): void {
     for (const job of this.store.deleteOfEndpoint(endpointId)) {
-      if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(endpointId, job.worker_id, job.id);
+      if (job.status === "IN_PROGRESS" && job.worker_id) this.presence.requestStop(endpointId, job.worker_id, job.id);
       this.jobWaiters.notify(job.id);
     }
     this.workers.removeOfEndpoint(endpointId);
@@ -314,26 +299,66 @@ export class JobService {
   firstCallAfter(endpointId: string, workerId: string, since: number): Promise<number> {
     const row = this.workers.get(endpointId, workerId);
     if (row && row.last_seen_at >= since) return Promise.resolve(row.first_seen_at >= since ? row.first_seen_at : row.last_seen_at);
-    return new Promise((resolve) => this.firstCallWaiters.set(workerRef(endpointId, workerId), { since, resolve }));
+    return this.presence.nextCallAfter(endpointId, workerId, since);
   }
 
   /** The worker gets no new jobs until released (its long-polls keep waiting); jobs it has are unaffected. */
   hold(endpointId: string, workerId: string): void {
-    this.held.add(workerRef(endpointId, workerId));
+    this.presence.hold(endpointId, workerId);
   }
 
   release(endpointId: string, workerId: string): void {
-    const ref = workerRef(endpointId, workerId);
-    if (this.held.delete(ref)) this.releaseWaiters.notify(ref);
+    this.presence.release(endpointId, workerId);
   }
 
   /** A runtime saw the worker die: its jobs go back to the queue now rather than when it would count as lost. */
   workerGone(endpointId: string, workerId: string, why: string): void {
-    const ref = workerRef(endpointId, workerId);
-    this.firstCallWaiters.delete(ref);
+    this.presence.forget(endpointId, workerId);
     this.releaseJobsOf(endpointId, workerId, why);
     this.workers.remove(endpointId, workerId);
-    this.held.delete(ref);
+  }
+
+  // ---- what runtimes and monitoring read ----
+
+  counts(endpointId: string): JobCounts {
+    return this.store.counts(endpointId);
+  }
+
+  /** What the autoscaler reads (see JobStore.queueStats). */
+  queueStats(endpointId: string, delayedBefore: number): QueueStats {
+    return this.store.queueStats(endpointId, delayedBefore);
+  }
+
+  /** Jobs in progress per worker of an endpoint; a worker without one is absent. */
+  inProgressByWorker(endpointId: string): Map<string, number> {
+    return this.store.inProgressByWorker(endpointId);
+  }
+
+  /** An endpoint's latest jobs, newest first. */
+  recentJobs(endpointId: string, limit: number): RecentJob[] {
+    return this.store.recent(endpointId, limit).map((row) => ({
+      id: row.id,
+      status: row.status,
+      workerId: row.worker_id ?? undefined,
+      createdAt: row.created_at,
+      startedAt: row.started_at ?? undefined,
+      finishedAt: row.finished_at ?? undefined,
+    }));
+  }
+
+  /** When each worker of the endpoint last called, by worker id. */
+  lastSeen(endpointId: string): Map<string, number> {
+    return new Map(this.workers.ofEndpoint(endpointId).map((row) => [row.id, row.last_seen_at]));
+  }
+
+  /** The endpoint's workers that have called (and not since been lost or removed). */
+  callingWorkers(endpointId: string): CallingWorker[] {
+    return this.workers.ofEndpoint(endpointId).map(callingWorker);
+  }
+
+  callingWorker(endpointId: string, workerId: string): CallingWorker | undefined {
+    const row = this.workers.get(endpointId, workerId);
+    return row && callingWorker(row);
   }
 
   // ---- the sweeper's side ----
@@ -344,7 +369,7 @@ export class JobService {
       this.end(job, "TIMED_OUT", `execution timeout of ${job.execution_timeout_ms} ms exceeded`);
     }
     for (const job of this.store.expired(now)) {
-      if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(job.endpoint_id, job.worker_id, job.id);
+      if (job.status === "IN_PROGRESS" && job.worker_id) this.presence.requestStop(job.endpoint_id, job.worker_id, job.id);
       this.store.delete(job.id);
       this.jobWaiters.notify(job.id);
     }
@@ -358,16 +383,15 @@ export class JobService {
   /** Stops waking anyone: every long-poll answers now. */
   close(): void {
     this.queueWaiters.notifyAll();
-    this.releaseWaiters.notifyAll();
     this.jobWaiters.notifyAll();
-    this.stopWaiters.notifyAll();
+    this.presence.close();
   }
 
   // ---- internals ----
 
   private mustGet(endpointId: string, id: string): JobRow {
     const job = this.store.get(endpointId, id);
-    if (!job) throw new ApiError(404, "job_not_found", `job ${id} does not exist on endpoint ${endpointId} (or has expired)`);
+    if (!job) throw new NotFoundError("job_not_found", `job ${id} does not exist on endpoint ${endpointId} (or has expired)`);
     return job;
   }
 
@@ -375,7 +399,7 @@ export class JobService {
   private end(job: JobRow, status: "CANCELLED" | "TIMED_OUT" | "FAILED", error: string | null): JobRow | undefined {
     const ended = this.store.end(job.id, status, error, Date.now());
     if (!ended) return undefined;
-    if (job.status === "IN_PROGRESS" && job.worker_id) this.requestStop(job.endpoint_id, job.worker_id, job.id);
+    if (job.status === "IN_PROGRESS" && job.worker_id) this.presence.requestStop(job.endpoint_id, job.worker_id, job.id);
     this.ended(ended);
     return ended;
   }
@@ -403,12 +427,7 @@ export class JobService {
 
   private touched(endpointId: string, workerId: string, now: number, sdkVersion?: string): void {
     this.workers.touch(endpointId, workerId, now, sdkVersion);
-    const ref = workerRef(endpointId, workerId);
-    const waiter = this.firstCallWaiters.get(ref);
-    if (waiter && now >= waiter.since) {
-      this.firstCallWaiters.delete(ref);
-      waiter.resolve(now);
-    }
+    this.presence.called(endpointId, workerId, now);
   }
 
   private ended(job: JobRow): void {
@@ -422,17 +441,15 @@ export class JobService {
     const run = { jobId: job.id, workerId: job.worker_id, endpointId: job.endpoint_id, startedAt: job.started_at, endedAt: at };
     for (const listener of this.runEndedListeners) listener(run);
   }
-
-  private requestStop(endpointId: string, workerId: string, jobId: string): void {
-    const ref = workerRef(endpointId, workerId);
-    const set = this.stops.get(ref) ?? new Set<string>();
-    set.add(jobId);
-    this.stops.set(ref, set);
-    this.stopWaiters.notify(ref);
-  }
 }
 
-/** A worker id names a worker within its endpoint only, so per-worker state is keyed by both. */
-function workerRef(endpointId: string, workerId: string): string {
-  return `${endpointId}/${workerId}`;
+function callingWorker(row: WorkerCallRow): CallingWorker {
+  return {
+    id: row.id,
+    firstSeenAt: row.first_seen_at,
+    lastSeenAt: row.last_seen_at,
+    sdkVersion: row.sdk_version ?? undefined,
+    unhealthyReason: row.unhealthy_reason ?? undefined,
+    leaving: row.leaving === 1,
+  };
 }

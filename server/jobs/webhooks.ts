@@ -1,7 +1,7 @@
 import axios from "axios";
 import type { FastifyBaseLogger } from "fastify";
 import { statusBody } from "./model";
-import type { JobStore } from "../store/jobs";
+import type { JobStore } from "./stores";
 
 /** RunPod tries a webhook three times in all, 10 s apart. */
 export const WEBHOOK_ATTEMPTS = 3;

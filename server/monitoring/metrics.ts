@@ -44,7 +44,7 @@ export class Metrics {
       collect() {
         this.reset();
         for (const endpoint of endpoints()) {
-          const counts = sources.jobs.store.counts(endpoint.id);
+          const counts = sources.jobs.counts(endpoint.id);
           this.set({ endpoint: endpoint.id, status: "IN_QUEUE" }, counts.inQueue);
           this.set({ endpoint: endpoint.id, status: "IN_PROGRESS" }, counts.inProgress);
         }
@@ -57,7 +57,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const endpoint of endpoints()) this.set({ endpoint: endpoint.id }, sources.jobs.store.counts(endpoint.id).inQueue);
+        for (const endpoint of endpoints()) this.set({ endpoint: endpoint.id }, sources.jobs.counts(endpoint.id).inQueue);
       },
     });
     this.delay = new Histogram({

@@ -47,7 +47,7 @@ export class Monitoring {
       const now = Date.now();
       const endpoints = this.parts.resources.listEndpoints();
       for (const endpoint of endpoints) {
-        const counts = this.parts.jobs.store.counts(endpoint.id);
+        const counts = this.parts.jobs.counts(endpoint.id);
         this.history.record(endpoint.id, { t: now, queued: counts.inQueue, inProgress: counts.inProgress });
       }
       this.history.retain(new Set(endpoints.map((e) => e.id)));

@@ -1,8 +1,8 @@
 import type { z } from "zod";
+import type { RecentJob } from "../jobs/model";
 import type { JobService } from "../jobs/service";
 import type { endpointOverviewSchema, jobSummarySchema, overviewSchema, workerDetailSchema } from "../resources/schemas";
 import type { EndpointWorkersView, WorkerRuntime } from "../runtimes/worker-runtime";
-import type { JobSummaryRow } from "../store/jobs";
 import type { EndpointRecord, ResourceStore } from "../store/resources";
 import type { QueueHistory } from "./queue-history";
 
@@ -22,17 +22,17 @@ export interface OverviewSources {
 const RECENT_JOBS_READ = 500;
 const RECENT_JOBS_PER_WORKER = 10;
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? undefined : new Date(ms).toISOString());
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-export function jobSummary(row: JobSummaryRow): JobSummary {
+export function jobSummary(job: RecentJob): JobSummary {
   return {
-    id: row.id,
-    status: row.status,
-    workerId: row.worker_id ?? undefined,
-    createdAt: new Date(row.created_at).toISOString(),
-    delayMs: row.started_at === null ? undefined : row.started_at - row.created_at,
-    executionMs: row.started_at === null || row.finished_at === null ? undefined : row.finished_at - row.started_at,
-    finishedAt: iso(row.finished_at),
+    id: job.id,
+    status: job.status,
+    workerId: job.workerId,
+    createdAt: new Date(job.createdAt).toISOString(),
+    delayMs: job.startedAt === undefined ? undefined : job.startedAt - job.createdAt,
+    executionMs: job.startedAt === undefined || job.finishedAt === undefined ? undefined : job.finishedAt - job.startedAt,
+    finishedAt: iso(job.finishedAt),
   };
 }
 
@@ -41,34 +41,33 @@ export function jobSummary(row: JobSummaryRow): JobSummary {
  * Their type is flex (nothing keeps them on) and their GPUs are unknown.
  */
 function externalWorkers(sources: OverviewSources, endpoint: EndpointRecord, now: number): EndpointWorkersView["workers"] {
-  const jobs = sources.jobs.store.inProgressByWorker(endpoint.id);
-  return sources.jobs.workers.ofEndpoint(endpoint.id).map((row) => ({
-    id: row.id,
+  const jobs = sources.jobs.inProgressByWorker(endpoint.id);
+  return sources.jobs.callingWorkers(endpoint.id).map((worker) => ({
+    id: worker.id,
     type: "flex",
-    state: row.unhealthy_reason ? "Unhealthy" : (jobs.get(row.id) ?? 0) > 0 ? "Running" : "Idle",
+    state: worker.unhealthyReason ? "Unhealthy" : (jobs.get(worker.id) ?? 0) > 0 ? "Running" : "Idle",
     // A silent worker's silence says more than an older unhealthy report.
-    reason:
-      now - row.last_seen_at > 60_000 ? `not heard from for ${Math.round((now - row.last_seen_at) / 1000)} s` : (row.unhealthy_reason ?? undefined),
+    reason: now - worker.lastSeenAt > 60_000 ? `not heard from for ${Math.round((now - worker.lastSeenAt) / 1000)} s` : worker.unhealthyReason,
     revision: endpoint.revision,
     gpus: { ids: [], simulated: false },
     frozen: false,
-    draining: row.leaving === 1,
+    draining: worker.leaving,
     restarts: 0,
-    startedAt: iso(row.first_seen_at),
-    jobsInProgress: jobs.get(row.id) ?? 0,
+    startedAt: iso(worker.firstSeenAt),
+    jobsInProgress: jobs.get(worker.id) ?? 0,
   }));
 }
 
 export function endpointOverview(sources: OverviewSources, endpoint: EndpointRecord, now = Date.now()): EndpointOverview {
   const runtime = sources.runtime();
   const view = runtime?.status(endpoint.id);
-  const recent = sources.jobs.store.recent(endpoint.id, RECENT_JOBS_READ);
-  const byWorker = new Map<string, JobSummaryRow[]>();
-  for (const row of recent) {
-    if (!row.worker_id) continue;
-    const list = byWorker.get(row.worker_id) ?? [];
-    if (list.length < RECENT_JOBS_PER_WORKER) list.push(row);
-    byWorker.set(row.worker_id, list);
+  const recent = sources.jobs.recentJobs(endpoint.id, RECENT_JOBS_READ);
+  const byWorker = new Map<string, RecentJob[]>();
+  for (const job of recent) {
+    if (!job.workerId) continue;
+    const list = byWorker.get(job.workerId) ?? [];
+    if (list.length < RECENT_JOBS_PER_WORKER) list.push(job);
+    byWorker.set(job.workerId, list);
   }
   const workers = (view?.workers ?? externalWorkers(sources, endpoint, now)).map(
     (w): WorkerDetail => ({
@@ -79,7 +78,7 @@ export function endpointOverview(sources: OverviewSources, endpoint: EndpointRec
       recentJobs: (byWorker.get(w.id) ?? []).map(jobSummary),
     }),
   );
-  const counts = sources.jobs.store.counts(endpoint.id);
+  const counts = sources.jobs.counts(endpoint.id);
   return {
     id: endpoint.id,
     name: endpoint.spec.name,

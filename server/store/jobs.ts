@@ -1,32 +1,17 @@
 import type { Statement } from "better-sqlite3";
 import type { JobRow, JobStatus } from "../jobs/model";
+import type { JobCounts, JobStorage, JobStore, JobSummaryRow, NewJob } from "../jobs/stores";
 import type { QueueStats } from "../policy/autoscaler";
 import type { BerthDatabase } from "./database";
+import { SqliteWorkerCallStore } from "./worker-calls";
 
-export interface NewJob {
-  id: string;
-  endpointId: string;
-  input: string;
-  webhook: string | null;
-  lowPriority: boolean;
-  executionTimeoutMs: number;
-  ttlMs: number;
-  retentionMs: number;
-  createdAt: number;
+/** The job service's storage in the control plane's SQLite database, writing through its group commit. */
+export function sqliteJobStorage(database: BerthDatabase): JobStorage {
+  return { jobs: new SqliteJobStore(database), workerCalls: new SqliteWorkerCallStore(database), durable: () => database.durable() };
 }
-
-export interface JobCounts {
-  completed: number;
-  failed: number;
-  inProgress: number;
-  inQueue: number;
-  retried: number;
-}
-
-export type JobSummaryRow = Pick<JobRow, "id" | "status" | "worker_id" | "created_at" | "started_at" | "finished_at">;
 
 /** SQL for jobs and their stream chunks. Each method is one statement or one small transaction. */
-export class JobStore {
+export class SqliteJobStore implements JobStore {
   private readonly s: Record<string, Statement>;
   /** One take statement per batch size: SQLite plans `LIMIT ?` about four times slower than a literal limit. */
   private readonly takeStatements = new Map<number, Statement>();
@@ -60,7 +45,6 @@ export class JobStore {
       overdue: db.prepare(`SELECT * FROM jobs WHERE status = 'IN_PROGRESS' AND started_at + execution_timeout_ms <= ?`),
       expired: db.prepare(`SELECT * FROM jobs WHERE created_at + ttl_ms <= @now AND status IN ('IN_QUEUE', 'IN_PROGRESS')
         UNION ALL SELECT * FROM jobs WHERE finished_at + retention_ms <= @now`),
-      oldestQueued: db.prepare(`SELECT MIN(created_at) AS t FROM jobs WHERE endpoint_id = ? AND status = 'IN_QUEUE'`),
       countsByStatus: db.prepare("SELECT status, COUNT(*) AS n FROM jobs WHERE endpoint_id = ? GROUP BY status"),
       queueStats: db.prepare(`SELECT
           SUM(status = 'IN_QUEUE' AND low_priority = 0) AS queued,
@@ -152,10 +136,6 @@ export class JobStore {
   /** Jobs past their ttl (not yet ended) or past their retention window (ended). */
   expired(now: number): JobRow[] {
     return this.s.expired!.all({ now }) as JobRow[];
-  }
-
-  oldestQueuedAt(endpointId: string): number | undefined {
-    return (this.s.oldestQueued!.get(endpointId) as { t: number | null }).t ?? undefined;
   }
 
   counts(endpointId: string): JobCounts {

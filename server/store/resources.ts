@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import type { Statement } from "better-sqlite3";
-import { ApiError, notFound } from "../api/errors";
+import { ConflictError, InvalidFieldError, NotFoundError } from "../errors";
 import type { EndpointSpec, NetworkVolumeSpec, TemplateSpec } from "../resources/schemas";
 import type { BerthDatabase } from "./database";
 
@@ -72,14 +72,6 @@ const ID_LENGTH = 12;
 /** RunPod-like ids: 12 lowercase letters and digits, URL-safe and short enough to read out. */
 function newResourceId(): string {
   return Array.from({ length: ID_LENGTH }, () => ID_ALPHABET[crypto.randomInt(ID_ALPHABET.length)]).join("");
-}
-
-/**
- * A 400 naming a field of the request body, in the shape of the zod validation errors, for the rules that
- * need stored state: references that must exist, a volume that may only grow, an immutable data centre.
- */
-function invalidField(field: string, rule: string): ApiError {
-  return new ApiError(400, "invalid_request", `body.${field}: ${rule}`, [{ field: `body.${field}`, rule }]);
 }
 
 interface ResourceRow {
@@ -188,12 +180,12 @@ export class ResourceStore {
     });
   }
 
-  /** Refused (409) while an endpoint uses the template, naming those endpoints. */
+  /** Refused (a conflict) while an endpoint uses the template, naming those endpoints. */
   deleteTemplate(id: string): void {
     this.requireTemplate(id);
     const users = this.endpointsUsingTemplate(id);
     if (users.length > 0) {
-      throw new ApiError(409, "in_use", `template ${id} is used by endpoint(s) ${describe(users)}: change or delete them first`, {
+      throw new ConflictError("in_use", `template ${id} is used by endpoint(s) ${describe(users)}: change or delete them first`, {
         endpoints: users.map((e) => e.id),
       });
     }
@@ -226,10 +218,10 @@ export class ResourceStore {
   updateVolume(id: string, spec: NetworkVolumeSpec): NetworkVolumeRecord {
     const current = this.requireVolume(id);
     if (spec.size < current.spec.size) {
-      throw invalidField("size", `a network volume can only grow: ${spec.size} GB is less than its current ${current.spec.size} GB`);
+      throw new InvalidFieldError("size", `a network volume can only grow: ${spec.size} GB is less than its current ${current.spec.size} GB`);
     }
     if (spec.dataCenterId !== current.spec.dataCenterId) {
-      throw invalidField(
+      throw new InvalidFieldError(
         "dataCenterId",
         `is immutable: the volume lives in ${current.spec.dataCenterId}; create a new volume to use ${spec.dataCenterId}`,
       );
@@ -239,12 +231,12 @@ export class ResourceStore {
     return record;
   }
 
-  /** Refused (409) while an endpoint mounts the volume, naming those endpoints. */
+  /** Refused (a conflict) while an endpoint mounts the volume, naming those endpoints. */
   deleteVolume(id: string): void {
     this.requireVolume(id);
     const users = this.endpointsUsingVolume(id);
     if (users.length > 0) {
-      throw new ApiError(409, "in_use", `network volume ${id} is attached to endpoint(s) ${describe(users)}: detach or delete them first`, {
+      throw new ConflictError("in_use", `network volume ${id} is attached to endpoint(s) ${describe(users)}: detach or delete them first`, {
         endpoints: users.map((e) => e.id),
       });
     }
@@ -271,7 +263,7 @@ export class ResourceStore {
     return (this.s.endpoints!.all() as EndpointRow[]).map(toEndpointRecord);
   }
 
-  /** Creates the endpoint at revision 1. Its template and network volume must exist (400 naming the field). */
+  /** Creates the endpoint at revision 1. Its template and network volume must exist (an invalid field otherwise). */
   createEndpoint(spec: EndpointSpec): EndpointRecord {
     const template = this.checkReferences(spec);
     const now = Date.now();
@@ -323,12 +315,12 @@ export class ResourceStore {
   /** The endpoint's template must exist; so must its volume, in one of its data centres. Returns the template. */
   private checkReferences(spec: EndpointSpec): TemplateRecord {
     const template = this.getTemplate(spec.templateId);
-    if (!template) throw invalidField("templateId", `template ${spec.templateId} does not exist`);
+    if (!template) throw new InvalidFieldError("templateId", `template ${spec.templateId} does not exist`);
     if (spec.networkVolumeId !== undefined) {
       const volume = this.getVolume(spec.networkVolumeId);
-      if (!volume) throw invalidField("networkVolumeId", `network volume ${spec.networkVolumeId} does not exist`);
+      if (!volume) throw new InvalidFieldError("networkVolumeId", `network volume ${spec.networkVolumeId} does not exist`);
       if (spec.dataCenterIds && !spec.dataCenterIds.includes(volume.spec.dataCenterId)) {
-        throw invalidField(
+        throw new InvalidFieldError(
           "dataCenterIds",
           `must include ${volume.spec.dataCenterId}, the data centre of network volume ${volume.id}: workers can only mount it there`,
         );
@@ -363,19 +355,19 @@ export class ResourceStore {
 
   private requireTemplate(id: string): TemplateRecord {
     const template = this.getTemplate(id);
-    if (!template) throw notFound(`template ${id}`);
+    if (!template) throw new NotFoundError("not_found", `template ${id} does not exist`);
     return template;
   }
 
   private requireVolume(id: string): NetworkVolumeRecord {
     const volume = this.getVolume(id);
-    if (!volume) throw notFound(`network volume ${id}`);
+    if (!volume) throw new NotFoundError("not_found", `network volume ${id} does not exist`);
     return volume;
   }
 
   private requireEndpoint(id: string): EndpointRecord {
     const endpoint = this.getEndpoint(id);
-    if (!endpoint) throw notFound(`endpoint ${id}`);
+    if (!endpoint) throw new NotFoundError("not_found", `endpoint ${id} does not exist`);
     return endpoint;
   }
 }

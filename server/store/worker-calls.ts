@@ -1,21 +1,9 @@
 import type { Statement } from "better-sqlite3";
+import type { WorkerCallRow, WorkerCallStore } from "../jobs/stores";
 import type { BerthDatabase } from "./database";
 
-export interface WorkerRow {
-  id: string;
-  endpoint_id: string;
-  first_seen_at: number;
-  last_seen_at: number;
-  sdk_version: string | null;
-  unhealthy_reason: string | null;
-  leaving: number;
-}
-
-/**
- * Workers as the worker API sees them: known by the id they call with within their endpoint (the same id on two
- * endpoints is two workers), alive while they keep calling.
- */
-export class WorkerCallStore {
+/** The worker API's record of who called, in SQLite. */
+export class SqliteWorkerCallStore implements WorkerCallStore {
   private readonly s: Record<string, Statement>;
 
   constructor(private readonly database: BerthDatabase) {
@@ -48,8 +36,8 @@ export class WorkerCallStore {
     this.database.write(() => this.s.leaving!.run(endpointId, id));
   }
 
-  silentSince(cutoff: number): WorkerRow[] {
-    return this.s.silentSince!.all(cutoff) as WorkerRow[];
+  silentSince(cutoff: number): WorkerCallRow[] {
+    return this.s.silentSince!.all(cutoff) as WorkerCallRow[];
   }
 
   remove(endpointId: string, id: string): void {
@@ -60,12 +48,12 @@ export class WorkerCallStore {
     this.database.write(() => this.s.removeOfEndpoint!.run(endpointId));
   }
 
-  get(endpointId: string, id: string): WorkerRow | undefined {
-    return this.s.get!.get(endpointId, id) as WorkerRow | undefined;
+  get(endpointId: string, id: string): WorkerCallRow | undefined {
+    return this.s.get!.get(endpointId, id) as WorkerCallRow | undefined;
   }
 
-  ofEndpoint(endpointId: string): WorkerRow[] {
-    return this.s.ofEndpoint!.all(endpointId) as WorkerRow[];
+  ofEndpoint(endpointId: string): WorkerCallRow[] {
+    return this.s.ofEndpoint!.all(endpointId) as WorkerCallRow[];
   }
 
   /** After a restart nobody could call while the server was down: give every known worker a fresh start. */

@@ -9,7 +9,7 @@ import type { RuntimeWorker } from "../../server/policy/worker-model";
 import { workerState } from "../../server/policy/worker-state";
 import { fleetWorkerFacts } from "../../server/runtimes/docker/fleet";
 import { BerthDatabase } from "../../server/store/database";
-import { JobStore } from "../../server/store/jobs";
+import { SqliteJobStore } from "../../server/store/jobs";
 
 const spec = (s: Partial<ScalingSpec> = {}): ScalingSpec => ({
   workersMin: 0,
@@ -121,7 +121,7 @@ describe("workerState", () => {
 });
 
 test("queue statistics leave low-priority jobs out and count the delayed ones (real SQLite)", () => {
-  const store = new JobStore(new BerthDatabase(":memory:"));
+  const store = new SqliteJobStore(new BerthDatabase(":memory:"));
   const job = (id: string, createdAt: number, lowPriority = false) => ({
     id,
     endpointId: "e",

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import Database from "better-sqlite3";
 import { BerthDatabase } from "../../server/store/database";
 import { MIGRATIONS } from "../../server/store/migrations";
-import { WorkerCallStore } from "../../server/store/worker-calls";
+import { SqliteWorkerCallStore } from "../../server/store/worker-calls";
 
 test("a store from before per-endpoint worker ids keeps its workers, each under its own endpoint", () => {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "berth-migrate-")), "berth.db");
@@ -22,7 +22,7 @@ test("a store from before per-endpoint worker ids keeps its workers, each under 
 
   const database = new BerthDatabase(file);
   try {
-    const workers = new WorkerCallStore(database);
+    const workers = new SqliteWorkerCallStore(database);
     assert.deepEqual(
       { ...workers.get("ep-a", "w1") },
       { endpoint_id: "ep-a", id: "w1", first_seen_at: 1, last_seen_at: 2, sdk_version: "1.12.0", unhealthy_reason: "out of memory", leaving: 1 },

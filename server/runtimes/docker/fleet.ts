@@ -103,8 +103,8 @@ export class Fleet implements WorkerRuntime {
 
   status(endpointId: string): EndpointWorkersView {
     const revision = this.parts.resources.getEndpoint(endpointId)?.revision ?? 0;
-    const seen = this.lastSeen(endpointId);
-    const jobs = this.parts.jobs.store.inProgressByWorker(endpointId);
+    const seen = this.parts.jobs.lastSeen(endpointId);
+    const jobs = this.parts.jobs.inProgressByWorker(endpointId);
     const workers = this.parts.store.ofEndpoint(endpointId).map((w) => ({
       id: w.id,
       type: w.type,
@@ -198,27 +198,27 @@ export class Fleet implements WorkerRuntime {
     if (!observed || observed.phase === "missing") failure = "its container is gone";
     else if (observed.phase === "exited") failure = `exited with code ${observed.exitCode ?? "?"}${observed.reason ? ` (${observed.reason})` : ""}`;
     else if (worker.phase !== "frozen") {
-      const row = this.parts.jobs.workers.get(worker.endpointId, worker.id);
-      if (row?.unhealthy_reason) failure = row.unhealthy_reason;
-      else if (!row && this.calledSince.get(worker.id) === worker.phaseSince) {
+      const caller = this.parts.jobs.callingWorker(worker.endpointId, worker.id);
+      if (caller?.unhealthyReason) failure = caller.unhealthyReason;
+      else if (!caller && this.calledSince.get(worker.id) === worker.phaseSince) {
         failure = `stopped calling the control plane for over ${this.config.workerLostAfterMs} ms`;
-      } else if (row && worker.restarts > 0 && worker.startedAt !== undefined && now - worker.startedAt > HEALTHY_AFTER_MS) {
+      } else if (caller && worker.restarts > 0 && worker.startedAt !== undefined && now - worker.startedAt > HEALTHY_AFTER_MS) {
         this.parts.store.save({ ...worker, restarts: 0, unhealthySince: undefined, reason: undefined });
       }
-      if (row) this.calledSince.set(worker.id, worker.phaseSince);
+      if (caller) this.calledSince.set(worker.id, worker.phaseSince);
     }
     if (failure) await this.actions.fail(worker, failure, now);
   }
 
   private async reconcileEndpoint(endpoint: EndpointRecord, revision: EndpointRevision, now: number): Promise<void> {
     const spec = endpoint.spec;
-    const jobsByWorker = this.parts.jobs.store.inProgressByWorker(endpoint.id);
-    const seen = this.lastSeen(endpoint.id);
+    const jobsByWorker = this.parts.jobs.inProgressByWorker(endpoint.id);
+    const seen = this.parts.jobs.lastSeen(endpoint.id);
     let workers = this.parts.store.ofEndpoint(endpoint.id);
     const stateOf = (w: RuntimeWorker) =>
       workerState(fleetWorkerFacts(w), { currentRevision: revision.revision, lastSeenAt: seen.get(w.id), jobs: jobsByWorker.get(w.id) ?? 0 });
 
-    const queue = this.parts.jobs.store.queueStats(endpoint.id, now - spec.scalerValue * 1000);
+    const queue = this.parts.jobs.queueStats(endpoint.id, now - spec.scalerValue * 1000);
 
     await this.settleFailures(workers.filter((w) => w.phase === "failed" && w.revision === revision.revision), revision, queue.queued, now);
     await this.finishDrains(workers.filter((w) => w.phase === "draining"), jobsByWorker);
@@ -294,7 +294,7 @@ export class Fleet implements WorkerRuntime {
     if (extras.length < wanted) await this.actions.startNew(endpoint, revision, wanted - extras.length, () => "extra");
     for (const extra of extras.slice(wanted)) await this.actions.remove(extra, "no longer needed as a standby");
     // A standby freezes once it has called the control plane: its job-take long-poll is then already open.
-    const seen = this.lastSeen(endpoint.id);
+    const seen = this.parts.jobs.lastSeen(endpoint.id);
     for (const extra of extras.slice(0, wanted)) {
       if (extra.phase === "up" && (seen.get(extra.id) ?? 0) >= (extra.startedAt ?? now)) await this.actions.freeze(extra);
     }
@@ -374,7 +374,4 @@ export class Fleet implements WorkerRuntime {
     }
   }
 
-  private lastSeen(endpointId: string): Map<string, number> {
-    return new Map(this.parts.jobs.workers.ofEndpoint(endpointId).map((r) => [r.id, r.last_seen_at]));
-  }
 }

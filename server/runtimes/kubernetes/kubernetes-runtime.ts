@@ -129,8 +129,8 @@ export class KubernetesRuntime implements WorkerRuntime {
     const endpoint = this.parts.resources.getEndpoint(endpointId);
     const revision = endpoint?.revision ?? 0;
     const spec = endpoint?.spec;
-    const seen = this.lastSeen(endpointId);
-    const jobs = this.parts.jobs.store.inProgressByWorker(endpointId);
+    const seen = this.parts.jobs.lastSeen(endpointId);
+    const jobs = this.parts.jobs.inProgressByWorker(endpointId);
     const observation = this.observed.get(endpointId);
     const pods = observation?.pods ?? [];
     const types = spec ? this.workerTypes(spec, pods) : new Map<string, WorkerType>();
@@ -332,8 +332,8 @@ export class KubernetesRuntime implements WorkerRuntime {
     if (!hasSecret) await cluster.createSecret(revisionSecret(controlPlaneId, revision, revisionEnv(revision, this.parts.workerEnv(endpoint.id))));
 
     const pods = allPods.filter((p) => p.endpointId === endpoint.id);
-    const jobsByWorker = jobs.store.inProgressByWorker(endpoint.id);
-    const seen = this.lastSeen(endpoint.id);
+    const jobsByWorker = jobs.inProgressByWorker(endpoint.id);
+    const seen = this.parts.jobs.lastSeen(endpoint.id);
     const stateOf = (pod: WorkerPod) =>
       workerState(podFacts(pod), { currentRevision: revision.revision, lastSeenAt: seen.get(pod.name), jobs: jobsByWorker.get(pod.name) ?? 0 });
 
@@ -349,7 +349,7 @@ export class KubernetesRuntime implements WorkerRuntime {
 
     const replicas = deployment?.spec?.replicas ?? 0;
     const counts = servingCounts(live.map(stateOf), replicas);
-    const queue = jobs.store.queueStats(endpoint.id, now - spec.scalerValue * 1000);
+    const queue = jobs.queueStats(endpoint.id, now - spec.scalerValue * 1000);
     let target = Math.min(spec.workersMax, desiredServing(spec, queue, counts));
 
     const types = this.workerTypes(spec, live);
@@ -431,10 +431,6 @@ export class KubernetesRuntime implements WorkerRuntime {
   private workerTypes(spec: EndpointSpec, pods: WorkerPod[]): Map<string, WorkerType> {
     const byAge = [...pods].filter((p) => p.phase !== "terminating").sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name));
     return new Map(byAge.map((p, i) => [p.name, i < spec.workersMin ? "active" : "flex"]));
-  }
-
-  private lastSeen(endpointId: string): Map<string, number> {
-    return new Map(this.parts.jobs.workers.ofEndpoint(endpointId).map((r) => [r.id, r.last_seen_at]));
   }
 }
 

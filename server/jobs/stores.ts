@@ -1,0 +1,112 @@
+import type { QueueStats } from "../policy/autoscaler";
+import type { JobRow, JobStatus } from "./model";
+
+/**
+ * What the job service needs from storage, declared here so the queue's rules do not depend on one database:
+ * store/ implements these (SQLite today). Every state change is one conditional statement that answers what it
+ * changed, so a late or repeated message changes nothing once a job has ended.
+ */
+
+/** A job to queue, as stored: JSON documents as text. */
+export interface NewJob {
+  id: string;
+  endpointId: string;
+  input: string;
+  webhook: string | null;
+  lowPriority: boolean;
+  executionTimeoutMs: number;
+  ttlMs: number;
+  retentionMs: number;
+  createdAt: number;
+}
+
+export interface JobCounts {
+  completed: number;
+  failed: number;
+  inProgress: number;
+  inQueue: number;
+  retried: number;
+}
+
+export type JobSummaryRow = Pick<JobRow, "id" | "status" | "worker_id" | "created_at" | "started_at" | "finished_at">;
+
+export interface JobStore {
+  insert(jobs: NewJob[]): void;
+  get(endpointId: string, id: string): JobRow | undefined;
+  /** Hands up to `limit` queued jobs, oldest first, to a worker. */
+  take(endpointId: string, workerId: string, limit: number, now: number): JobRow[];
+  /** Ends a job in progress on this worker with its result; undefined when it is not (or no longer) its. */
+  finish(endpointId: string, id: string, workerId: string, status: JobStatus, output: string | null, error: string | null, now: number): JobRow | undefined;
+  /** Records a progress update of a job in progress on this worker; false when it is not (or no longer) its. */
+  progress(endpointId: string, id: string, workerId: string, output: string): boolean;
+  /** Ends a job that has not ended yet (cancel, timeout, final failure); undefined when it already had. */
+  end(id: string, status: JobStatus, error: string | null, now: number): JobRow | undefined;
+  /** Puts a job in progress back in the queue, its attempts kept. */
+  requeue(id: string): JobRow | undefined;
+  /** Queues a FAILED or TIMED_OUT job again; undefined for any other. */
+  retry(endpointId: string, id: string): JobRow | undefined;
+  /** Removes the endpoint's queued jobs; answers how many. */
+  purgeQueue(endpointId: string): number;
+  /** Removes every job of an endpoint with its stream; returns what was removed. */
+  deleteOfEndpoint(endpointId: string): Array<Pick<JobRow, "id" | "status" | "worker_id">>;
+  delete(id: string): void;
+  inProgressOf(endpointId: string, workerId: string): JobRow[];
+  /** Jobs in progress past their execution timeout. */
+  overdue(now: number): JobRow[];
+  /** Jobs past their ttl (not yet ended) or past their retention window (ended). */
+  expired(now: number): JobRow[];
+  counts(endpointId: string): JobCounts;
+  /**
+   * What the autoscaler reads: queued jobs that may scale the endpoint up (low-priority ones never do), how many
+   * of those were queued before `delayedBefore`, and jobs in progress.
+   */
+  queueStats(endpointId: string, delayedBefore: number): QueueStats;
+  /** An endpoint's latest jobs, newest first, without their input or output. */
+  recent(endpointId: string, limit: number): JobSummaryRow[];
+  /** Jobs in progress per worker of an endpoint. */
+  inProgressByWorker(endpointId: string): Map<string, number>;
+  appendChunk(id: string, output: string): void;
+  hasUnreadChunks(job: JobRow): boolean;
+  /** Stream chunks not yet returned to the client, marked returned. */
+  readChunks(job: JobRow): unknown[];
+  webhooksDue(now: number): JobRow[];
+  /** Records one delivery attempt; `dueAt` null means no more tries. */
+  webhookAttempted(id: string, dueAt: number | null): void;
+}
+
+/** A worker as its calls to the worker API made it known, as stored. */
+export interface WorkerCallRow {
+  id: string;
+  endpoint_id: string;
+  first_seen_at: number;
+  last_seen_at: number;
+  sdk_version: string | null;
+  unhealthy_reason: string | null;
+  leaving: number;
+}
+
+/**
+ * Workers as the worker API sees them: known by the id they call with within their endpoint (the same id on two
+ * endpoints is two workers), alive while they keep calling.
+ */
+export interface WorkerCallStore {
+  /** Records that a worker called; cheap enough for every call. */
+  touch(endpointId: string, id: string, now: number, sdkVersion?: string): void;
+  markUnhealthy(endpointId: string, id: string, reason: string): void;
+  markLeaving(endpointId: string, id: string): void;
+  silentSince(cutoff: number): WorkerCallRow[];
+  remove(endpointId: string, id: string): void;
+  removeOfEndpoint(endpointId: string): void;
+  get(endpointId: string, id: string): WorkerCallRow | undefined;
+  ofEndpoint(endpointId: string): WorkerCallRow[];
+  /** After a restart nobody could call while the server was down: give every known worker a fresh start. */
+  resetLastSeen(now: number): void;
+}
+
+/** The job service's storage: its two stores and the group commit they write through. */
+export interface JobStorage {
+  jobs: JobStore;
+  workerCalls: WorkerCallStore;
+  /** Resolves once every write made so far is on disk. */
+  durable(): Promise<void>;
+}

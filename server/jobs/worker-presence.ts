@@ -1,0 +1,86 @@
+import { Waiters } from "./waiters";
+
+/**
+ * What the control plane keeps in memory about each worker besides its jobs: whether it may take new ones (held
+ * workers: frozen standbys, draining and outdated ones), the jobs it must abandon (its job-stop channel), and who
+ * waits for its first call (cold-start timing). A worker id names a worker within its endpoint only, so every
+ * entry is keyed by both. After a restart all of this starts empty: runtimes hold their workers again on start.
+ */
+export class WorkerPresence {
+  private readonly held = new Set<string>();
+  /** job-take long-polls of held workers. */
+  private readonly releaseWaiters = new Waiters<string>();
+  /** Jobs each worker must abandon; told once through its job-stop channel. */
+  private readonly stops = new Map<string, Set<string>>();
+  private readonly stopWaiters = new Waiters<string>();
+  private readonly firstCallWaiters = new Map<string, { since: number; resolve: (at: number) => void }>();
+
+  /** The worker gets no new jobs until released (its long-polls keep waiting); jobs it has are unaffected. */
+  hold(endpointId: string, workerId: string): void {
+    this.held.add(workerRef(endpointId, workerId));
+  }
+
+  release(endpointId: string, workerId: string): void {
+    const ref = workerRef(endpointId, workerId);
+    if (this.held.delete(ref)) this.releaseWaiters.notify(ref);
+  }
+
+  isHeld(endpointId: string, workerId: string): boolean {
+    return this.held.has(workerRef(endpointId, workerId));
+  }
+
+  /** Resolves true once the worker is released, false at the deadline or when `signal` aborts. */
+  waitForRelease(endpointId: string, workerId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.releaseWaiters.wait(workerRef(endpointId, workerId), timeoutMs, signal);
+  }
+
+  /** Queues a stop of the job for the worker's next (or open) job-stop long-poll. */
+  requestStop(endpointId: string, workerId: string, jobId: string): void {
+    const ref = workerRef(endpointId, workerId);
+    const set = this.stops.get(ref) ?? new Set<string>();
+    set.add(jobId);
+    this.stops.set(ref, set);
+    this.stopWaiters.notify(ref);
+  }
+
+  /** The jobs this worker must stop, each told once, waiting up to `waitMs` for one. */
+  async takeStops(endpointId: string, workerId: string, waitMs: number, signal?: AbortSignal): Promise<string[]> {
+    const ref = workerRef(endpointId, workerId);
+    if (!this.stops.get(ref)?.size) await this.stopWaiters.wait(ref, waitMs, signal);
+    const ids = [...(this.stops.get(ref) ?? [])];
+    this.stops.delete(ref);
+    return ids;
+  }
+
+  /** Resolves with the time of the worker's next call at or after `since`. */
+  nextCallAfter(endpointId: string, workerId: string, since: number): Promise<number> {
+    return new Promise((resolve) => this.firstCallWaiters.set(workerRef(endpointId, workerId), { since, resolve }));
+  }
+
+  /** The worker called at `now`: whoever waits for its first call since it started is told. */
+  called(endpointId: string, workerId: string, now: number): void {
+    const ref = workerRef(endpointId, workerId);
+    const waiter = this.firstCallWaiters.get(ref);
+    if (waiter && now >= waiter.since) {
+      this.firstCallWaiters.delete(ref);
+      waiter.resolve(now);
+    }
+  }
+
+  /** The worker is gone: nothing waits for it any more and it is no longer held. */
+  forget(endpointId: string, workerId: string): void {
+    const ref = workerRef(endpointId, workerId);
+    this.firstCallWaiters.delete(ref);
+    this.held.delete(ref);
+  }
+
+  /** Every long-poll answers now (shutdown). */
+  close(): void {
+    this.releaseWaiters.notifyAll();
+    this.stopWaiters.notifyAll();
+  }
+}
+
+function workerRef(endpointId: string, workerId: string): string {
+  return `${endpointId}/${workerId}`;
+}
