@@ -1,7 +1,7 @@
 import type { dynamic } from "@pulumi/pulumi";
 import { z } from "zod";
 import { imageNameSchema } from "../server/resources/schemas";
-import { DockerEngine } from "../server/runtimes/docker/engine";
+import { DockerEngine } from "../docker-engine/engine";
 import { changedKeys, validate } from "./inputs";
 
 /** What the ControlPlane resource takes. The key arrives here as a plain value; Pulumi keeps it secret in state. */

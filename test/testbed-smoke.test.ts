@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { DockerEngine, DockerEngineError } from "../server/runtimes/docker/engine";
+import { DockerEngine, DockerEngineError } from "../docker-engine/engine";
 import { testbedEnv } from "./helpers/env";
 import { PulumiWorkspace } from "./helpers/pulumi-cli";
 

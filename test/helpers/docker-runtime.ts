@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { DockerEngine } from "../../server/runtimes/docker/engine";
+import { DockerEngine } from "../../docker-engine/engine";
 import { ControlPlaneProcess } from "./control-plane";
 import { RuntimeHarness } from "./runtime-harness";
 import { ensureWorkerImage } from "./worker-image";

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
-import { DockerEngine } from "../../server/runtimes/docker/engine";
+import { DockerEngine } from "../../docker-engine/engine";
 import { testbedEnv } from "./env";
 
 const FIXTURE = path.resolve(__dirname, "../fixtures/worker-image");

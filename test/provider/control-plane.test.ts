@@ -8,7 +8,7 @@ import net from "node:net";
 import path from "node:path";
 import { after, test } from "node:test";
 import axios from "axios";
-import { DockerEngine } from "../../server/runtimes/docker/engine";
+import { DockerEngine } from "../../docker-engine/engine";
 import { PulumiWorkspace } from "../helpers/pulumi-cli";
 import { ensureWorkerImage } from "../helpers/worker-image";
 

@@ -3,7 +3,7 @@ import crypto from "node:crypto";
 import { after, describe, test } from "node:test";
 import { ImageUnavailableError, type GpuDevice, type WorkerSpec } from "../../server/runtimes/driver";
 import { containerName, DockerDriver, workerContainerSpec } from "../../server/runtimes/docker/driver";
-import { DockerEngine, DockerEngineError, splitImageReference } from "../../server/runtimes/docker/engine";
+import { DockerEngine, DockerEngineError, splitImageReference } from "../../docker-engine/engine";
 import { eventually } from "../helpers/endpoint";
 import { missingImage, testbedEnv } from "../helpers/env";
 

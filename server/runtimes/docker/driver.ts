@@ -6,7 +6,7 @@ import {
   type WorkerPhase,
   type WorkerSpec,
 } from "../driver";
-import { DockerEngineError, splitImageReference, type ContainerInspect, type ContainerSpec, type DockerEngine } from "./engine";
+import { DockerEngineError, splitImageReference, type ContainerInspect, type ContainerSpec, type DockerEngine } from "../../../docker-engine/engine";
 
 export interface DockerDriverOptions {
   engine: DockerEngine;

@@ -1,7 +1,7 @@
 import type { GpuInventory } from "../driver";
 import { sampleGpuUtilization } from "../gpu-inventory";
 import type { ResourceSampler, ResourceUse } from "../worker-runtime";
-import type { ContainerStats, DockerEngine } from "./engine";
+import type { ContainerStats, DockerEngine } from "../../../docker-engine/engine";
 import { containerName } from "./driver";
 
 interface CpuCounters {
