@@ -2,6 +2,7 @@ import type { dynamic } from "@pulumi/pulumi";
 import { z } from "zod";
 import { imageNameSchema } from "../server/resources/schemas";
 import { DockerEngine } from "../docker-engine/engine";
+import { LABELS } from "../docker-engine/labels";
 import { changedKeys, validate } from "./inputs";
 
 /** What the ControlPlane resource takes. The key arrives here as a plain value; Pulumi keeps it secret in state. */
@@ -37,7 +38,7 @@ const namesOf = (name: string) => ({
 async function install(inputs: ControlPlaneInputs): Promise<string> {
   const engine = DockerEngine.fromEnv();
   const names = namesOf(inputs.name);
-  await engine.createVolume(names.dataVolume, { "berth.control-plane-data": inputs.name });
+  await engine.createVolume(names.dataVolume, { [LABELS.controlPlaneData]: inputs.name });
   await engine.removeContainer(names.container);
   const flags = [
     ...(inputs.simulatedGpus ? ["--simulated-gpus", inputs.simulatedGpus] : []),
@@ -49,7 +50,7 @@ async function install(inputs: ControlPlaneInputs): Promise<string> {
     image: inputs.image,
     cmd: ["server", "--host", "127.0.0.1", "--port", String(inputs.port), "--data-dir", "/data", ...flags],
     env: { BERTH_API_KEYS: inputs.apiKey, BERTH_CONTROL_PLANE_ID: names.controlPlaneId },
-    labels: { "berth.control-plane-container": inputs.name },
+    labels: { [LABELS.controlPlaneContainer]: inputs.name },
     hostConfig: {
       // The host's network: workers (host network too) reach it on 127.0.0.1, as they would a local `berth server`.
       NetworkMode: "host",
@@ -122,7 +123,7 @@ export const controlPlaneProvider: dynamic.ResourceProvider = {
     const engine = DockerEngine.fromEnv();
     const names = namesOf(props.name);
     await engine.removeContainer(id);
-    const owned = { "berth.control-plane": names.controlPlaneId };
+    const owned = { [LABELS.controlPlane]: names.controlPlaneId };
     for (const worker of await engine.listContainers(owned)) await engine.removeContainer(worker.Id);
     for (const volume of await engine.listVolumes(owned)) await engine.removeVolume(volume);
     await engine.removeVolume(names.dataVolume);

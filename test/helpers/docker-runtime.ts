@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { DockerEngine } from "../../docker-engine/engine";
+import { LABELS } from "../../docker-engine/labels";
 import { ControlPlaneProcess } from "./control-plane";
 import { RuntimeHarness } from "./runtime-harness";
 import { ensureWorkerImage } from "./worker-image";
@@ -45,8 +46,8 @@ export class DockerRuntime extends RuntimeHarness {
   /** The containers of this control plane (of one endpoint when given), as the engine lists them. */
   containers(endpointId?: string) {
     return this.engine.listContainers({
-      "berth.control-plane": this.controlPlaneId,
-      ...(endpointId ? { "berth.endpoint": endpointId } : {}),
+      [LABELS.controlPlane]: this.controlPlaneId,
+      ...(endpointId ? { [LABELS.endpoint]: endpointId } : {}),
     });
   }
 
