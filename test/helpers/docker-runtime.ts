@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
-import { DockerEngine } from "../../docker-engine/engine";
 import { LABELS } from "../../docker-engine/labels";
 import { ControlPlaneProcess } from "./control-plane";
+import { TestDockerEngine } from "./docker-engine";
 import { RuntimeHarness } from "./runtime-harness";
 import { ensureWorkerImage } from "./worker-image";
 
@@ -26,7 +26,7 @@ const FAST_FLEET = {
  * control plane leaves its workers running by design.
  */
 export class DockerRuntime extends RuntimeHarness {
-  readonly engine = DockerEngine.fromEnv();
+  readonly engine = TestDockerEngine.fromEnv();
 
   private constructor(
     cp: ControlPlaneProcess,

@@ -8,8 +8,8 @@ import net from "node:net";
 import path from "node:path";
 import { after, test } from "node:test";
 import axios from "axios";
-import { DockerEngine } from "../../docker-engine/engine";
 import { LABELS } from "../../docker-engine/labels";
+import { TestDockerEngine } from "../helpers/docker-engine";
 import { PulumiWorkspace } from "../helpers/pulumi-cli";
 import { ensureWorkerImage } from "../helpers/worker-image";
 
@@ -29,7 +29,7 @@ let ws: PulumiWorkspace | undefined;
 after(() => ws?.remove());
 
 test("one pulumi up installs the control plane and an endpoint on it; a job runs; destroy leaves nothing", async () => {
-  const engine = DockerEngine.fromEnv();
+  const engine = TestDockerEngine.fromEnv();
   const controlPlaneImage = execFileSync("bash", [path.join(REPO, "scripts/build-control-plane-image.sh"), "berth/control-plane:test"], {
     encoding: "utf8",
   }).trim();

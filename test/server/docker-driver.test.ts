@@ -3,12 +3,13 @@ import crypto from "node:crypto";
 import { after, describe, test } from "node:test";
 import { ImageUnavailableError, type GpuDevice, type WorkerSpec } from "../../server/runtimes/driver";
 import { containerName, DockerDriver, workerContainerSpec } from "../../server/runtimes/docker/driver";
-import { DockerEngine, DockerEngineError, splitImageReference } from "../../docker-engine/engine";
+import { DockerEngineError, splitImageReference } from "../../docker-engine/engine";
 import { LABELS } from "../../docker-engine/labels";
+import { TestDockerEngine } from "../helpers/docker-engine";
 import { eventually } from "../helpers/endpoint";
 import { missingImage, testbedEnv } from "../helpers/env";
 
-const engine = DockerEngine.fromEnv();
+const engine = TestDockerEngine.fromEnv();
 const MiB = 1024 * 1024;
 
 const drivers: DockerDriver[] = [];
@@ -289,7 +290,6 @@ describe("DockerDriver on the test bed's engine", () => {
 
   test("ensureImage pulls a missing image from a registry that answers (the test bed's local registry)", async () => {
     const driver = newDriver();
-    const engine = DockerEngine.fromEnv();
     const image = `${testbedEnv("BERTH_REGISTRY")}/berth/pull-test:${crypto.randomBytes(4).toString("hex")}`;
     await engine.tagImage(testbedEnv("BERTH_NODE_IMAGE"), image);
     await engine.pushImage(image);
