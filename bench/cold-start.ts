@@ -10,6 +10,7 @@
  * Run after the test bed is up: eval "$(bash testbed/up.sh)"; node --import tsx bench/cold-start.ts [--samples N]
  */
 import os from "node:os";
+import { LABELS } from "../docker-engine/labels";
 import { DockerRuntime } from "../test/helpers/docker-runtime";
 import { fmt, summarize } from "./stats";
 
@@ -38,7 +39,7 @@ async function bareStarts(runtime: DockerRuntime) {
     const id = await runtime.engine.createContainer({
       image: runtime.image,
       cmd: ["node", "-e", "console.log(Date.now())"],
-      labels: { "berth.control-plane": `bench-${runtime.controlPlaneId}` },
+      labels: { [LABELS.controlPlane]: `bench-${runtime.controlPlaneId}` },
       hostConfig: { NetworkMode: "host", Init: true },
     });
     await runtime.engine.startContainer(id);

@@ -1,7 +1,9 @@
 import type { dynamic } from "@pulumi/pulumi";
 import { z } from "zod";
 import { imageNameSchema } from "../server/resources/schemas";
-import { DockerEngine } from "../server/runtimes/docker/engine";
+import { DockerEngine } from "../docker-engine/engine";
+import { LABELS } from "../docker-engine/labels";
+import { realClock, type Clock } from "./clock";
 import { changedKeys, validate } from "./inputs";
 
 /** What the ControlPlane resource takes. The key arrives here as a plain value; Pulumi keeps it secret in state. */
@@ -24,7 +26,9 @@ const controlPlaneSchema = z.object({
   apiKey: z.string().min(16, "must be at least 16 characters"),
   extraWorkers: z.number().int().min(0).max(100).optional(),
 });
-const READY_TIMEOUT_MS = 60_000;
+/** How long a new control plane may take to answer its health check. */
+export const READY_TIMEOUT_MS = 60_000;
+const READY_POLL_MS = 250;
 
 /** The names a control plane installed as `name` has on the engine; its runtime id labels the workers it starts. */
 const namesOf = (name: string) => ({
@@ -37,7 +41,7 @@ const namesOf = (name: string) => ({
 async function install(inputs: ControlPlaneInputs): Promise<string> {
   const engine = DockerEngine.fromEnv();
   const names = namesOf(inputs.name);
-  await engine.createVolume(names.dataVolume, { "berth.control-plane-data": inputs.name });
+  await engine.createVolume(names.dataVolume, { [LABELS.controlPlaneData]: inputs.name });
   await engine.removeContainer(names.container);
   const flags = [
     ...(inputs.simulatedGpus ? ["--simulated-gpus", inputs.simulatedGpus] : []),
@@ -49,7 +53,7 @@ async function install(inputs: ControlPlaneInputs): Promise<string> {
     image: inputs.image,
     cmd: ["server", "--host", "127.0.0.1", "--port", String(inputs.port), "--data-dir", "/data", ...flags],
     env: { BERTH_API_KEYS: inputs.apiKey, BERTH_CONTROL_PLANE_ID: names.controlPlaneId },
-    labels: { "berth.control-plane-container": inputs.name },
+    labels: { [LABELS.controlPlaneContainer]: inputs.name },
     hostConfig: {
       // The host's network: workers (host network too) reach it on 127.0.0.1, as they would a local `berth server`.
       NetworkMode: "host",
@@ -64,25 +68,57 @@ async function install(inputs: ControlPlaneInputs): Promise<string> {
   });
   await engine.startContainer(id);
   const url = `http://127.0.0.1:${inputs.port}`;
-  await waitUntilAnswering(engine, names.container, url);
+  await waitUntilAnswering(containerProbe(engine, names.container, url));
   return url;
 }
 
-async function waitUntilAnswering(engine: DockerEngine, container: string, url: string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok) return;
-    } catch {
-      // not listening yet
-    }
-    const state = await engine.inspectContainer(container);
-    if (!state || state.State.Status === "exited" || Date.now() > deadline) {
+/** What the readiness wait asks of a new control plane: the engine and its health check, in production. */
+export interface ControlPlaneProbe {
+  container: string;
+  url: string;
+  /** Whether its health check answers OK now. */
+  answers(): Promise<boolean>;
+  /** Its container's status ("running", "exited"...), undefined once the container is gone. */
+  status(): Promise<string | undefined>;
+  /** The last lines it printed, to say why it never answered. */
+  lastWords(): Promise<string>;
+}
+
+function containerProbe(engine: DockerEngine, container: string, url: string): ControlPlaneProbe {
+  return {
+    container,
+    url,
+    async answers() {
+      try {
+        return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok;
+      } catch {
+        return false; // not listening yet
+      }
+    },
+    async status() {
+      return (await engine.inspectContainer(container))?.State.Status;
+    },
+    async lastWords() {
       const { stderr, stdout } = await engine.containerLogs(container);
-      const said = (stderr || stdout).trim().split("\n").slice(-5).join("\n");
-      throw new Error(`the control plane in container ${container} did not answer at ${url}: ${state?.State.Status ?? "gone"}\n${said}`);
+      return (stderr || stdout).trim().split("\n").slice(-5).join("\n");
+    },
+  };
+}
+
+/**
+ * Polls until the control plane answers; fails at once when its container exits or goes, and at READY_TIMEOUT_MS,
+ * with its last words. The clock is injectable so that the deadline can be tested without waiting it out.
+ */
+export async function waitUntilAnswering(probe: ControlPlaneProbe, clock: Clock = realClock): Promise<void> {
+  const deadline = clock.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (await probe.answers()) return;
+    const status = await probe.status();
+    if (status === undefined || status === "exited" || clock.now() > deadline) {
+      const said = await probe.lastWords();
+      throw new Error(`the control plane in container ${probe.container} did not answer at ${probe.url}: ${status ?? "gone"}\n${said}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await clock.sleep(READY_POLL_MS);
   }
 }
 
@@ -122,7 +158,7 @@ export const controlPlaneProvider: dynamic.ResourceProvider = {
     const engine = DockerEngine.fromEnv();
     const names = namesOf(props.name);
     await engine.removeContainer(id);
-    const owned = { "berth.control-plane": names.controlPlaneId };
+    const owned = { [LABELS.controlPlane]: names.controlPlaneId };
     for (const worker of await engine.listContainers(owned)) await engine.removeContainer(worker.Id);
     for (const volume of await engine.listVolumes(owned)) await engine.removeVolume(volume);
     await engine.removeVolume(names.dataVolume);

@@ -3,6 +3,7 @@ import { endpointFields, endpointSpecSchema } from "../server/resources/schemas"
 import { adminApi, STATE_KEYS } from "./admin-api";
 import { changedKeys, containsUnknown, liveInputs, pick, validate, type CheckFailure } from "./inputs";
 import { waitForNoWorkers, waitForRollout } from "./rollout-wait";
+import { ResourceInitFailedError } from "./resource-init-failed";
 import { unmaskEnv } from "./template";
 
 export const ENDPOINT_KEYS = Object.keys(endpointFields.shape);
@@ -84,7 +85,7 @@ export const endpointProvider: dynamic.ResourceProvider = {
     } catch (err) {
       // The control plane has the new spec: record it, as a resource that failed to initialize, so the next
       // `pulumi up` sees where things stand and waits for (or fixes) the rollout instead of skipping it.
-      throw Object.assign(new Error((err as Error).message), { id, properties: outputs(news, view), reasons: [(err as Error).message] });
+      throw new ResourceInitFailedError(id, outputs(news, view), (err as Error).message);
     }
     return { outs: outputs(news, view) };
   },

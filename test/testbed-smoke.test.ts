@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { DockerEngine, DockerEngineError } from "../server/runtimes/docker/engine";
+import { DockerEngine, DockerEngineError } from "../docker-engine/engine";
+import { TestDockerEngine } from "./helpers/docker-engine";
 import { testbedEnv } from "./helpers/env";
 import { PulumiWorkspace } from "./helpers/pulumi-cli";
 
@@ -54,7 +55,7 @@ describe("test bed: Pulumi CLI with a dynamic resource", () => {
 });
 
 describe("test bed: Docker engine with the local base image", () => {
-  const engine = DockerEngine.fromEnv();
+  const engine = TestDockerEngine.fromEnv();
   const image = "berth-smoke/hello:test";
 
   test("an image built FROM the local Node base runs, and its output and exit code come back", async () => {

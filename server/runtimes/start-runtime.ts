@@ -13,7 +13,7 @@ import { DockerDriver } from "./docker/docker-driver";
 import { KubeCluster } from "./kubernetes/cluster";
 import { KubernetesRuntime } from "./kubernetes/kubernetes-runtime";
 import type { WorkerRuntime } from "./worker-runtime";
-import { DockerEngine } from "./docker/engine";
+import { DockerEngine } from "../../docker-engine/engine";
 import { DockerResourceSampler } from "./docker/resource-sampler";
 import { detectGpuInventory } from "./docker/gpu-inventory";
 

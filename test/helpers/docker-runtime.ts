@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
-import { DockerEngine } from "../../server/runtimes/docker/engine";
+import { LABELS } from "../../docker-engine/labels";
 import { ControlPlaneProcess } from "./control-plane";
+import { TestDockerEngine } from "./docker-engine";
 import { RuntimeHarness } from "./runtime-harness";
 import { ensureWorkerImage } from "./worker-image";
 
@@ -25,7 +26,7 @@ const FAST_FLEET = {
  * control plane leaves its workers running by design.
  */
 export class DockerRuntime extends RuntimeHarness {
-  readonly engine = DockerEngine.fromEnv();
+  readonly engine = TestDockerEngine.fromEnv();
 
   private constructor(
     cp: ControlPlaneProcess,
@@ -45,8 +46,8 @@ export class DockerRuntime extends RuntimeHarness {
   /** The containers of this control plane (of one endpoint when given), as the engine lists them. */
   containers(endpointId?: string) {
     return this.engine.listContainers({
-      "berth.control-plane": this.controlPlaneId,
-      ...(endpointId ? { "berth.endpoint": endpointId } : {}),
+      [LABELS.controlPlane]: this.controlPlaneId,
+      ...(endpointId ? { [LABELS.endpoint]: endpointId } : {}),
     });
   }
 

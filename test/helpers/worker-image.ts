@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
-import { DockerEngine } from "../../server/runtimes/docker/engine";
+import { TestDockerEngine } from "./docker-engine";
 import { testbedEnv } from "./env";
 
 const FIXTURE = path.resolve(__dirname, "../fixtures/worker-image");
@@ -13,7 +13,7 @@ const FIXTURE = path.resolve(__dirname, "../fixtures/worker-image");
  * bundled by esbuild into one file, on the test bed's Node base image. The tag carries a hash of the bundle and
  * the base image, so a changed handler or SDK gets a new image and an unchanged one is reused across runs.
  */
-export async function ensureWorkerImage(engine = DockerEngine.fromEnv()): Promise<string> {
+export async function ensureWorkerImage(engine = TestDockerEngine.fromEnv()): Promise<string> {
   const baseImage = testbedEnv("BERTH_NODE_IMAGE");
   const context = fs.mkdtempSync(path.join(os.tmpdir(), "berth-worker-image-"));
   try {

@@ -8,7 +8,8 @@ import net from "node:net";
 import path from "node:path";
 import { after, test } from "node:test";
 import axios from "axios";
-import { DockerEngine } from "../../server/runtimes/docker/engine";
+import { LABELS } from "../../docker-engine/labels";
+import { TestDockerEngine } from "../helpers/docker-engine";
 import { PulumiWorkspace } from "../helpers/pulumi-cli";
 import { ensureWorkerImage } from "../helpers/worker-image";
 
@@ -28,7 +29,7 @@ let ws: PulumiWorkspace | undefined;
 after(() => ws?.remove());
 
 test("one pulumi up installs the control plane and an endpoint on it; a job runs; destroy leaves nothing", async () => {
-  const engine = DockerEngine.fromEnv();
+  const engine = TestDockerEngine.fromEnv();
   const controlPlaneImage = execFileSync("bash", [path.join(REPO, "scripts/build-control-plane-image.sh"), "berth/control-plane:test"], {
     encoding: "utf8",
   }).trim();
@@ -51,10 +52,10 @@ test("one pulumi up installs the control plane and an endpoint on it; a job runs
   assert.equal(job.data.status, "COMPLETED", JSON.stringify(job.data));
   assert.equal(job.data.output.gpus, "sim-0");
   assert.ok(!JSON.stringify(await ws.stackState()).includes(apiKey), "the API key is not in the state in plaintext");
-  assert.equal((await engine.listContainers({ "berth.control-plane": `pulumi-${name}` })).length, 1, "its worker runs beside it");
+  assert.equal((await engine.listContainers({ [LABELS.controlPlane]: `pulumi-${name}` })).length, 1, "its worker runs beside it");
 
   await ws.mustRun("destroy", "--yes");
   assert.equal(await engine.inspectContainer(`berth-control-plane-${name}`), undefined, "the control plane's container is gone");
   assert.equal(await engine.volumeExists(`berth-control-plane-${name}-data`), false, "and its data volume");
-  assert.deepEqual(await engine.listContainers({ "berth.control-plane": `pulumi-${name}` }), [], "and every worker");
+  assert.deepEqual(await engine.listContainers({ [LABELS.controlPlane]: `pulumi-${name}` }), [], "and every worker");
 });

@@ -4,11 +4,13 @@ import { after, describe, test } from "node:test";
 import { ImageUnavailableError, type WorkerSpec } from "../../server/runtimes/docker/container-driver";
 import type { GpuDevice } from "../../server/policy/worker-model";
 import { containerName, DockerDriver, workerContainerSpec } from "../../server/runtimes/docker/docker-driver";
-import { DockerEngine, DockerEngineError, splitImageReference } from "../../server/runtimes/docker/engine";
+import { DockerEngineError, splitImageReference } from "../../docker-engine/engine";
+import { LABELS } from "../../docker-engine/labels";
+import { TestDockerEngine } from "../helpers/docker-engine";
 import { eventually } from "../helpers/endpoint";
 import { missingImage, testbedEnv } from "../helpers/env";
 
-const engine = DockerEngine.fromEnv();
+const engine = TestDockerEngine.fromEnv();
 const MiB = 1024 * 1024;
 
 const drivers: DockerDriver[] = [];
@@ -82,20 +84,20 @@ describe("workerContainerSpec", () => {
     const spec = workerContainerSpec({ ...base, gpus: [gpu("0", false), gpu("GPU-8f", false)] }, options);
     assert.deepEqual(spec.hostConfig?.DeviceRequests, [{ Driver: "nvidia", DeviceIDs: ["0", "GPU-8f"], Capabilities: [["gpu"]] }]);
     assert.deepEqual(spec.env, { A: "1" });
-    assert.equal(spec.labels?.["berth.gpu.simulated"], undefined);
+    assert.equal(spec.labels?.[LABELS.gpuSimulated], undefined);
   });
 
   test("simulated GPUs request no device, and are named in the environment and a label", () => {
     const spec = workerContainerSpec({ ...base, gpus: [gpu("sim-0", true), gpu("sim-1", true)] }, options);
     assert.equal(spec.hostConfig?.DeviceRequests, undefined);
     assert.deepEqual(spec.env, { A: "1", BERTH_SIMULATED_GPUS: "sim-0,sim-1" });
-    assert.equal(spec.labels?.["berth.gpu.simulated"], "true");
+    assert.equal(spec.labels?.[LABELS.gpuSimulated], "true");
   });
 
   test("no GPUs, no volume, no memory: none of them is set; an init process always is", () => {
     const spec = workerContainerSpec(base, options);
     assert.deepEqual(spec.hostConfig, { NetworkMode: "host", Init: true });
-    assert.deepEqual(spec.labels, { "berth.control-plane": "cp1", "berth.endpoint": "ep1", "berth.revision": "7", "berth.worker": "w1" });
+    assert.deepEqual(spec.labels, { [LABELS.controlPlane]: "cp1", [LABELS.endpoint]: "ep1", [LABELS.revision]: "7", [LABELS.worker]: "w1" });
     assert.equal(spec.name, "berth-w1");
   });
 
@@ -124,10 +126,10 @@ describe("DockerDriver on the test bed's engine", () => {
     assert.ok(inspected);
     assert.equal(inspected.Name, `/berth-${spec.workerId}`);
     assert.deepEqual(inspected.Config.Labels, {
-      "berth.control-plane": driver.controlPlaneId,
-      "berth.endpoint": "ep-a",
-      "berth.revision": "4",
-      "berth.worker": spec.workerId,
+      [LABELS.controlPlane]: driver.controlPlaneId,
+      [LABELS.endpoint]: "ep-a",
+      [LABELS.revision]: "4",
+      [LABELS.worker]: spec.workerId,
     });
     assert.ok(inspected.Config.Env.includes("GREETING=ahoy"));
     assert.deepEqual(inspected.Config.Cmd, spec.command);
@@ -289,7 +291,6 @@ describe("DockerDriver on the test bed's engine", () => {
 
   test("ensureImage pulls a missing image from a registry that answers (the test bed's local registry)", async () => {
     const driver = newDriver();
-    const engine = DockerEngine.fromEnv();
     const image = `${testbedEnv("BERTH_REGISTRY")}/berth/pull-test:${crypto.randomBytes(4).toString("hex")}`;
     await engine.tagImage(testbedEnv("BERTH_NODE_IMAGE"), image);
     await engine.pushImage(image);

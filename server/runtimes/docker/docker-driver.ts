@@ -6,7 +6,8 @@ import {
   type WorkerPhase,
   type WorkerSpec,
 } from "./container-driver";
-import { DockerEngineError, splitImageReference, type ContainerInspect, type ContainerSpec, type DockerEngine } from "./engine";
+import { DockerEngineError, splitImageReference, type ContainerInspect, type ContainerSpec, type DockerEngine } from "../../../docker-engine/engine";
+import { LABELS } from "../../../docker-engine/labels";
 
 export interface DockerDriverOptions {
   engine: DockerEngine;
@@ -18,17 +19,6 @@ export interface DockerDriverOptions {
    */
   networkMode?: string;
 }
-
-/** The labels Berth puts on its containers and volumes. */
-export const LABELS = {
-  controlPlane: "berth.control-plane",
-  endpoint: "berth.endpoint",
-  revision: "berth.revision",
-  worker: "berth.worker",
-  gpuSimulated: "berth.gpu.simulated",
-  volume: "berth.volume",
-  sizeGb: "berth.size-gb",
-} as const;
 
 /** The variable that tells a worker which simulated GPUs it was given, since no device shows them. */
 export const SIMULATED_GPUS_ENV = "BERTH_SIMULATED_GPUS";

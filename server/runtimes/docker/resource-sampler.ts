@@ -1,7 +1,7 @@
 import type { GpuInventory } from "../../policy/worker-model";
 import { sampleGpuUtilization } from "./gpu-inventory";
 import type { ResourceSampler, ResourceUse } from "../worker-runtime";
-import type { ContainerStats, DockerEngine } from "./engine";
+import type { ContainerStats, DockerEngine } from "../../../docker-engine/engine";
 import { containerName } from "./docker-driver";
 
 interface CpuCounters {

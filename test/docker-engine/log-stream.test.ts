@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { demultiplexLogs } from "../../server/runtimes/docker/log-stream";
+import { demultiplexLogs } from "../../docker-engine/log-stream";
 
 function frame(stream: number, text: string): Buffer {
   const payload = Buffer.from(text, "utf8");

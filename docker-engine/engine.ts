@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import axios, { type AxiosInstance, type AxiosResponse } from "axios";
 import { dockerConnection, type DockerConnection, type DockerEnv } from "./connection";
 import { demultiplexLogs, type ContainerOutput } from "./log-stream";
@@ -63,17 +62,10 @@ export interface ContainerSummary {
   Labels: Record<string, string> | null;
 }
 
-export interface BuildSpec {
-  /** Directory sent as the build context. */
-  contextDir: string;
-  tag: string;
-  dockerfile?: string;
-  buildArgs?: Record<string, string>;
-}
-
 /**
  * A small client for the Docker Engine API over its unix socket or TCP, through axios.
- * Only the calls Berth makes are here; each error carries the engine address and the call that failed.
+ * Only the calls Berth makes are here (test/helpers/docker-engine.ts adds those only tests make, on `call`);
+ * each error carries the engine address and the call that failed.
  */
 export class DockerEngine {
   private readonly http: AxiosInstance;
@@ -84,16 +76,13 @@ export class DockerEngine {
     this.http = axios.create({ ...connection.axios, validateStatus: () => true, maxRedirects: 0 });
   }
 
-  static fromEnv(env: DockerEnv = process.env): DockerEngine {
-    return new DockerEngine(dockerConnection(env));
+  /** An engine client of this class (a subclass's too) for the engine the environment names. */
+  static fromEnv<T extends DockerEngine>(this: new (connection: DockerConnection) => T, env: DockerEnv = process.env): T {
+    return new this(dockerConnection(env));
   }
 
   async ping(): Promise<void> {
     await this.call("GET /_ping", { method: "GET", url: "/_ping" });
-  }
-
-  async version(): Promise<{ Version: string; ApiVersion: string }> {
-    return (await this.call("GET /version", { method: "GET", url: "/version" })).data;
   }
 
   async info(): Promise<{ MemTotal: number }> {
@@ -107,37 +96,6 @@ export class DockerEngine {
       acceptStatus: [404],
     });
     return res.status === 200;
-  }
-
-  /**
-   * Builds an image with the engine's classic builder from a directory, streamed as a tar archive.
-   * The engine reports build failures inside a 200 response, one JSON message per line, so those are read too.
-   */
-  async buildImage(spec: BuildSpec): Promise<void> {
-    const tar = spawn("tar", ["-C", spec.contextDir, "-c", "."], { stdio: ["ignore", "pipe", "pipe"] });
-    let tarError = "";
-    tar.stderr.on("data", (chunk: Buffer) => (tarError += chunk.toString()));
-    const tarExit = new Promise<number | null>((resolve) => tar.on("close", resolve));
-
-    const call = `POST /build (${spec.tag})`;
-    const res = await this.call(call, {
-      method: "POST",
-      url: "/build",
-      params: {
-        t: spec.tag,
-        dockerfile: spec.dockerfile ?? "Dockerfile",
-        buildargs: JSON.stringify(spec.buildArgs ?? {}),
-        rm: 1,
-        forcerm: 1,
-      },
-      headers: { "Content-Type": "application/x-tar" },
-      data: tar.stdout,
-      responseType: "text",
-    });
-    if ((await tarExit) !== 0) {
-      throw new DockerEngineError(this.host, call, undefined, `tar of ${spec.contextDir} failed: ${tarError.trim()}`);
-    }
-    throwStreamedError(this.host, call, res);
   }
 
   /**
@@ -156,32 +114,6 @@ export class DockerEngine {
       timeout: idleTimeoutMs,
     });
     throwStreamedError(this.host, call, res);
-  }
-
-  /** Gives an image another name, e.g. a registry's, to push it there. */
-  async tagImage(image: string, target: string): Promise<void> {
-    const { name, tag } = splitImageReference(target);
-    await this.call(`POST /images/${image}/tag`, { method: "POST", url: `/images/${encodeURIComponent(image)}/tag`, params: { repo: name, tag } });
-  }
-
-  /** Pushes an image to the registry its name points at; registries on 127.0.0.0/8 need no credentials here. */
-  async pushImage(image: string): Promise<void> {
-    const { name, tag } = splitImageReference(image);
-    const call = `POST /images/${name}/push`;
-    const res = await this.call(call, {
-      method: "POST",
-      url: `/images/${encodeURIComponent(name)}/push`,
-      params: { tag },
-      // The engine requires the header even for a registry without auth.
-      headers: { "X-Registry-Auth": Buffer.from("{}").toString("base64") },
-      responseType: "text",
-    });
-    throwStreamedError(this.host, call, res);
-  }
-
-  /** Removes an image name (the layers go when no name is left); a missing one is already removed. */
-  async removeImage(image: string): Promise<void> {
-    await this.call(`DELETE /images/${image}`, { method: "DELETE", url: `/images/${encodeURIComponent(image)}`, acceptStatus: [404] });
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
@@ -262,17 +194,6 @@ export class DockerEngine {
     });
   }
 
-  /** Sends the container's process a signal, SIGKILL unless told otherwise. */
-  async killContainer(id: string, signal = "SIGKILL"): Promise<void> {
-    await this.call(`POST /containers/${id}/kill`, { method: "POST", url: `/containers/${id}/kill`, params: { signal } });
-  }
-
-  /** Waits until the container stops and returns its exit code. */
-  async waitContainer(id: string): Promise<number> {
-    const res = await this.call(`POST /containers/${id}/wait`, { method: "POST", url: `/containers/${id}/wait` });
-    return (res.data as { StatusCode: number }).StatusCode;
-  }
-
   async containerLogs(id: string): Promise<ContainerOutput> {
     const res = await this.call(`GET /containers/${id}/logs`, {
       method: "GET",
@@ -292,7 +213,6 @@ export class DockerEngine {
     });
   }
 
-  /** Creates a named volume with the local driver; the engine returns the existing one when the name is taken. */
   /** Volume names carrying all of these labels. */
   async listVolumes(labels: Record<string, string>): Promise<string[]> {
     const filters = JSON.stringify({ label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) });
@@ -300,6 +220,7 @@ export class DockerEngine {
     return ((res.data as { Volumes: Array<{ Name: string }> | null }).Volumes ?? []).map((v) => v.Name);
   }
 
+  /** Creates a named volume with the local driver; the engine returns the existing one when the name is taken. */
   async createVolume(name: string, labels: Record<string, string>): Promise<void> {
     await this.call(`POST /volumes/create (${name})`, {
       method: "POST",
@@ -308,29 +229,13 @@ export class DockerEngine {
     });
   }
 
-  async volumeExists(name: string): Promise<boolean> {
-    const res = await this.call(`GET /volumes/${name}`, { method: "GET", url: `/volumes/${name}`, acceptStatus: [404] });
-    return res.status === 200;
-  }
-
   /** Removes a volume; one that does not exist is already removed. One that any container uses, even a stopped one, is refused (409). */
   async removeVolume(name: string): Promise<void> {
     await this.call(`DELETE /volumes/${name}`, { method: "DELETE", url: `/volumes/${name}`, acceptStatus: [404] });
   }
 
-  /** Runs a command in a new container to completion: create, start, wait, read its output, remove it. */
-  async run(spec: ContainerSpec): Promise<ContainerOutput & { exitCode: number }> {
-    const id = await this.createContainer(spec);
-    try {
-      await this.startContainer(id);
-      const exitCode = await this.waitContainer(id);
-      return { ...(await this.containerLogs(id)), exitCode };
-    } finally {
-      await this.removeContainer(id);
-    }
-  }
-
-  private async call(
+  /** One request; a status of 400 or more throws, unless listed in `acceptStatus` (e.g. 404 for "already gone"). */
+  protected async call(
     call: string,
     request: Parameters<AxiosInstance["request"]>[0] & { acceptStatus?: number[] },
   ): Promise<AxiosResponse> {
@@ -362,7 +267,7 @@ export interface ContainerStats {
 const STOP_MARGIN_SECONDS = 30;
 
 /** Throws the first error of a streamed JSON-lines answer (build, pull), which the engine sends with HTTP 200. */
-function throwStreamedError(host: string, call: string, res: AxiosResponse): void {
+export function throwStreamedError(host: string, call: string, res: AxiosResponse): void {
   for (const line of String(res.data).split("\n")) {
     if (!line.trim()) continue;
     const message = JSON.parse(line) as { error?: string; errorDetail?: { message?: string } };

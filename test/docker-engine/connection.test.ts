@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { dockerConnection } from "../../server/runtimes/docker/connection";
+import { dockerConnection } from "../../docker-engine/connection";
 
 test("no DOCKER_HOST means the default unix socket", () => {
   const conn = dockerConnection({});

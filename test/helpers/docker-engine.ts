@@ -1,0 +1,103 @@
+import { spawn } from "node:child_process";
+import { DockerEngine, DockerEngineError, splitImageReference, throwStreamedError, type ContainerSpec } from "../../docker-engine/engine";
+import type { ContainerOutput } from "../../docker-engine/log-stream";
+
+export interface BuildSpec {
+  /** Directory sent as the build context. */
+  contextDir: string;
+  tag: string;
+  dockerfile?: string;
+  buildArgs?: Record<string, string>;
+}
+
+/**
+ * The Docker engine client with the calls only tests and benchmarks make: building, tagging, pushing and removing
+ * images, killing a container, waiting for one, running one to completion, asking whether a volume exists. They
+ * stay out of the production client, which keeps only what Berth itself calls.
+ */
+export class TestDockerEngine extends DockerEngine {
+  /**
+   * Builds an image with the engine's classic builder from a directory, streamed as a tar archive.
+   * The engine reports build failures inside a 200 response, one JSON message per line, so those are read too.
+   */
+  async buildImage(spec: BuildSpec): Promise<void> {
+    const tar = spawn("tar", ["-C", spec.contextDir, "-c", "."], { stdio: ["ignore", "pipe", "pipe"] });
+    let tarError = "";
+    tar.stderr.on("data", (chunk: Buffer) => (tarError += chunk.toString()));
+    const tarExit = new Promise<number | null>((resolve) => tar.on("close", resolve));
+
+    const call = `POST /build (${spec.tag})`;
+    const res = await this.call(call, {
+      method: "POST",
+      url: "/build",
+      params: {
+        t: spec.tag,
+        dockerfile: spec.dockerfile ?? "Dockerfile",
+        buildargs: JSON.stringify(spec.buildArgs ?? {}),
+        rm: 1,
+        forcerm: 1,
+      },
+      headers: { "Content-Type": "application/x-tar" },
+      data: tar.stdout,
+      responseType: "text",
+    });
+    if ((await tarExit) !== 0) {
+      throw new DockerEngineError(this.host, call, undefined, `tar of ${spec.contextDir} failed: ${tarError.trim()}`);
+    }
+    throwStreamedError(this.host, call, res);
+  }
+
+  /** Gives an image another name, e.g. a registry's, to push it there. */
+  async tagImage(image: string, target: string): Promise<void> {
+    const { name, tag } = splitImageReference(target);
+    await this.call(`POST /images/${image}/tag`, { method: "POST", url: `/images/${encodeURIComponent(image)}/tag`, params: { repo: name, tag } });
+  }
+
+  /** Pushes an image to the registry its name points at; registries on 127.0.0.0/8 need no credentials here. */
+  async pushImage(image: string): Promise<void> {
+    const { name, tag } = splitImageReference(image);
+    const call = `POST /images/${name}/push`;
+    const res = await this.call(call, {
+      method: "POST",
+      url: `/images/${encodeURIComponent(name)}/push`,
+      params: { tag },
+      // The engine requires the header even for a registry without auth.
+      headers: { "X-Registry-Auth": Buffer.from("{}").toString("base64") },
+      responseType: "text",
+    });
+    throwStreamedError(this.host, call, res);
+  }
+
+  /** Removes an image name (the layers go when no name is left); a missing one is already removed. */
+  async removeImage(image: string): Promise<void> {
+    await this.call(`DELETE /images/${image}`, { method: "DELETE", url: `/images/${encodeURIComponent(image)}`, acceptStatus: [404] });
+  }
+
+  /** Sends the container's process a signal, SIGKILL unless told otherwise. */
+  async killContainer(id: string, signal = "SIGKILL"): Promise<void> {
+    await this.call(`POST /containers/${id}/kill`, { method: "POST", url: `/containers/${id}/kill`, params: { signal } });
+  }
+
+  /** Waits until the container stops and returns its exit code. */
+  async waitContainer(id: string): Promise<number> {
+    const res = await this.call(`POST /containers/${id}/wait`, { method: "POST", url: `/containers/${id}/wait` });
+    return (res.data as { StatusCode: number }).StatusCode;
+  }
+
+  /** Runs a command in a new container to completion: create, start, wait, read its output, remove it. */
+  async run(spec: ContainerSpec): Promise<ContainerOutput & { exitCode: number }> {
+    const id = await this.createContainer(spec);
+    try {
+      await this.startContainer(id);
+      const exitCode = await this.waitContainer(id);
+      return { ...(await this.containerLogs(id)), exitCode };
+    } finally {
+      await this.removeContainer(id);
+    }
+  }
+
+  async volumeExists(name: string): Promise<boolean> {
+    const res = await this.call(`GET /volumes/${name}`, { method: "GET", url: `/volumes/${name}`, acceptStatus: [404] });
+    return res.status === 200;
+  }
+}
