@@ -1,6 +1,8 @@
 import type { adminApi } from "./admin-api";
+import { realClock, type Clock } from "./clock";
 
-type AdminApi = ReturnType<typeof adminApi>;
+/** The one admin API call the waiters make, so tests can answer it without a control plane. */
+type WorkersReader = Pick<ReturnType<typeof adminApi>, "get">;
 
 interface WorkersView {
   revision: number;
@@ -16,8 +18,14 @@ const POLL_MS = 500;
  * the deadline: Pulumi ignores customTimeouts for dynamic resources, so the deadline is Berth's own. The
  * control plane goes on rolling either way, so the next `pulumi up` continues where this one stopped.
  */
-export async function waitForRollout(api: AdminApi, endpointId: string, revision: number, timeoutSeconds: number): Promise<void> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
+export async function waitForRollout(
+  api: WorkersReader,
+  endpointId: string,
+  revision: number,
+  timeoutSeconds: number,
+  clock: Clock = realClock,
+): Promise<void> {
+  const deadline = clock.now() + timeoutSeconds * 1000;
   let toReplace: number | undefined;
   let lastLine = "";
   for (;;) {
@@ -42,25 +50,25 @@ export async function waitForRollout(api: AdminApi, endpointId: string, revision
       if (toReplace > 0) console.log(`endpoint ${endpointId}: rollout to revision ${revision} done, ${toReplace} workers replaced`);
       return;
     }
-    if (Date.now() > deadline) {
+    if (clock.now() > deadline) {
       throw new Error(
         `endpoint ${endpointId}: rollout to revision ${revision} not finished after ${timeoutSeconds} s ` +
           `(${outdated} outdated workers left; the control plane keeps rolling, run pulumi up again to wait)`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await clock.sleep(POLL_MS);
   }
 }
 
 /** Waits until the endpoint has no worker left (it was scaled to zero before its deletion), or the deadline. */
-export async function waitForNoWorkers(api: AdminApi, endpointId: string, timeoutSeconds: number): Promise<void> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
+export async function waitForNoWorkers(api: WorkersReader, endpointId: string, timeoutSeconds: number, clock: Clock = realClock): Promise<void> {
+  const deadline = clock.now() + timeoutSeconds * 1000;
   for (;;) {
     const view = await api.get<WorkersView>(`/endpoints/${endpointId}/workers`);
     if (!view || view.workers.length === 0) return;
-    if (Date.now() > deadline) {
+    if (clock.now() > deadline) {
       throw new Error(`endpoint ${endpointId}: ${view.workers.length} workers still draining after ${timeoutSeconds} s`);
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await clock.sleep(POLL_MS);
   }
 }

@@ -3,6 +3,7 @@ import http from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import axios from "axios";
+import Ajv2020 from "ajv/dist/2020";
 import { after, before, describe, test } from "node:test";
 import { ControlPlaneProcess } from "../helpers/control-plane";
 import { apiClient, createEndpoint, eventually, workerClient, type TestEndpoint } from "../helpers/endpoint";
@@ -317,15 +318,28 @@ describe("client and worker API", () => {
   });
 });
 
+/** A response as the document lists it: inline, or a reference to one of its shared responses. */
+interface DocumentedResponse {
+  $ref?: string;
+  content?: Record<string, unknown>;
+}
+
 describe("/openapi.json says what the routes really answer", () => {
   let cp: ControlPlaneProcess;
   let ep: TestEndpoint;
-  let doc: { paths: Record<string, Record<string, { responses: Record<string, unknown> }>>; components: { schemas: Record<string, any> } };
+  let doc: {
+    paths: Record<string, Record<string, { responses: Record<string, DocumentedResponse> }>>;
+    components: { schemas: Record<string, any>; responses: Record<string, DocumentedResponse> };
+  };
+  // OpenAPI 3.1's schemas are JSON Schema 2020-12: the whole document goes to a validator, which finds each
+  // schema by its JSON pointer and follows the document's own $refs.
+  const ajv = new Ajv2020({ strict: false, validateFormats: false });
 
   before(async () => {
     cp = await ControlPlaneProcess.start({ env: { BERTH_LONG_POLL_MS: "200" } });
     ep = await createEndpoint(cp);
     doc = (await apiClient(cp).get("/openapi.json")).data;
+    ajv.addSchema(doc, "openapi.json");
   });
   after(async () => {
     await cp?.stop();
@@ -334,6 +348,98 @@ describe("/openapi.json says what the routes really answer", () => {
 
   /** The statuses the document lists for a path and method. */
   const documented = (path: string, method: string) => Object.keys(doc.paths[path]?.[method]?.responses ?? {});
+
+  /** The validator of the schema at a JSON pointer into the document, given as its path segments. */
+  function schemaAt(...segments: string[]) {
+    const pointer = segments.map((s) => s.replace(/~/g, "~0").replace(/\//g, "~1")).join("/");
+    const validate = ajv.getSchema(`openapi.json#/${pointer}`);
+    assert.ok(validate, `no schema at #/${pointer}`);
+    return validate;
+  }
+
+  /** Whether the route's documented JSON request body accepts `body`. */
+  const bodyConforms = (template: string, method: string, body: unknown) =>
+    schemaAt("paths", template, method, "requestBody", "content", "application/json", "schema")(body) as boolean;
+
+  /**
+   * Sends a request with a JSON body, and checks that the document lists the status it answered for that route and
+   * that the reply has the schema documented for that status.
+   */
+  async function call(method: "get" | "post" | "patch" | "delete", template: string, url: string, body?: unknown, key?: string) {
+    const res = await apiClient(cp, key).request({ method, url, data: body });
+    const listed = doc.paths[template]?.[method]?.responses ?? {};
+    const response = listed[String(res.status)];
+    assert.ok(response, `${method.toUpperCase()} ${url} answered ${res.status}; ${template} documents ${Object.keys(listed).join(", ")}`);
+    const at = response.$ref ? ["components", "responses", response.$ref.split("/").pop()!] : ["paths", template, method, "responses", String(res.status)];
+    const documentedResponse = response.$ref ? doc.components.responses[at[2]!]! : response;
+    if (documentedResponse.content?.["application/json"]) {
+      const validate = schemaAt(...at, "content", "application/json", "schema");
+      assert.ok(validate(res.data), `${method.toUpperCase()} ${url} ${res.status} ${JSON.stringify(res.data)}: ${ajv.errorsText(validate.errors)}`);
+    } else {
+      assert.equal(res.data, "", `${method.toUpperCase()} ${url} ${res.status} documents no body`);
+    }
+    return res;
+  }
+
+  test("the request schemas accept what the routes accept and refuse what they refuse; every answer is documented", async () => {
+    // An endpoint of its own: the job queued here must not reach the other tests' worker.
+    const own = await createEndpoint(cp);
+    const workerKey = own.workerEnv.RUNPOD_AI_API_KEY!;
+    const templateId = (await apiClient(cp).get(`/admin/endpoints/${own.id}`)).data.templateId as string;
+    /** Each body goes to its route; the route answers 200 exactly when the document's schema accepts the body. */
+    const agree = async (method: "post" | "patch", template: string, url: string, body: unknown, key?: string) => {
+      const res = await call(method, template, url, body, key);
+      assert.equal(bodyConforms(template, method, body), res.status === 200, `${method.toUpperCase()} ${url} ${JSON.stringify(body)}: HTTP ${res.status} ${JSON.stringify(res.data)}`);
+      return res;
+    };
+
+    const volumes = "/admin/network-volumes";
+    assert.equal((await agree("post", volumes, volumes, { name: "v", size: 10, dataCenterId: "local" })).status, 200);
+    for (const bad of [{ name: "v", size: 0, dataCenterId: "local" }, { name: "v", size: 10, dataCenterId: "-x" }, { name: "v", size: 10, dataCenterId: "local", region: "eu" }]) {
+      assert.equal((await agree("post", volumes, volumes, bad)).status, 400);
+    }
+    const templates = "/admin/templates";
+    assert.equal((await agree("post", templates, templates, { name: "t", imageName: "a/b:1", env: { A: "1" }, ports: ["8888/http"] })).status, 200);
+    for (const bad of [{ name: "t" }, { name: "t", imageName: "a/b:1", env: { "1A": "x" } }, { name: "t", imageName: "a/b:1", containerDiskInGb: 1.5 }]) {
+      assert.equal((await agree("post", templates, templates, bad)).status, 400);
+    }
+    const endpoints = "/admin/endpoints";
+    const created = await agree("post", endpoints, endpoints, { name: "e", templateId, scalerType: "REQUEST_COUNT", workersMax: 0 });
+    assert.equal(created.status, 200);
+    for (const bad of [{ name: "e", templateId, scalerType: "CPU" }, { name: "e", templateId, idleTimeout: 3601 }, { templateId }]) {
+      assert.equal((await agree("post", endpoints, endpoints, bad)).status, 400);
+    }
+    const endpoint = `/admin/endpoints/${created.data.id}`;
+    assert.equal((await agree("patch", "/admin/endpoints/{id}", endpoint, { idleTimeout: 30 })).status, 200);
+    assert.equal((await agree("patch", "/admin/endpoints/{id}", endpoint, { idleTimeOut: 30 })).status, 400);
+
+    const run = `/v2/${own.id}/run`;
+    const queued = await agree("post", "/v2/{endpointId}/run", run, { input: { prompt: "hi" }, policy: { ttl: 60_000 } });
+    assert.equal(queued.status, 200);
+    for (const bad of [{}, { input: 1, policy: { ttl: 5 } }, { input: 1, policy: { ttl: 60_000, priority: 1 } }]) {
+      assert.equal((await agree("post", "/v2/{endpointId}/run", run, bad)).status, 400);
+    }
+
+    const taken = await call("get", "/v2/{endpointId}/job-take/{workerId}", `/v2/${own.id}/job-take/w-schema?job_in_progress=0`, undefined, workerKey);
+    const jobId = queued.data.id as string;
+    assert.equal(taken.data.id, jobId);
+    const stream = "/v2/{endpointId}/job-stream/{workerId}/{jobId}";
+    const done = "/v2/{endpointId}/job-done/{workerId}/{jobId}";
+    const workerUrl = (route: string) => `/v2/${own.id}/${route}/w-schema/${jobId}`;
+    assert.equal((await agree("post", stream, workerUrl("job-stream"), ["chunk"], workerKey)).status, 400);
+    assert.equal((await agree("post", stream, workerUrl("job-stream"), { output: "chunk" }, workerKey)).status, 200);
+    assert.equal((await agree("post", done, workerUrl("job-done"), [{ output: 1 }], workerKey)).status, 400);
+    assert.equal((await agree("post", done, workerUrl("job-done"), { output: { ok: true } }, workerKey)).status, 200);
+
+    // Replies and refusals without a body to compare: each status and body as documented.
+    assert.equal((await call("get", "/v2/{endpointId}/status/{jobId}", `/v2/${own.id}/status/${jobId}`)).data.status, "COMPLETED");
+    assert.equal((await call("get", "/v2/{endpointId}/stream/{jobId}", `/v2/${own.id}/stream/${jobId}`)).status, 200);
+    assert.equal((await call("get", "/v2/{endpointId}/health", `/v2/${own.id}/health`)).data.jobs.completed, 1);
+    assert.equal((await call("get", "/admin/endpoints/{id}", "/admin/endpoints/nothing")).status, 404);
+    assert.equal((await call("post", templates, templates, { name: "t", imageName: "a/b:1" }, "not-a-key")).status, 401);
+    assert.equal((await call("delete", "/admin/templates/{id}", `/admin/templates/${templateId}`)).status, 409);
+    assert.equal((await call("delete", "/admin/endpoints/{id}", endpoint)).status, 204);
+  });
 
   test("the worker routes' 204 of an empty long-poll and 400 of an empty or malformed body", async () => {
     const worker = workerClient(ep, "w-doc");
@@ -400,6 +506,5 @@ describe("/openapi.json says what the routes really answer", () => {
     assert.equal(workerRoute.status, 405);
     assert.equal(workerRoute.headers.allow, "POST");
     assert.equal((await api.get("/v2/nothing/here/at/all")).status, 404);
-    assert.ok(doc.paths["/v2/{endpointId}/run"]);
   });
 });

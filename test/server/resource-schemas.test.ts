@@ -5,6 +5,7 @@ import { buildOpenApiDocument } from "../../server/api/openapi";
 import {
   SECRET_MASK,
   endpointSpecSchema,
+  endpointViewSchema,
   maskSecrets,
   networkVolumeSpecSchema,
   parseImageReference,
@@ -190,13 +191,23 @@ describe("mergePatch (RFC 7396)", () => {
 
 describe("OpenAPI document", () => {
   test("is generated from the zod schemas", () => {
-    const doc = buildOpenApiDocument() as { components: { schemas: Record<string, { properties?: Record<string, { default?: unknown }>; required?: string[] }> } };
+    const doc = buildOpenApiDocument() as {
+      paths: Record<string, Record<string, { requestBody?: unknown }>>;
+      components: { schemas: Record<string, { properties?: Record<string, { default?: unknown }>; required?: string[] }> };
+    };
     const { schemas } = doc.components;
     assert.equal(schemas.EndpointInput!.properties!.workersMax!.default, 3);
     assert.deepEqual(schemas.EndpointInput!.required, ["name", "templateId"]);
     assert.equal(schemas.EndpointPatch!.properties!.workersMax!.default, undefined, "a patch has no defaults");
     assert.equal(schemas.EndpointPatch!.required, undefined);
-    assert.ok(schemas.Endpoint!.required!.includes("revision"));
-    assert.ok(JSON.stringify(doc).includes("#/components/schemas/RunRequest"));
+    // A reply always has every field but the optional ones, defaults included.
+    const optional = ["networkVolumeId", "dataCenterIds"];
+    assert.deepEqual(schemas.Endpoint!.required, Object.keys(endpointViewSchema.shape).filter((key) => !optional.includes(key)));
+    for (const route of ["/v2/{endpointId}/run", "/v2/{endpointId}/runsync"]) {
+      assert.deepEqual(doc.paths[route]!.post!.requestBody, {
+        required: true,
+        content: { "application/json": { schema: { $ref: "#/components/schemas/RunRequest" } } },
+      });
+    }
   });
 });

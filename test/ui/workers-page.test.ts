@@ -41,6 +41,8 @@ interface RowView {
   reason: string;
   text: string;
   cpu: string;
+  /** The CPU cell as the reader sees it. */
+  cpuText: string;
   memory: string;
   currentJobs: string[];
   recentJobs: Array<{ id: string; status: string; delayMs: number | undefined; executionMs: number | undefined }>;
@@ -60,6 +62,7 @@ interface OverviewWorker {
   state: string;
   revision: number;
   gpus: { ids: string[]; typeId?: string; simulated: boolean };
+  resources: { cpuPercent?: number; memoryBytes?: number; memoryLimitBytes?: number };
   recentJobs: Array<{ id: string; status: string; delayMs?: number; executionMs?: number }>;
 }
 interface OverviewEndpoint {
@@ -94,6 +97,7 @@ const READ_SECTION = `(selector) => {
       reason: tr.querySelector("[data-reason]")?.textContent ?? "",
       text: tr.textContent,
       cpu: attr(tr.querySelector("[data-cpu]"), "data-cpu"),
+      cpuText: tr.querySelector("[data-cpu]")?.textContent ?? "",
       memory: attr(tr.querySelector("[data-memory]"), "data-memory"),
       currentJobs: Array.from(tr.querySelectorAll("[data-current-job]"), (e) => attr(e, "data-current-job")),
       recentJobs: Array.from(tr.querySelectorAll("[data-job-id]"), (e) => ({
@@ -229,13 +233,24 @@ describe("the Workers page in headless Chromium", () => {
     assert.match(row.text, /\d+s/, "an uptime");
     assert.equal(await section().locator("svg.chart polyline").count(), 2, "the queue chart's two series");
 
-    // CPU is a rate, so it comes with the sampler's second reading of the container (every 5 s).
-    const used = await onPage("the worker's CPU and memory use", (v) => {
-      const r = v.rows.find((x) => x.id === worker.id);
-      return r && r.cpu !== "" && r.memory !== "" ? r : undefined;
+    // CPU is a rate, so it comes with the sampler's second reading of the container (every 5 s). The page shows
+    // the figures the admin API reports for the worker: polled until both show the same sample (the page's stream
+    // follows the API within a second, the sampler moves every 5 s).
+    const { row: used, resources } = await eventually("the page to show the worker's CPU and memory use as the admin API reports them", async () => {
+      const reported = (await overviewEndpoint()).workers.find((w) => w.id === worker.id)?.resources;
+      const r = (await shown())?.rows.find((x) => x.id === worker.id);
+      if (!r || reported?.cpuPercent === undefined || reported.memoryBytes === undefined) return undefined;
+      return r.cpu === String(reported.cpuPercent) && r.memory === String(reported.memoryBytes) ? { row: r, resources: reported } : undefined;
     }, 30_000);
-    assert.ok(Number(used.cpu) >= 0 && Number(used.memory) > 0, `cpu ${used.cpu}, memory ${used.memory}`);
-    assert.match(used.text, /\d(\.\d)?%/, "CPU as a percentage");
+    const cpu = resources.cpuPercent!;
+    // A percentage of one core, rounded to a tenth: at most 100 for each of the engine's CPUs. The engine's
+    // /info has NCPU besides what DockerEngine.info() declares.
+    const { NCPU } = (await runtime.engine.info()) as unknown as { NCPU: number };
+    assert.ok(Number.isFinite(cpu) && cpu >= 0 && cpu <= 100 * NCPU, `cpu ${cpu}% with ${NCPU} CPUs`);
+    assert.match(used.cpu, /^\d+(\.\d)?$/, "CPU to a tenth of a percent");
+    assert.equal(used.cpuText, `${cpu.toFixed(cpu < 10 ? 1 : 0)}%`, "CPU as a percentage, a tenth below 10 %");
+    const memory = resources.memoryBytes!;
+    assert.ok(memory > 0 && (resources.memoryLimitBytes === undefined || memory <= resources.memoryLimitBytes), JSON.stringify(resources));
     assert.match(used.text, /\d+(\.\d)? (KiB|MiB|GiB)/, "memory in binary units");
   });
 
