@@ -1,30 +1,13 @@
 import path from "node:path";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
-import type { ServerConfig } from "./config";
-import type { Keys } from "./keys";
 import { installErrorHandler } from "./api/errors";
 import { adminRoutes } from "./api/admin-routes";
 import { metricsRoute, monitoringRoutes } from "./api/monitoring-routes";
 import { clientRoutes } from "./api/client-routes";
 import { workerRoutes } from "./api/worker-routes";
 import { openApiRoutes } from "./api/openapi";
-import type { JobService } from "./jobs/service";
-import type { Monitoring } from "./monitoring/monitoring";
-import type { WorkerRuntime } from "./runtimes/worker-runtime";
-import type { ResourceStore } from "./store/resources";
+import type { AppDeps } from "./api/deps";
 import { uiRoutes } from "./ui/routes";
-
-export interface AppDeps {
-  config: ServerConfig;
-  keys: Keys;
-  jobs: JobService;
-  resources: ResourceStore;
-  /** The URL workers use to reach this server. */
-  publicUrl: () => string;
-  /** What runs the endpoints' workers (Docker or Kubernetes); undefined with `--runtime none` (or until it is up). */
-  runtime: () => WorkerRuntime | undefined;
-  monitoring: Monitoring;
-}
 
 /** The control plane's HTTP surface: one fastify instance, each API a plugin with its own auth. */
 export function buildApp(deps: AppDeps): FastifyInstance {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z, ZodError, type ZodType } from "zod";
-import type { AppDeps } from "../app";
+import type { AppDeps } from "./deps";
 import { GPU_POOLS, GPU_TYPES, kubernetesProductLabel, resolveGpuTypeIds } from "../resources/gpu-types";
 import {
   endpointSpecSchema,

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { AppDeps } from "../app";
+import type { AppDeps } from "./deps";
 import type { JobSubmission } from "../jobs/model";
 import { requireApiKey } from "./auth";
 import {

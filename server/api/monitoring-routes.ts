@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import type { AppDeps } from "../app";
+import type { AppDeps } from "./deps";
 import { jobSummary } from "../monitoring/overview";
 import { recentJobsQuerySchema, usageQuerySchema, type recentJobsSchema } from "../resources/schemas";
 import { requireApiKey } from "./auth";

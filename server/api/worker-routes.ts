@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import type { AppDeps } from "../app";
+import type { AppDeps } from "./deps";
 import { workerJobBody } from "../jobs/model";
 import type { JobDoneBody } from "../jobs/service";
 import { requireWorkerKey } from "./auth";

@@ -1,0 +1,19 @@
+import type { ServerConfig } from "../config";
+import type { JobService } from "../jobs/service";
+import type { Keys } from "../keys";
+import type { Monitoring } from "../monitoring/monitoring";
+import type { WorkerRuntime } from "../runtimes/worker-runtime";
+import type { ResourceStore } from "../store/resources";
+
+/** What the HTTP routes work with; server.ts builds it, app.ts hands it to each API plugin. */
+export interface AppDeps {
+  config: ServerConfig;
+  keys: Keys;
+  jobs: JobService;
+  resources: ResourceStore;
+  /** The URL workers use to reach this server. */
+  publicUrl: () => string;
+  /** What runs the endpoints' workers (Docker or Kubernetes); undefined with `--runtime none` (or until it is up). */
+  runtime: () => WorkerRuntime | undefined;
+  monitoring: Monitoring;
+}
