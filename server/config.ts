@@ -33,7 +33,7 @@ export const serverConfigSchema = z.object({
   /**
    * This host's GPUs, for a control plane that cannot run nvidia-smi itself (in a container, say):
    * "<device id>=<type>[;...]", e.g. "0=NVIDIA H100 80GB HBM3;1=NVIDIA H100 80GB HBM3". Absent: nvidia-smi is asked.
-   * Checked against the GPU table at start-up (server/runtimes/gpu-inventory.ts).
+   * Checked against the GPU table at start-up (server/runtimes/docker/gpu-inventory.ts).
    */
   gpus: z.string().optional(),
   /**

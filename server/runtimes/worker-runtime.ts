@@ -32,12 +32,12 @@ export interface ResourceSampler {
 
 /**
  * What the rest of the control plane asks of whatever runs its endpoints' workers. Two implementations:
- * - Docker (server/scheduler/fleet.ts): Docker has no controller of its own, so Berth's fleet decides every
- *   container and drives the engine through a per-worker ContainerDriver (server/runtimes/driver.ts);
- * - Kubernetes (server/runtimes/kubernetes/runtime.ts): the cluster already schedules, rolls out and restarts,
- *   so Berth keeps one Deployment per endpoint and decides only its replicas and which pods go first.
- * Both take their scaling and rollout-pace decisions from the same functions (server/scheduler/autoscaler.ts,
- * rollout.ts) and report in the same shape.
+ * - Docker (runtimes/docker/fleet.ts): Docker has no controller of its own, so Berth's fleet decides every
+ *   container and drives the engine through a per-worker ContainerDriver (runtimes/docker/container-driver.ts);
+ * - Kubernetes (runtimes/kubernetes/kubernetes-runtime.ts): the cluster already schedules, rolls out and
+ *   restarts, so Berth keeps one Deployment per endpoint and decides only its replicas and which pods go first.
+ * Both take their scaling, rollout-pace and worker-state decisions from the same functions (server/policy/)
+ * and report in the same shape.
  */
 export interface WorkerRuntime {
   describe(): RuntimeDescription;

@@ -58,7 +58,7 @@ const toRow = (w: RuntimeWorker): Row => ({
   phase_since: w.phaseSince,
 });
 
-/** The runtime workers the control plane decided to run: one row each, written whole. */
+/** The Docker fleet's workers, as it decided to run them (the `runtime_workers` table): one row each, written whole. */
 export class FleetWorkerStore {
   private readonly s: Record<string, Statement>;
 
