@@ -23,6 +23,7 @@ import type { EndpointRecord, EndpointRevision, NetworkVolumeRecord, ResourceSto
 import { defaultsFor, workerEnv } from "../worker-env";
 import { requireApiKey } from "./auth";
 import { describeZodError } from "../errors";
+import { settledRollout } from "../runtimes/worker-runtime";
 import { ApiError, notFound } from "./errors";
 import { parse } from "./http";
 
@@ -116,7 +117,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AppDeps): Promise<
         runtime: null,
         workers: [],
         throttled: { count: 0 },
-        rollout: { revision: endpoint.revision, state: "done", outdated: 0, batchSize: 1 },
+        rollout: settledRollout(endpoint.revision),
       }
     );
   });

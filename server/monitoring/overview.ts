@@ -2,7 +2,7 @@ import type { z } from "zod";
 import type { RecentJob } from "../jobs/model";
 import type { JobService } from "../jobs/service";
 import type { endpointOverviewSchema, jobSummarySchema, overviewSchema, workerDetailSchema } from "../resources/schemas";
-import type { EndpointWorkersView, WorkerRuntime } from "../runtimes/worker-runtime";
+import { settledRollout, type EndpointWorkersView, type WorkerRuntime } from "../runtimes/worker-runtime";
 import type { EndpointRecord, ResourceStore } from "../store/resources";
 import type { QueueHistory } from "./queue-history";
 
@@ -88,7 +88,7 @@ export function endpointOverview(sources: OverviewSources, endpoint: EndpointRec
     queue: { queued: counts.inQueue, inProgress: counts.inProgress },
     history: sources.history.of(endpoint.id),
     throttled: view?.throttled ?? { count: 0 },
-    rollout: view?.rollout ?? { revision: endpoint.revision, state: "done", outdated: 0, batchSize: 1 },
+    rollout: view?.rollout ?? settledRollout(endpoint.revision),
     workers,
   };
 }

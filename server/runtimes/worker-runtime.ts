@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { JobService } from "../jobs/service";
 import type { endpointWorkersViewSchema, resourceUseSchema } from "../resources/schemas";
 import type { WorkerState, WorkerType } from "../policy/worker-model";
+import type { WorkerActivity } from "../policy/worker-state";
 
 /** An endpoint's workers as /health, the admin API and the workers view show them. */
 export type EndpointWorkersView = z.output<typeof endpointWorkersViewSchema>;
@@ -67,4 +68,23 @@ export function runtimeHealth(jobs: JobService, view: EndpointWorkersView): Endp
   health.workers.unhealthy += count("Unhealthy");
   health.workers.throttled += view.throttled.count;
   return { ...health, gpus: view.runtime?.gpus ?? "none" };
+}
+
+/** An endpoint's workers as the job service knows them, read once per pass or status read. */
+export interface EndpointActivity {
+  /** Jobs in progress by worker id; a worker without one is absent. */
+  jobs: ReadonlyMap<string, number>;
+  /** One worker's activity, for the worker-state decision (policy/worker-state.ts). */
+  of(workerId: string): WorkerActivity;
+}
+
+export function endpointActivity(jobs: JobService, endpointId: string, currentRevision: number): EndpointActivity {
+  const running = jobs.inProgressByWorker(endpointId);
+  const seen = jobs.lastSeen(endpointId);
+  return { jobs: running, of: (workerId) => ({ currentRevision, lastSeenAt: seen.get(workerId), jobs: running.get(workerId) ?? 0 }) };
+}
+
+/** The rollout of an endpoint that has nothing to roll (or has not been reconciled yet). */
+export function settledRollout(revision: number): RolloutStatus {
+  return { revision, state: "done", outdated: 0, batchSize: 1 };
 }

@@ -1,7 +1,9 @@
 import type { EndpointSpec } from "../../resources/schemas";
 import type { ObservedWorker } from "./container-driver";
 import {
+  endpointActivity,
   runtimeHealth,
+  settledRollout,
   type EndpointHealth,
   type EndpointWorkersView,
   type ResourceUse,
@@ -15,7 +17,7 @@ import { desiredServing, idleWorkersToStop } from "../../policy/autoscaler";
 import { describeInventory } from "./placement";
 import { pickRetirees, rolloutBatchSize } from "../../policy/rollout";
 import type { LifecyclePhase, RuntimeWorker, WorkerType } from "../../policy/worker-model";
-import { ReconcileLoop } from "../reconcile-loop";
+import { ReconcilingRuntime } from "../reconciling-runtime";
 import { WorkerActions, type FleetParts, type WorkerActionsConfig } from "./worker-actions";
 import { workerState, type RuntimeCondition, type RuntimeFacts } from "../../policy/worker-state";
 
@@ -51,8 +53,7 @@ const HEALTHY_AFTER_MS = 60_000;
  * (the runtime_workers table) with what the runtime reports, so a crashed worker, a lost one or a restarted
  * control plane all converge the same way.
  */
-export class Fleet implements WorkerRuntime {
-  private readonly loop: ReconcileLoop;
+export class Fleet extends ReconcilingRuntime implements WorkerRuntime {
   /** In memory: when each serving worker was last seen without a job. A restart starts the clocks afresh. */
   private readonly idleSince = new Map<string, number>();
   /**
@@ -63,52 +64,36 @@ export class Fleet implements WorkerRuntime {
   private readonly actions: WorkerActions;
   private readonly throttled = new Map<string, { count: number; reason?: string }>();
   private readonly rollouts = new Map<string, RolloutStatus>();
-  /** Network volumes deleted through the admin API whose runtime volume is still to be removed. */
-  private readonly volumesToRemove = new Set<string>();
 
   constructor(
     private readonly parts: FleetParts,
     private readonly config: FleetConfig,
   ) {
+    super(parts.jobs, config.reconcileIntervalMs, parts.log, "fleet");
     this.actions = new WorkerActions(parts, config);
-    this.loop = new ReconcileLoop(() => this.reconcile(), config.reconcileIntervalMs, (err) =>
-      this.parts.log.error({ err }, "fleet reconcile pass failed"),
-    );
   }
 
   /** Adopts what the runtime already runs for this control plane, then reconciles periodically. */
-  start(): void {
+  override start(): void {
     this.parts.sampler.start();
-    this.parts.jobs.onQueued(() => this.trigger());
     for (const worker of this.parts.store.all()) {
       if (worker.phase === "frozen" || worker.phase === "starting" || worker.phase === "draining") this.parts.jobs.hold(worker.endpointId, worker.id);
     }
-    this.loop.start();
+    super.start();
   }
 
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
     this.parts.sampler.stop();
-    await this.loop.stop();
-  }
-
-  trigger(): void {
-    this.loop.trigger();
-  }
-
-  /** A deleted network volume's data goes once no worker mounts it any more (checked every pass). */
-  removeVolume(volumeId: string): void {
-    this.volumesToRemove.add(volumeId);
-    this.trigger();
+    await super.stop();
   }
 
   status(endpointId: string): EndpointWorkersView {
     const revision = this.parts.resources.getEndpoint(endpointId)?.revision ?? 0;
-    const seen = this.parts.jobs.lastSeen(endpointId);
-    const jobs = this.parts.jobs.inProgressByWorker(endpointId);
+    const activity = endpointActivity(this.parts.jobs, endpointId, revision);
     const workers = this.parts.store.ofEndpoint(endpointId).map((w) => ({
       id: w.id,
       type: w.type,
-      state: workerState(fleetWorkerFacts(w), { currentRevision: revision, lastSeenAt: seen.get(w.id), jobs: jobs.get(w.id) ?? 0 }),
+      state: workerState(fleetWorkerFacts(w), activity.of(w.id)),
       revision: w.revision,
       gpus: { ids: w.gpus.map((g) => g.id), typeId: w.gpus[0]?.typeId, simulated: w.gpus.some((g) => g.simulated) },
       frozen: w.phase === "frozen",
@@ -116,7 +101,7 @@ export class Fleet implements WorkerRuntime {
       reason: w.reason,
       restarts: w.restarts,
       startedAt: w.startedAt === undefined ? undefined : new Date(w.startedAt).toISOString(),
-      jobsInProgress: jobs.get(w.id) ?? 0,
+      jobsInProgress: activity.of(w.id).jobs,
     }));
     return {
       endpointId,
@@ -124,7 +109,7 @@ export class Fleet implements WorkerRuntime {
       runtime: this.describe(),
       workers,
       throttled: this.throttled.get(endpointId) ?? { count: 0 },
-      rollout: this.rollouts.get(endpointId) ?? { revision, state: "done", outdated: 0, batchSize: 1 },
+      rollout: this.rollouts.get(endpointId) ?? settledRollout(revision),
     };
   }
 
@@ -150,7 +135,7 @@ export class Fleet implements WorkerRuntime {
 
   // ---- one pass ----
 
-  private async reconcile(): Promise<void> {
+  protected async reconcile(): Promise<void> {
     const now = Date.now();
     const observed = new Map((await this.parts.driver.listWorkers()).map((w) => [w.workerId, w]));
     const endpoints = new Map(this.parts.resources.listEndpoints().map((e) => [e.id, e]));
@@ -212,11 +197,10 @@ export class Fleet implements WorkerRuntime {
 
   private async reconcileEndpoint(endpoint: EndpointRecord, revision: EndpointRevision, now: number): Promise<void> {
     const spec = endpoint.spec;
-    const jobsByWorker = this.parts.jobs.inProgressByWorker(endpoint.id);
-    const seen = this.parts.jobs.lastSeen(endpoint.id);
+    const activity = endpointActivity(this.parts.jobs, endpoint.id, revision.revision);
+    const jobsByWorker = activity.jobs;
     let workers = this.parts.store.ofEndpoint(endpoint.id);
-    const stateOf = (w: RuntimeWorker) =>
-      workerState(fleetWorkerFacts(w), { currentRevision: revision.revision, lastSeenAt: seen.get(w.id), jobs: jobsByWorker.get(w.id) ?? 0 });
+    const stateOf = (w: RuntimeWorker) => workerState(fleetWorkerFacts(w), activity.of(w.id));
 
     const queue = this.parts.jobs.queueStats(endpoint.id, now - spec.scalerValue * 1000);
 
@@ -318,7 +302,7 @@ export class Fleet implements WorkerRuntime {
 
   // ---- rollout ----
 
-  private async rollOut(endpoint: EndpointRecord, workers: RuntimeWorker[], revision: number, jobsByWorker: Map<string, number>, starting: number) {
+  private async rollOut(endpoint: EndpointRecord, workers: RuntimeWorker[], revision: number, jobsByWorker: ReadonlyMap<string, number>, starting: number) {
     const batchSize = rolloutBatchSize(endpoint.spec.workersMax);
     const outdated = workers.filter((w) => w.revision < revision);
     // Outdated workers without a job in hand (standbys, failed or starting ones) go at once.
@@ -357,7 +341,7 @@ export class Fleet implements WorkerRuntime {
     this.rollouts.set(endpoint.id, status);
   }
 
-  private async finishDrains(draining: RuntimeWorker[], jobsByWorker: Map<string, number>): Promise<void> {
+  private async finishDrains(draining: RuntimeWorker[], jobsByWorker: ReadonlyMap<string, number>): Promise<void> {
     for (const worker of draining) {
       if ((jobsByWorker.get(worker.id) ?? 0) === 0) await this.actions.remove(worker, worker.reason ?? "drained");
     }

@@ -9,9 +9,11 @@ import type { WorkerState, WorkerType } from "../../policy/worker-model";
 import { workerState } from "../../policy/worker-state";
 import type { EndpointRecord, EndpointRevision, ResourceStore } from "../../store/resources";
 import { revisionEnv } from "../../worker-env";
-import { ReconcileLoop } from "../reconcile-loop";
+import { ReconcilingRuntime } from "../reconciling-runtime";
 import {
+  endpointActivity,
   runtimeHealth,
+  settledRollout,
   type EndpointHealth,
   type EndpointWorkersView,
   type ResourceUse,
@@ -81,9 +83,8 @@ interface EndpointObservation {
  * and terminating ones are held), and when a worker serves (a readiness gate set once it has called in).
  * Everything it needs is in the cluster, so a restarted control plane simply carries on.
  */
-export class KubernetesRuntime implements WorkerRuntime {
+export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRuntime {
   readonly kind = "kubernetes";
-  private readonly loop: ReconcileLoop;
   private readonly observed = new Map<string, EndpointObservation>();
   /**
    * Pods seen in the last pass, by name, with their endpoint's id: to tell a pod that has gone from one never seen,
@@ -92,7 +93,6 @@ export class KubernetesRuntime implements WorkerRuntime {
   private knownPods: Map<string, string> | undefined;
   /** When each serving pod was last seen without a job; in memory, so a restart starts the clocks afresh. */
   private readonly idleSince = new Map<string, number>();
-  private readonly volumesToRemove = new Set<string>();
   private gpuSummary = "unknown";
   /** The metrics API's latest reading, refreshed every few passes; undefined when the cluster has none. */
   private podMetrics: Map<string, { cpuCores: number; memoryBytes: number }> | undefined;
@@ -102,35 +102,14 @@ export class KubernetesRuntime implements WorkerRuntime {
     private readonly parts: KubernetesRuntimeParts,
     private readonly config: KubernetesRuntimeConfig,
   ) {
-    this.loop = new ReconcileLoop(() => this.reconcile(), config.reconcileIntervalMs, (err) =>
-      this.parts.log.error({ err: err.message }, "kubernetes reconcile pass failed"),
-    );
-  }
-
-  start(): void {
-    this.parts.jobs.onQueued(() => this.trigger());
-    this.loop.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  trigger(): void {
-    this.loop.trigger();
-  }
-
-  removeVolume(volumeId: string): void {
-    this.volumesToRemove.add(volumeId);
-    this.trigger();
+    super(parts.jobs, config.reconcileIntervalMs, parts.log, "kubernetes");
   }
 
   status(endpointId: string): EndpointWorkersView {
     const endpoint = this.parts.resources.getEndpoint(endpointId);
     const revision = endpoint?.revision ?? 0;
     const spec = endpoint?.spec;
-    const seen = this.parts.jobs.lastSeen(endpointId);
-    const jobs = this.parts.jobs.inProgressByWorker(endpointId);
+    const activity = endpointActivity(this.parts.jobs, endpointId, revision);
     const observation = this.observed.get(endpointId);
     const pods = observation?.pods ?? [];
     const types = spec ? this.workerTypes(spec, pods) : new Map<string, WorkerType>();
@@ -141,7 +120,7 @@ export class KubernetesRuntime implements WorkerRuntime {
       workers: pods.map((pod) => ({
         id: pod.name,
         type: types.get(pod.name) ?? "flex",
-        state: workerState(podFacts(pod), { currentRevision: revision, lastSeenAt: seen.get(pod.name), jobs: jobs.get(pod.name) ?? 0 }),
+        state: workerState(podFacts(pod), activity.of(pod.name)),
         revision: pod.revision,
         gpus: { ids: [], typeId: pod.node ? this.nodeGpuType.get(pod.node) : undefined, simulated: false },
         frozen: false,
@@ -149,11 +128,11 @@ export class KubernetesRuntime implements WorkerRuntime {
         reason: pod.reason,
         restarts: pod.restarts,
         startedAt: pod.startedAt === undefined ? undefined : new Date(pod.startedAt).toISOString(),
-        jobsInProgress: jobs.get(pod.name) ?? 0,
+        jobsInProgress: activity.of(pod.name).jobs,
         node: pod.node,
       })),
       throttled: observation?.throttled ?? { count: 0 },
-      rollout: observation?.rollout ?? { revision, state: "done", outdated: 0, batchSize: 1 },
+      rollout: observation?.rollout ?? settledRollout(revision),
     };
   }
 
@@ -199,7 +178,7 @@ export class KubernetesRuntime implements WorkerRuntime {
 
   private readonly nodeGpuType = new Map<string, string>();
 
-  private async reconcile(): Promise<void> {
+  protected async reconcile(): Promise<void> {
     const { cluster, controlPlaneId } = this.parts;
     const mine = `${LABEL.controlPlane}=${controlPlaneId}`;
     const [deployments, pods, secrets, claims] = await Promise.all([
@@ -332,10 +311,8 @@ export class KubernetesRuntime implements WorkerRuntime {
     if (!hasSecret) await cluster.createSecret(revisionSecret(controlPlaneId, revision, revisionEnv(revision, this.parts.workerEnv(endpoint.id))));
 
     const pods = allPods.filter((p) => p.endpointId === endpoint.id);
-    const jobsByWorker = jobs.inProgressByWorker(endpoint.id);
-    const seen = this.parts.jobs.lastSeen(endpoint.id);
-    const stateOf = (pod: WorkerPod) =>
-      workerState(podFacts(pod), { currentRevision: revision.revision, lastSeenAt: seen.get(pod.name), jobs: jobsByWorker.get(pod.name) ?? 0 });
+    const activity = endpointActivity(jobs, endpoint.id, revision.revision);
+    const stateOf = (pod: WorkerPod) => workerState(podFacts(pod), activity.of(pod.name));
 
     // Outdated and terminating pods take no new jobs: they finish what they have, then the cluster removes them.
     for (const pod of pods) if (pod.phase === "terminating" || pod.revision < revision.revision) jobs.hold(endpoint.id, pod.name);
@@ -364,7 +341,7 @@ export class KubernetesRuntime implements WorkerRuntime {
       const state = stateOf(pod);
       const cost = stopping.has(pod.name)
         ? COST.stopping
-        : state === "Running" || (jobsByWorker.get(pod.name) ?? 0) > 0
+        : state === "Running" || activity.of(pod.name).jobs > 0
           ? COST.running
           : pod.revision < revision.revision
             ? COST.outdatedIdle

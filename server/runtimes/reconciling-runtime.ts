@@ -1,0 +1,45 @@
+import type { FastifyBaseLogger } from "fastify";
+import type { JobService } from "../jobs/service";
+import { ReconcileLoop } from "./reconcile-loop";
+
+/**
+ * What both runtimes share: one reconcile pass at a time, every interval and at once when a job is queued, and
+ * the network volumes deleted through the admin API whose storage a later pass removes (once no worker mounts
+ * them). Each runtime writes its own pass.
+ */
+export abstract class ReconcilingRuntime {
+  private readonly loop: ReconcileLoop;
+  /** Network volumes deleted through the admin API whose storage is still to be removed. */
+  protected readonly volumesToRemove = new Set<string>();
+
+  constructor(
+    private readonly queue: JobService,
+    intervalMs: number,
+    log: FastifyBaseLogger,
+    name: string,
+  ) {
+    this.loop = new ReconcileLoop(() => this.reconcile(), intervalMs, (err) => log.error({ err }, `${name} reconcile pass failed`));
+  }
+
+  protected abstract reconcile(): Promise<void>;
+
+  start(): void {
+    this.queue.onQueued(() => this.trigger());
+    this.loop.start();
+  }
+
+  /** No more passes; resolves once the one in progress, if any, has finished. */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+  }
+
+  trigger(): void {
+    this.loop.trigger();
+  }
+
+  /** A deleted network volume's storage goes once no worker mounts it any more (checked every pass). */
+  removeVolume(volumeId: string): void {
+    this.volumesToRemove.add(volumeId);
+    this.trigger();
+  }
+}
