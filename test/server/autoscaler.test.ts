@@ -6,7 +6,7 @@ import { desiredServing, idleWorkersToStop, type ScalingSpec } from "../../serve
 import { restartDelayMs } from "../../server/policy/backoff";
 import { pickRetirees, rolloutBatchSize } from "../../server/policy/rollout";
 import type { RuntimeWorker } from "../../server/policy/worker-model";
-import { workerState } from "../../server/policy/worker-state";
+import { workerState, type RuntimeCondition } from "../../server/policy/worker-state";
 import { fleetWorkerFacts } from "../../server/runtimes/docker/fleet";
 import { BerthDatabase } from "../../server/store/database";
 import { SqliteJobStore } from "../../server/store/jobs";
@@ -117,6 +117,24 @@ describe("workerState", () => {
     assert.equal(workerState(fleetWorkerFacts(worker()), { currentRevision: 2, lastSeenAt: 3000, jobs: 1 }), "Running");
     assert.equal(workerState(fleetWorkerFacts(worker()), { currentRevision: 2, lastSeenAt: 3000, jobs: 0 }), "Idle");
     assert.equal(workerState(fleetWorkerFacts(worker({ phase: "frozen", type: "extra" })), { currentRevision: 2, jobs: 0 }), "Idle");
+  });
+
+  test("one rule over neutral facts: the runtime only says what condition its worker is in", () => {
+    const facts = (condition: RuntimeCondition, revision = 2) => ({ condition, revision, startedAt: 2000 });
+    const called = { currentRevision: 2, lastSeenAt: 3000, jobs: 0 };
+    assert.equal(workerState(facts("failed"), called), "Unhealthy");
+    assert.equal(workerState(facts("unschedulable"), called), "Throttled", "no GPU or memory free for it");
+    assert.equal(workerState(facts("unschedulable", 1), called), "Throttled", "throttled before outdated: it does not run at all");
+    assert.equal(workerState(facts("failed", 1), called), "Unhealthy", "unhealthy before outdated");
+    assert.equal(workerState(facts("up", 1), { ...called, jobs: 1 }), "Outdated");
+    assert.equal(workerState(facts("starting"), called), "Initializing");
+    assert.equal(workerState(facts("frozen"), { currentRevision: 2, jobs: 0 }), "Idle", "a standby need not have called");
+    assert.equal(workerState(facts("up"), { ...called, lastSeenAt: 2000 }), "Idle", "a call at the very moment it started counts");
+  });
+
+  test("a draining fleet worker is up until it goes, as a terminating pod is", () => {
+    assert.deepEqual(fleetWorkerFacts(worker({ phase: "draining" })), { condition: "up", revision: 2, startedAt: 2000 });
+    assert.deepEqual(fleetWorkerFacts(worker({ phase: "starting", startedAt: undefined })), { condition: "starting", revision: 2, startedAt: 1000 });
   });
 });
 
