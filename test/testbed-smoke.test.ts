@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import postgres from "postgres";
 import { DockerEngine, DockerEngineError } from "../docker-engine/engine";
 import { TestDockerEngine } from "./helpers/docker-engine";
 import { testbedEnv } from "./helpers/env";
+import { freshDatabase } from "./helpers/postgres";
 import { PulumiWorkspace } from "./helpers/pulumi-cli";
 
 const FIXTURES = path.join(__dirname, "fixtures");
@@ -88,5 +90,27 @@ describe("test bed: Docker engine with the local base image", () => {
   test("an engine that does not answer is named in the error", async () => {
     const dead = DockerEngine.fromEnv({ DOCKER_HOST: "unix:///nonexistent/docker.sock" });
     await assert.rejects(dead.ping(), /Docker engine at unix:\/\/\/nonexistent\/docker.sock: GET \/_ping failed: engine unreachable/);
+  });
+});
+
+describe("test bed: PostgreSQL", () => {
+  test("answers on loopback with password authentication, version 15 or newer, and makes databases for tests", async () => {
+    const url = new URL(testbedEnv("BERTH_TEST_DATABASE_URL"));
+    assert.equal(url.hostname, "127.0.0.1");
+    const database = await freshDatabase("smoke");
+    const sql = postgres(database.url, { max: 1 });
+    try {
+      const [row] = await sql<Array<{ major: number; db: string }>>`SELECT current_setting('server_version_num')::int / 10000 AS major, current_database() AS db`;
+      assert.ok(row!.major >= 15, `PostgreSQL ${row!.major}`);
+      assert.equal(row!.db, database.name);
+    } finally {
+      await sql.end();
+      await database.drop();
+    }
+    const wrong = new URL(url);
+    wrong.password = "not-the-password";
+    const refused = postgres(wrong.toString(), { max: 1 });
+    await assert.rejects(refused`SELECT 1`, /password authentication failed/);
+    await refused.end();
   });
 });

@@ -27,6 +27,9 @@ KUBERNETES_VERSION="v1.36.3"
 ETCD_VERSION="v3.6.16"
 KWOK_VERSION="v0.8.0"
 
+# The oldest PostgreSQL Berth's production store supports (testbed/postgres.sh runs Debian's, 15 on bookworm).
+POSTGRES_MIN_MAJOR=15
+
 BASE_IMAGE_SUITE="bookworm"
 BASE_IMAGE="berth/debian:$BASE_IMAGE_SUITE"
 NODE_IMAGE="berth/node:$(node --version | tr -d v)-$BASE_IMAGE_SUITE"

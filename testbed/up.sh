@@ -7,6 +7,7 @@
 #   7. a Kubernetes control plane with kwok's fake GPU nodes (testbed/kubernetes.sh; cold: ~8 min of Go builds)
 #   8. Pulumi's Kubernetes provider plugin (testbed/pulumi-kubernetes.sh; cold: ~11 min of Go build)
 #   9. Debian's Chromium for the workers page's browser tests (testbed/chromium.sh)
+#  10. Debian's PostgreSQL on 127.0.0.1 for the production store's tests (testbed/postgres.sh)
 # `up.sh --demo` brings up only what the main job (scripts/demo.sh) uses: 1, 2, 3 and 5. The rest is for tests,
 # and a first demo on a fresh machine should not wait twenty minutes for a Kubernetes build it never uses.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -31,6 +32,7 @@ pulumi_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi.sh")"
 if $everything; then
   python="$(timed bash "$BERTH_ROOT/testbed/python.sh")"
   registry="$(timed bash "$BERTH_ROOT/testbed/registry.sh")"
+  postgres="$(timed bash "$BERTH_ROOT/testbed/postgres.sh")"
   kubernetes="$(timed bash "$BERTH_ROOT/testbed/kubernetes.sh")"
   pulumi_kubernetes_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi-kubernetes.sh")"
   chromium="$(timed bash "$BERTH_ROOT/testbed/chromium.sh")"
@@ -58,5 +60,6 @@ fi
 echo "export BERTH_PYTHON='$python'"
 echo "export $chromium"
 echo "export $registry"
+echo "export $postgres"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$kubernetes"
 echo "export PATH='$pulumi_bin':'$pulumi_kubernetes_bin':'$(sed -n 's/^BERTH_KUBE_BIN=//p' <<<"$kubernetes")':\"\$PATH\""

@@ -1,0 +1,35 @@
+import crypto from "node:crypto";
+import postgres from "postgres";
+import { testbedEnv } from "./env";
+
+/** A database of its own on the test bed's PostgreSQL, dropped by `drop` (its connections ended first). */
+export interface TestDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+export async function freshDatabase(label: string): Promise<TestDatabase> {
+  const admin = testbedEnv("BERTH_TEST_DATABASE_URL");
+  const name = `berth_${label.replace(/[^a-z0-9]/g, "_")}_${crypto.randomBytes(4).toString("hex")}`;
+  const sql = postgres(admin, { max: 1, onnotice: () => undefined });
+  try {
+    await sql.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await sql.end();
+  }
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    async drop() {
+      const sql = postgres(admin, { max: 1, onnotice: () => undefined });
+      try {
+        await sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await sql.end();
+      }
+    },
+  };
+}
