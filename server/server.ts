@@ -31,7 +31,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   const { keys, generatedApiKeyFile } = Keys.load(config.dataDir, config.apiKeys);
   const resources = new ResourceStore(database);
   const jobStorage = sqliteJobStorage(database);
-  const jobs = new JobService(jobStorage, config);
+  const jobs = await JobService.open(jobStorage, config);
   let url = "";
   let runtime: WorkerRuntime | undefined;
   const publicUrl = () => config.publicUrl ?? url;
@@ -49,7 +49,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   const address = await app.listen({ host: config.host, port: config.port });
   url = address;
   sweeper.start();
-  monitoring.start();
+  monitoring.start(app.log);
   try {
     runtime = await startRuntime({
       config,
@@ -62,7 +62,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     });
   } catch (err) {
     monitoring.stop();
-    sweeper.stop();
+    await sweeper.stop();
     await app.close();
     database.close();
     throw err;
@@ -79,7 +79,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     async close() {
       await runtime?.stop();
       monitoring.stop();
-      sweeper.stop();
+      await sweeper.stop();
       jobs.close();
       await app.close();
       database.close();

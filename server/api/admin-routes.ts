@@ -75,9 +75,9 @@ export async function adminRoutes(app: FastifyInstance, opts: AppDeps): Promise<
     read: (id) => views.endpoint(requireFound(resources.getEndpoint(id), `endpoint ${id}`)),
     create: (spec) => views.endpoint(resources.createEndpoint(spec)),
     replace: (id, spec) => views.endpoint(resources.updateEndpoint(id, spec)),
-    remove: (id) => {
+    remove: async (id) => {
       resources.deleteEndpoint(id);
-      opts.jobs.removeEndpoint(id);
+      await opts.jobs.removeEndpoint(id);
     },
   });
 
@@ -140,7 +140,7 @@ interface CrudBinding<S> {
   read(id: string): unknown;
   create(spec: S): unknown;
   replace(id: string, spec: S): unknown;
-  remove(id: string): void;
+  remove(id: string): void | Promise<void>;
 }
 
 /** POST /, GET /, GET /:id, PUT /:id, PATCH /:id and DELETE /:id for one kind of resource. */
@@ -178,7 +178,7 @@ function crudRoutes<S>(app: FastifyInstance, resources: ResourceStore, kind: Cru
   });
 
   app.delete(`${kind.prefix}/:id`, async (request, reply) => {
-    kind.remove(idOf(request.params));
+    await kind.remove(idOf(request.params));
     await resources.durable();
     return reply.status(204).send();
   });

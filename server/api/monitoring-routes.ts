@@ -33,7 +33,11 @@ export async function monitoringRoutes(app: FastifyInstance, opts: AppDeps): Pro
     const { intervalMs } = parse(eventsQuerySchema, request.query, "query");
     reply.hijack();
     reply.raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-    const send = () => reply.raw.write(`event: overview\ndata: ${JSON.stringify(monitoring.overview())}\n\n`);
+    const send = () =>
+      void monitoring.overview().then(
+        (overview) => reply.raw.write(`event: overview\ndata: ${JSON.stringify(overview)}\n\n`),
+        (err: Error) => request.log.error({ err }, "could not build the overview for the event stream"),
+      );
     send();
     const timer = setInterval(send, intervalMs);
     streams.add(reply.raw);
@@ -45,7 +49,7 @@ export async function monitoringRoutes(app: FastifyInstance, opts: AppDeps): Pro
 
   app.get("/endpoints/:id/overview", async (request) => {
     const { id } = parse(idParamsSchema, request.params, "params");
-    const endpoint = monitoring.endpoint(id);
+    const endpoint = await monitoring.endpoint(id);
     if (!endpoint) throw notFound(`endpoint ${id}`);
     return endpoint;
   });
@@ -54,7 +58,7 @@ export async function monitoringRoutes(app: FastifyInstance, opts: AppDeps): Pro
     const { id } = parse(idParamsSchema, request.params, "params");
     const { limit } = parse(recentJobsQuerySchema, request.query, "query");
     if (!resources.endpointExists(id)) throw notFound(`endpoint ${id}`);
-    return { endpointId: id, jobs: jobs.recentJobs(id, limit).map(jobSummary) };
+    return { endpointId: id, jobs: (await jobs.recentJobs(id, limit)).map(jobSummary) };
   });
 
   app.get("/usage", async (request) => {

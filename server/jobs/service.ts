@@ -41,6 +41,12 @@ export interface JobRun {
   endedAt: number;
 }
 
+/** /health without a runtime: job counts and the workers heard from. */
+export interface EndpointJobHealth {
+  jobs: JobCounts;
+  workers: WorkerCounts;
+}
+
 export interface WorkerCounts {
   idle: number;
   running: number;
@@ -72,13 +78,18 @@ export class JobService {
   /** Told about every run of a job on a worker that ended (finished, ended, or given back): usage metering. */
   private readonly runEndedListeners = new Set<(run: JobRun) => void>();
 
-  constructor(
+  private constructor(
     private readonly storage: JobStorage,
     private readonly config: JobServiceConfig,
   ) {
     this.store = storage.jobs;
     this.workers = storage.workerCalls;
-    this.workers.resetLastSeen(Date.now());
+  }
+
+  /** The job service over its storage. Every known worker gets a fresh start: nobody could call a dead server. */
+  static async open(storage: JobStorage, config: JobServiceConfig): Promise<JobService> {
+    await storage.workerCalls.resetLastSeen(Date.now());
+    return new JobService(storage, config);
   }
 
   // ---- client side ----
@@ -87,7 +98,7 @@ export class JobService {
   async submit(endpointId: string, submission: JobSubmission, mode: SubmitMode): Promise<JobRow> {
     const now = Date.now();
     const id = `${mode === "run" ? "" : "sync-"}${crypto.randomUUID()}`;
-    this.store.insert([
+    await this.store.insert([
       {
         id,
         endpointId,
@@ -110,18 +121,18 @@ export class JobService {
     return this.mustGet(endpointId, id);
   }
 
-  status(endpointId: string, id: string): JobStatusBody {
-    return statusBody(this.mustGet(endpointId, id), Date.now());
+  async status(endpointId: string, id: string): Promise<JobStatusBody> {
+    return statusBody(await this.mustGet(endpointId, id), Date.now());
   }
 
   /** Waits up to `waitMs` for the job to end; answers its status either way. */
   async waitForEnd(endpointId: string, id: string, waitMs: number, signal?: AbortSignal): Promise<JobStatusBody> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const job = this.mustGet(endpointId, id);
+      const job = await this.mustGet(endpointId, id);
       if (isTerminal(job.status)) return statusBody(job, Date.now());
       if (!(await this.jobWaiters.wait(id, deadline - Date.now(), signal))) {
-        return statusBody(this.mustGet(endpointId, id), Date.now());
+        return statusBody(await this.mustGet(endpointId, id), Date.now());
       }
     }
   }
@@ -129,24 +140,24 @@ export class JobService {
   /** Stream chunks not returned before; waits up to `waitMs` for one while the job is still running. */
   async readStream(endpointId: string, id: string, waitMs: number, signal?: AbortSignal) {
     const deadline = Date.now() + waitMs;
-    const reply = (job: JobRow) => ({ status: job.status, stream: this.store.readChunks(job).map((output) => ({ output })) });
+    const reply = async (job: JobRow) => ({ status: job.status, stream: (await this.store.readChunks(job)).map((output) => ({ output })) });
     for (;;) {
-      const job = this.mustGet(endpointId, id);
-      if (isTerminal(job.status) || this.store.hasUnreadChunks(job)) return reply(job);
-      if (!(await this.jobWaiters.wait(id, deadline - Date.now(), signal))) return reply(this.mustGet(endpointId, id));
+      const job = await this.mustGet(endpointId, id);
+      if (isTerminal(job.status) || (await this.store.hasUnreadChunks(job))) return reply(job);
+      if (!(await this.jobWaiters.wait(id, deadline - Date.now(), signal))) return reply(await this.mustGet(endpointId, id));
     }
   }
 
   async cancel(endpointId: string, id: string): Promise<{ id: string; status: string }> {
-    const job = this.mustGet(endpointId, id);
-    const ended = this.end(job, "CANCELLED", null);
+    const job = await this.mustGet(endpointId, id);
+    const ended = await this.end(job, "CANCELLED", null);
     await this.storage.durable();
-    return { id, status: (ended ?? this.mustGet(endpointId, id)).status };
+    return { id, status: (ended ?? (await this.mustGet(endpointId, id))).status };
   }
 
   async retry(endpointId: string, id: string): Promise<{ id: string; status: string }> {
-    const job = this.mustGet(endpointId, id);
-    const requeued = this.store.retry(endpointId, id);
+    const job = await this.mustGet(endpointId, id);
+    const requeued = await this.store.retry(endpointId, id);
     if (!requeued) {
       throw new NotAllowedError("not_retryable", `job ${id} is ${job.status}: only FAILED or TIMED_OUT jobs can be retried`);
     }
@@ -157,22 +168,22 @@ export class JobService {
   }
 
   async purgeQueue(endpointId: string): Promise<{ removed: number; status: "completed" }> {
-    const removed = this.store.purgeQueue(endpointId);
+    const removed = await this.store.purgeQueue(endpointId);
     await this.storage.durable();
     return { removed, status: "completed" };
   }
 
   /** Job counts, and the workers heard from recently; `managed` ones (a runtime's, counted by it) left out. */
-  health(endpointId: string, managed: ReadonlySet<string> = new Set(), now = Date.now()): { jobs: JobCounts; workers: WorkerCounts } {
-    const alive = this.workers
-      .ofEndpoint(endpointId)
-      .filter((w) => w.last_seen_at >= now - this.config.workerLostAfterMs && !w.leaving && !managed.has(w.id));
+  async health(endpointId: string, managed: ReadonlySet<string> = new Set(), now = Date.now()): Promise<EndpointJobHealth> {
+    const alive = (await this.workers.ofEndpoint(endpointId)).filter(
+      (w) => w.last_seen_at >= now - this.config.workerLostAfterMs && !w.leaving && !managed.has(w.id),
+    );
     const unhealthy = alive.filter((w) => w.unhealthy_reason !== null).length;
-    const busy = this.store.inProgressByWorker(endpointId);
+    const busy = await this.store.inProgressByWorker(endpointId);
     const running = alive.filter((w) => w.unhealthy_reason === null && busy.has(w.id)).length;
     const idle = alive.length - unhealthy - running;
     return {
-      jobs: this.store.counts(endpointId),
+      jobs: await this.store.counts(endpointId),
       workers: { idle, running, initializing: 0, ready: idle, throttled: 0, unhealthy },
     };
   }
@@ -184,18 +195,18 @@ export class JobService {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const now = Date.now();
-      this.touched(endpointId, workerId, now);
+      await this.touched(endpointId, workerId, now);
       if (this.presence.isHeld(endpointId, workerId)) {
         // A held worker waits apart, so that a new job's single wake-up (notifyOne) never lands on it.
         if (!(await this.presence.waitForRelease(endpointId, workerId, deadline - Date.now(), signal))) return [];
         continue;
       }
-      const jobs = this.store.take(endpointId, workerId, limit, now);
+      const jobs = await this.store.take(endpointId, workerId, limit, now);
       if (jobs.length > 0) {
         await this.storage.durable();
         if (signal?.aborted) {
           // Nobody is left to receive them: put them back rather than strand them on this worker.
-          for (const job of jobs) this.store.requeue(job.id);
+          for (const job of jobs) await this.store.requeue(job.id);
           this.queueWaiters.notify(endpointId);
           return [];
         }
@@ -217,9 +228,9 @@ export class JobService {
     // The conditional UPDATE comes first, so a result (the hot path) costs no read; only when it changed nothing
     // is the job looked up, to tell a job of another endpoint (404) from a late or repeated answer (ignored).
     if (body.status === "IN_PROGRESS") {
-      const progressed = this.store.progress(endpointId, jobId, workerId, JSON.stringify(body.output ?? null));
-      if (!progressed) this.mustGet(endpointId, jobId);
-      this.touchedWithResult(endpointId, workerId, now, body);
+      const progressed = await this.store.progress(endpointId, jobId, workerId, JSON.stringify(body.output ?? null));
+      if (!progressed) await this.mustGet(endpointId, jobId);
+      await this.touchedWithResult(endpointId, workerId, now, body);
       if (progressed) this.jobWaiters.notify(jobId);
       await this.storage.durable();
       return;
@@ -227,37 +238,37 @@ export class JobService {
     const failed = body.error !== undefined && body.error !== null && body.error !== "";
     const output = body.output === undefined ? null : JSON.stringify(body.output);
     const error = failed ? (typeof body.error === "string" ? body.error : JSON.stringify(body.error)) : null;
-    const finished = this.store.finish(endpointId, jobId, workerId, failed ? "FAILED" : "COMPLETED", output, error, now);
-    if (!finished) this.mustGet(endpointId, jobId);
-    this.touchedWithResult(endpointId, workerId, now, body);
+    const finished = await this.store.finish(endpointId, jobId, workerId, failed ? "FAILED" : "COMPLETED", output, error, now);
+    if (!finished) await this.mustGet(endpointId, jobId);
+    await this.touchedWithResult(endpointId, workerId, now, body);
     await this.storage.durable();
     if (finished) this.ended(finished);
   }
 
   /** One chunk from a generator handler; ignored unless the job is still this worker's, not found off this endpoint. */
   async streamChunk(endpointId: string, workerId: string, jobId: string, output: unknown): Promise<void> {
-    const job = this.mustGet(endpointId, jobId);
-    this.touched(endpointId, workerId, Date.now());
+    const job = await this.mustGet(endpointId, jobId);
+    await this.touched(endpointId, workerId, Date.now());
     if (job.status !== "IN_PROGRESS" || job.worker_id !== workerId) return;
-    this.store.appendChunk(jobId, JSON.stringify(output ?? null));
+    await this.store.appendChunk(jobId, JSON.stringify(output ?? null));
     await this.storage.durable();
     this.jobWaiters.notify(jobId);
   }
 
   async ping(endpointId: string, workerId: string, report: PingReport): Promise<void> {
-    this.touched(endpointId, workerId, Date.now(), report.sdkVersion);
+    await this.touched(endpointId, workerId, Date.now(), report.sdkVersion);
     if (report.unhealthy) {
       const { check, reason } = report.unhealthy;
       const why = `worker reported unhealthy${check ? ` (${check})` : ""}${reason ? `: ${reason}` : ""}`;
-      this.workers.markUnhealthy(endpointId, workerId, why);
-      this.releaseJobsOf(endpointId, workerId, why);
+      await this.workers.markUnhealthy(endpointId, workerId, why);
+      await this.releaseJobsOf(endpointId, workerId, why);
     }
     await this.storage.durable();
   }
 
   /** Jobs this worker must stop, waiting up to `waitMs` for one. */
   async takeStops(endpointId: string, workerId: string, waitMs: number, signal?: AbortSignal): Promise<string[]> {
-    this.touched(endpointId, workerId, Date.now());
+    await this.touched(endpointId, workerId, Date.now());
     return this.presence.takeStops(endpointId, workerId, waitMs, signal);
   }
 
@@ -268,12 +279,12 @@ export class JobService {
    * running jobs are stopped on their workers, and every long-poll about it answers now. Runs in the same group
    * transaction as the endpoint's own deletion, so both are on disk together or not at all.
    */
-  removeEndpoint(endpointId: string): void {
-    for (const job of this.store.deleteOfEndpoint(endpointId)) {
+  async removeEndpoint(endpointId: string): Promise<void> {
+    for (const job of await this.store.deleteOfEndpoint(endpointId)) {
       if (job.status === "IN_PROGRESS" && job.worker_id) this.presence.requestStop(endpointId, job.worker_id, job.id);
       this.jobWaiters.notify(job.id);
     }
-    this.workers.removeOfEndpoint(endpointId);
+    await this.workers.removeOfEndpoint(endpointId);
     this.removedEndpoints.add(endpointId);
     this.queueWaiters.notify(endpointId);
   }
@@ -296,10 +307,15 @@ export class JobService {
    * Resolves with the time of the worker's first call at or after `since` (a runtime started or resumed it then).
    * A worker that has called since already resolves at once, with its first call if that was after `since`.
    */
-  firstCallAfter(endpointId: string, workerId: string, since: number): Promise<number> {
-    const row = this.workers.get(endpointId, workerId);
-    if (row && row.last_seen_at >= since) return Promise.resolve(row.first_seen_at >= since ? row.first_seen_at : row.last_seen_at);
-    return this.presence.nextCallAfter(endpointId, workerId, since);
+  async firstCallAfter(endpointId: string, workerId: string, since: number): Promise<number> {
+    // Waiting is set up before the read, so a first call racing the read is not missed.
+    const next = this.presence.nextCallAfter(endpointId, workerId, since);
+    const row = await this.workers.get(endpointId, workerId);
+    if (row && row.last_seen_at >= since) {
+      this.presence.forgetFirstCall(endpointId, workerId);
+      return row.first_seen_at >= since ? row.first_seen_at : row.last_seen_at;
+    }
+    return next;
   }
 
   /** The worker gets no new jobs until released (its long-polls keep waiting); jobs it has are unaffected. */
@@ -312,31 +328,31 @@ export class JobService {
   }
 
   /** A runtime saw the worker die: its jobs go back to the queue now rather than when it would count as lost. */
-  workerGone(endpointId: string, workerId: string, why: string): void {
+  async workerGone(endpointId: string, workerId: string, why: string): Promise<void> {
     this.presence.forget(endpointId, workerId);
-    this.releaseJobsOf(endpointId, workerId, why);
-    this.workers.remove(endpointId, workerId);
+    await this.releaseJobsOf(endpointId, workerId, why);
+    await this.workers.remove(endpointId, workerId);
   }
 
   // ---- what runtimes and monitoring read ----
 
-  counts(endpointId: string): JobCounts {
+  counts(endpointId: string): Promise<JobCounts> {
     return this.store.counts(endpointId);
   }
 
   /** What the autoscaler reads (see JobStore.queueStats). */
-  queueStats(endpointId: string, delayedBefore: number): QueueStats {
+  queueStats(endpointId: string, delayedBefore: number): Promise<QueueStats> {
     return this.store.queueStats(endpointId, delayedBefore);
   }
 
   /** Jobs in progress per worker of an endpoint; a worker without one is absent. */
-  inProgressByWorker(endpointId: string): Map<string, number> {
+  inProgressByWorker(endpointId: string): Promise<Map<string, number>> {
     return this.store.inProgressByWorker(endpointId);
   }
 
   /** An endpoint's latest jobs, newest first. */
-  recentJobs(endpointId: string, limit: number): RecentJob[] {
-    return this.store.recent(endpointId, limit).map((row) => ({
+  async recentJobs(endpointId: string, limit: number): Promise<RecentJob[]> {
+    return (await this.store.recent(endpointId, limit)).map((row) => ({
       id: row.id,
       status: row.status,
       workerId: row.worker_id ?? undefined,
@@ -347,36 +363,36 @@ export class JobService {
   }
 
   /** When each worker of the endpoint last called, by worker id. */
-  lastSeen(endpointId: string): Map<string, number> {
-    return new Map(this.workers.ofEndpoint(endpointId).map((row) => [row.id, row.last_seen_at]));
+  async lastSeen(endpointId: string): Promise<Map<string, number>> {
+    return new Map((await this.workers.ofEndpoint(endpointId)).map((row) => [row.id, row.last_seen_at]));
   }
 
   /** The endpoint's workers that have called (and not since been lost or removed). */
-  callingWorkers(endpointId: string): CallingWorker[] {
-    return this.workers.ofEndpoint(endpointId).map(callingWorker);
+  async callingWorkers(endpointId: string): Promise<CallingWorker[]> {
+    return (await this.workers.ofEndpoint(endpointId)).map(callingWorker);
   }
 
-  callingWorker(endpointId: string, workerId: string): CallingWorker | undefined {
-    const row = this.workers.get(endpointId, workerId);
+  async callingWorker(endpointId: string, workerId: string): Promise<CallingWorker | undefined> {
+    const row = await this.workers.get(endpointId, workerId);
     return row && callingWorker(row);
   }
 
   // ---- the sweeper's side ----
 
   /** Ends overdue jobs, removes expired ones, and gives back the jobs of workers that went silent. */
-  sweep(now = Date.now()): void {
-    for (const job of this.store.overdue(now)) {
-      this.end(job, "TIMED_OUT", `execution timeout of ${job.execution_timeout_ms} ms exceeded`);
+  async sweep(now = Date.now()): Promise<void> {
+    for (const job of await this.store.overdue(now)) {
+      await this.end(job, "TIMED_OUT", `execution timeout of ${job.execution_timeout_ms} ms exceeded`);
     }
-    for (const job of this.store.expired(now)) {
+    for (const job of await this.store.expired(now)) {
       if (job.status === "IN_PROGRESS" && job.worker_id) this.presence.requestStop(job.endpoint_id, job.worker_id, job.id);
-      this.store.delete(job.id);
+      await this.store.delete(job.id);
       this.jobWaiters.notify(job.id);
     }
-    for (const worker of this.workers.silentSince(now - this.config.workerLostAfterMs)) {
+    for (const worker of await this.workers.silentSince(now - this.config.workerLostAfterMs)) {
       const why = `worker ${worker.id} lost: no call for over ${this.config.workerLostAfterMs} ms`;
-      this.releaseJobsOf(worker.endpoint_id, worker.id, why);
-      this.workers.remove(worker.endpoint_id, worker.id);
+      await this.releaseJobsOf(worker.endpoint_id, worker.id, why);
+      await this.workers.remove(worker.endpoint_id, worker.id);
     }
   }
 
@@ -389,15 +405,15 @@ export class JobService {
 
   // ---- internals ----
 
-  private mustGet(endpointId: string, id: string): JobRow {
-    const job = this.store.get(endpointId, id);
+  private async mustGet(endpointId: string, id: string): Promise<JobRow> {
+    const job = await this.store.get(endpointId, id);
     if (!job) throw new NotFoundError("job_not_found", `job ${id} does not exist on endpoint ${endpointId} (or has expired)`);
     return job;
   }
 
   /** Ends a job not yet ended; a running one is also stopped on its worker. */
-  private end(job: JobRow, status: "CANCELLED" | "TIMED_OUT" | "FAILED", error: string | null): JobRow | undefined {
-    const ended = this.store.end(job.id, status, error, Date.now());
+  private async end(job: JobRow, status: "CANCELLED" | "TIMED_OUT" | "FAILED", error: string | null): Promise<JobRow | undefined> {
+    const ended = await this.store.end(job.id, status, error, Date.now());
     if (!ended) return undefined;
     if (job.status === "IN_PROGRESS" && job.worker_id) this.presence.requestStop(job.endpoint_id, job.worker_id, job.id);
     this.ended(ended);
@@ -405,13 +421,13 @@ export class JobService {
   }
 
   /** The worker's jobs go back to the queue, or fail for good once they have used up their attempts. */
-  private releaseJobsOf(endpointId: string, workerId: string, why: string): void {
-    for (const job of this.store.inProgressOf(endpointId, workerId)) {
+  private async releaseJobsOf(endpointId: string, workerId: string, why: string): Promise<void> {
+    for (const job of await this.store.inProgressOf(endpointId, workerId)) {
       if (job.attempts >= this.config.maxAttempts) {
-        const ended = this.store.end(job.id, "FAILED", `${why}; gave up after ${job.attempts} attempts`, Date.now());
+        const ended = await this.store.end(job.id, "FAILED", `${why}; gave up after ${job.attempts} attempts`, Date.now());
         if (ended) this.ended(ended);
       } else {
-        this.store.requeue(job.id);
+        await this.store.requeue(job.id);
         this.runEnded(job, Date.now());
         this.queueWaiters.notify(job.endpoint_id);
         this.jobWaiters.notify(job.id);
@@ -420,13 +436,13 @@ export class JobService {
   }
 
   /** A job-done call: the worker was heard from, and leaves after this job when it says so. */
-  private touchedWithResult(endpointId: string, workerId: string, now: number, body: JobDoneBody): void {
-    this.touched(endpointId, workerId, now);
-    if (body.stopPod === true) this.workers.markLeaving(endpointId, workerId);
+  private async touchedWithResult(endpointId: string, workerId: string, now: number, body: JobDoneBody): Promise<void> {
+    await this.touched(endpointId, workerId, now);
+    if (body.stopPod === true) await this.workers.markLeaving(endpointId, workerId);
   }
 
-  private touched(endpointId: string, workerId: string, now: number, sdkVersion?: string): void {
-    this.workers.touch(endpointId, workerId, now, sdkVersion);
+  private async touched(endpointId: string, workerId: string, now: number, sdkVersion?: string): Promise<void> {
+    await this.workers.touch(endpointId, workerId, now, sdkVersion);
     this.presence.called(endpointId, workerId, now);
   }
 

@@ -31,47 +31,47 @@ export interface JobCounts {
 export type JobSummaryRow = Pick<JobRow, "id" | "status" | "worker_id" | "created_at" | "started_at" | "finished_at">;
 
 export interface JobStore {
-  insert(jobs: NewJob[]): void;
-  get(endpointId: string, id: string): JobRow | undefined;
+  insert(jobs: NewJob[]): Promise<void>;
+  get(endpointId: string, id: string): Promise<JobRow | undefined>;
   /** Hands up to `limit` queued jobs, oldest first, to a worker. */
-  take(endpointId: string, workerId: string, limit: number, now: number): JobRow[];
+  take(endpointId: string, workerId: string, limit: number, now: number): Promise<JobRow[]>;
   /** Ends a job in progress on this worker with its result; undefined when it is not (or no longer) its. */
-  finish(endpointId: string, id: string, workerId: string, status: JobStatus, output: string | null, error: string | null, now: number): JobRow | undefined;
+  finish(endpointId: string, id: string, workerId: string, status: "COMPLETED" | "FAILED", output: string | null, error: string | null, now: number): Promise<JobRow | undefined>;
   /** Records a progress update of a job in progress on this worker; false when it is not (or no longer) its. */
-  progress(endpointId: string, id: string, workerId: string, output: string): boolean;
+  progress(endpointId: string, id: string, workerId: string, output: string): Promise<boolean>;
   /** Ends a job that has not ended yet (cancel, timeout, final failure); undefined when it already had. */
-  end(id: string, status: JobStatus, error: string | null, now: number): JobRow | undefined;
+  end(id: string, status: JobStatus, error: string | null, now: number): Promise<JobRow | undefined>;
   /** Puts a job in progress back in the queue, its attempts kept. */
-  requeue(id: string): JobRow | undefined;
+  requeue(id: string): Promise<JobRow | undefined>;
   /** Queues a FAILED or TIMED_OUT job again; undefined for any other. */
-  retry(endpointId: string, id: string): JobRow | undefined;
+  retry(endpointId: string, id: string): Promise<JobRow | undefined>;
   /** Removes the endpoint's queued jobs; answers how many. */
-  purgeQueue(endpointId: string): number;
+  purgeQueue(endpointId: string): Promise<number>;
   /** Removes every job of an endpoint with its stream; returns what was removed. */
-  deleteOfEndpoint(endpointId: string): Array<Pick<JobRow, "id" | "status" | "worker_id">>;
-  delete(id: string): void;
-  inProgressOf(endpointId: string, workerId: string): JobRow[];
+  deleteOfEndpoint(endpointId: string): Promise<Array<Pick<JobRow, "id" | "status" | "worker_id">>>;
+  delete(id: string): Promise<void>;
+  inProgressOf(endpointId: string, workerId: string): Promise<JobRow[]>;
   /** Jobs in progress past their execution timeout. */
-  overdue(now: number): JobRow[];
+  overdue(now: number): Promise<JobRow[]>;
   /** Jobs past their ttl (not yet ended) or past their retention window (ended). */
-  expired(now: number): JobRow[];
-  counts(endpointId: string): JobCounts;
+  expired(now: number): Promise<JobRow[]>;
+  counts(endpointId: string): Promise<JobCounts>;
   /**
    * What the autoscaler reads: queued jobs that may scale the endpoint up (low-priority ones never do), how many
    * of those were queued before `delayedBefore`, and jobs in progress.
    */
-  queueStats(endpointId: string, delayedBefore: number): QueueStats;
+  queueStats(endpointId: string, delayedBefore: number): Promise<QueueStats>;
   /** An endpoint's latest jobs, newest first, without their input or output. */
-  recent(endpointId: string, limit: number): JobSummaryRow[];
+  recent(endpointId: string, limit: number): Promise<JobSummaryRow[]>;
   /** Jobs in progress per worker of an endpoint. */
-  inProgressByWorker(endpointId: string): Map<string, number>;
-  appendChunk(id: string, output: string): void;
-  hasUnreadChunks(job: JobRow): boolean;
+  inProgressByWorker(endpointId: string): Promise<Map<string, number>>;
+  appendChunk(id: string, output: string): Promise<void>;
+  hasUnreadChunks(job: JobRow): Promise<boolean>;
   /** Stream chunks not yet returned to the client, marked returned. */
-  readChunks(job: JobRow): unknown[];
-  webhooksDue(now: number): JobRow[];
+  readChunks(job: JobRow): Promise<unknown[]>;
+  webhooksDue(now: number): Promise<JobRow[]>;
   /** Records one delivery attempt; `dueAt` null means no more tries. */
-  webhookAttempted(id: string, dueAt: number | null): void;
+  webhookAttempted(id: string, dueAt: number | null): Promise<void>;
 }
 
 /** A worker as its calls to the worker API made it known, as stored. */
@@ -91,16 +91,16 @@ export interface WorkerCallRow {
  */
 export interface WorkerCallStore {
   /** Records that a worker called; cheap enough for every call. */
-  touch(endpointId: string, id: string, now: number, sdkVersion?: string): void;
-  markUnhealthy(endpointId: string, id: string, reason: string): void;
-  markLeaving(endpointId: string, id: string): void;
-  silentSince(cutoff: number): WorkerCallRow[];
-  remove(endpointId: string, id: string): void;
-  removeOfEndpoint(endpointId: string): void;
-  get(endpointId: string, id: string): WorkerCallRow | undefined;
-  ofEndpoint(endpointId: string): WorkerCallRow[];
+  touch(endpointId: string, id: string, now: number, sdkVersion?: string): Promise<void>;
+  markUnhealthy(endpointId: string, id: string, reason: string): Promise<void>;
+  markLeaving(endpointId: string, id: string): Promise<void>;
+  silentSince(cutoff: number): Promise<WorkerCallRow[]>;
+  remove(endpointId: string, id: string): Promise<void>;
+  removeOfEndpoint(endpointId: string): Promise<void>;
+  get(endpointId: string, id: string): Promise<WorkerCallRow | undefined>;
+  ofEndpoint(endpointId: string): Promise<WorkerCallRow[]>;
   /** After a restart nobody could call while the server was down: give every known worker a fresh start. */
-  resetLastSeen(now: number): void;
+  resetLastSeen(now: number): Promise<void>;
 }
 
 /** The job service's storage: its two stores and the group commit they write through. */

@@ -6,6 +6,8 @@ import type { WebhookSender } from "./webhooks";
 /** Runs the periodic work: timeouts, expiries, lost workers, webhook deliveries; one sweep at a time. */
 export class JobSweeper {
   private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(
     private readonly jobs: JobService,
@@ -16,18 +18,26 @@ export class JobSweeper {
 
   start(): void {
     const tick = () => {
-      try {
-        this.jobs.sweep();
-        this.webhooks.deliverDue();
-      } catch (err) {
-        this.log.error({ err }, "sweep failed");
-      }
-      this.timer = setTimeout(tick, this.config.sweepIntervalMs);
+      this.running = this.sweep().finally(() => {
+        if (!this.stopped) this.timer = setTimeout(tick, this.config.sweepIntervalMs);
+      });
     };
     this.timer = setTimeout(tick, this.config.sweepIntervalMs);
   }
 
-  stop(): void {
+  /** No more sweeps; resolves once the one in progress, if any, has finished. */
+  async stop(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      await this.jobs.sweep();
+      await this.webhooks.deliverDue();
+    } catch (err) {
+      this.log.error({ err }, "sweep failed");
+    }
   }
 }

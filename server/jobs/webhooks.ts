@@ -20,8 +20,8 @@ export class WebhookSender {
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  deliverDue(now = Date.now()): void {
-    for (const job of this.store.webhooksDue(now)) {
+  async deliverDue(now = Date.now()): Promise<void> {
+    for (const job of await this.store.webhooksDue(now)) {
       if (this.inFlight.has(job.id) || !job.webhook) continue;
       this.inFlight.add(job.id);
       const url = job.webhook;
@@ -32,13 +32,14 @@ export class WebhookSender {
           (res) => (res.status === 200 ? undefined : `HTTP ${res.status}`),
           (err: Error) => err.message,
         )
-        .then((failure) => {
+        .then(async (failure) => {
           const retry = failure !== undefined && attempt < WEBHOOK_ATTEMPTS;
-          this.store.webhookAttempted(job.id, retry ? Date.now() + this.retryDelayMs : null);
           if (failure) {
             this.log.warn({ jobId: job.id, endpointId: job.endpoint_id, attempt, failure, willRetry: retry }, "webhook delivery failed");
           }
+          await this.store.webhookAttempted(job.id, retry ? Date.now() + this.retryDelayMs : null);
         })
+        .catch((err: Error) => this.log.error({ jobId: job.id, err }, "could not record a webhook delivery attempt"))
         .finally(() => this.inFlight.delete(job.id));
     }
   }

@@ -57,6 +57,11 @@ export class WorkerPresence {
     return new Promise((resolve) => this.firstCallWaiters.set(workerRef(endpointId, workerId), { since, resolve }));
   }
 
+  /** Nobody waits for the worker's next call any more (its first call was found already made). */
+  forgetFirstCall(endpointId: string, workerId: string): void {
+    this.firstCallWaiters.delete(workerRef(endpointId, workerId));
+  }
+
   /** The worker called at `now`: whoever waits for its first call since it started is told. */
   called(endpointId: string, workerId: string, now: number): void {
     const ref = workerRef(endpointId, workerId);

@@ -41,10 +41,10 @@ export class Metrics {
       help: "Jobs waiting (IN_QUEUE) and running (IN_PROGRESS) now, by endpoint and status",
       labelNames: ["endpoint", "status"],
       registers,
-      collect() {
+      async collect() {
         this.reset();
         for (const endpoint of endpoints()) {
-          const counts = sources.jobs.counts(endpoint.id);
+          const counts = await sources.jobs.counts(endpoint.id);
           this.set({ endpoint: endpoint.id, status: "IN_QUEUE" }, counts.inQueue);
           this.set({ endpoint: endpoint.id, status: "IN_PROGRESS" }, counts.inProgress);
         }
@@ -55,9 +55,9 @@ export class Metrics {
       help: "Jobs waiting for a worker, by endpoint",
       labelNames: ["endpoint"],
       registers,
-      collect() {
+      async collect() {
         this.reset();
-        for (const endpoint of endpoints()) this.set({ endpoint: endpoint.id }, sources.jobs.counts(endpoint.id).inQueue);
+        for (const endpoint of endpoints()) this.set({ endpoint: endpoint.id }, (await sources.jobs.counts(endpoint.id)).inQueue);
       },
     });
     this.delay = new Histogram({
@@ -86,12 +86,12 @@ export class Metrics {
       help: "The runtime's workers by endpoint, state and type (Throttled: wanted, with no capacity)",
       labelNames: ["endpoint", "state", "type"],
       registers,
-      collect() {
+      async collect() {
         this.reset();
         const runtime = sources.runtime();
         if (!runtime) return;
         for (const endpoint of endpoints()) {
-          const view = runtime.status(endpoint.id);
+          const view = await runtime.status(endpoint.id);
           for (const state of workerStateSchema.options) {
             for (const type of workerTypeSchema.options) {
               const n = view.workers.filter((w) => w.state === state && w.type === type).length;
@@ -109,12 +109,12 @@ export class Metrics {
       help: "Workers of older revisions still serving or draining, by endpoint: 0 when a rollout is done",
       labelNames: ["endpoint", "state"],
       registers,
-      collect() {
+      async collect() {
         this.reset();
         const runtime = sources.runtime();
         if (!runtime) return;
         for (const endpoint of endpoints()) {
-          const rollout = runtime.status(endpoint.id).rollout;
+          const { rollout } = await runtime.status(endpoint.id);
           this.set({ endpoint: endpoint.id, state: rollout.state }, rollout.outdated);
         }
       },

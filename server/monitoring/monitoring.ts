@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from "fastify";
 import type { JobService } from "../jobs/service";
 import type { WorkerRuntime } from "../runtimes/worker-runtime";
 import type { BerthDatabase } from "../store/database";
@@ -42,29 +43,31 @@ export class Monitoring {
     });
   }
 
-  start(): void {
-    const sample = () => {
+  /** Samples every endpoint's queue now and every queueSampleMs; a failed sample is logged and the next one runs. */
+  start(log: FastifyBaseLogger): void {
+    const sample = async () => {
       const now = Date.now();
       const endpoints = this.parts.resources.listEndpoints();
       for (const endpoint of endpoints) {
-        const counts = this.parts.jobs.counts(endpoint.id);
+        const counts = await this.parts.jobs.counts(endpoint.id);
         this.history.record(endpoint.id, { t: now, queued: counts.inQueue, inProgress: counts.inProgress });
       }
       this.history.retain(new Set(endpoints.map((e) => e.id)));
     };
-    sample();
-    this.timer = setInterval(sample, this.config.queueSampleMs);
+    const sampled = () => void sample().catch((err: Error) => log.error({ err }, "queue sample failed"));
+    sampled();
+    this.timer = setInterval(sampled, this.config.queueSampleMs);
   }
 
   stop(): void {
     clearInterval(this.timer);
   }
 
-  overview(): Overview {
+  overview(): Promise<Overview> {
     return overview(this.sources);
   }
 
-  endpoint(endpointId: string): EndpointOverview | undefined {
+  async endpoint(endpointId: string): Promise<EndpointOverview | undefined> {
     const endpoint = this.parts.resources.getEndpoint(endpointId);
     return endpoint && endpointOverview(this.sources, endpoint);
   }

@@ -40,9 +40,9 @@ export function jobSummary(job: RecentJob): JobSummary {
  * Workers heard from when the control plane runs none itself (`--runtime none`): what the job API knows of them.
  * Their type is flex (nothing keeps them on) and their GPUs are unknown.
  */
-function externalWorkers(sources: OverviewSources, endpoint: EndpointRecord, now: number): EndpointWorkersView["workers"] {
-  const jobs = sources.jobs.inProgressByWorker(endpoint.id);
-  return sources.jobs.callingWorkers(endpoint.id).map((worker) => ({
+async function externalWorkers(sources: OverviewSources, endpoint: EndpointRecord, now: number): Promise<EndpointWorkersView["workers"]> {
+  const jobs = await sources.jobs.inProgressByWorker(endpoint.id);
+  return (await sources.jobs.callingWorkers(endpoint.id)).map((worker) => ({
     id: worker.id,
     type: "flex",
     state: worker.unhealthyReason ? "Unhealthy" : (jobs.get(worker.id) ?? 0) > 0 ? "Running" : "Idle",
@@ -58,10 +58,10 @@ function externalWorkers(sources: OverviewSources, endpoint: EndpointRecord, now
   }));
 }
 
-export function endpointOverview(sources: OverviewSources, endpoint: EndpointRecord, now = Date.now()): EndpointOverview {
+export async function endpointOverview(sources: OverviewSources, endpoint: EndpointRecord, now = Date.now()): Promise<EndpointOverview> {
   const runtime = sources.runtime();
-  const view = runtime?.status(endpoint.id);
-  const recent = sources.jobs.recentJobs(endpoint.id, RECENT_JOBS_READ);
+  const view = await runtime?.status(endpoint.id);
+  const recent = await sources.jobs.recentJobs(endpoint.id, RECENT_JOBS_READ);
   const byWorker = new Map<string, RecentJob[]>();
   for (const job of recent) {
     if (!job.workerId) continue;
@@ -69,7 +69,7 @@ export function endpointOverview(sources: OverviewSources, endpoint: EndpointRec
     if (list.length < RECENT_JOBS_PER_WORKER) list.push(job);
     byWorker.set(job.workerId, list);
   }
-  const workers = (view?.workers ?? externalWorkers(sources, endpoint, now)).map(
+  const workers = (view?.workers ?? (await externalWorkers(sources, endpoint, now))).map(
     (w): WorkerDetail => ({
       ...w,
       uptimeSeconds: w.startedAt === undefined ? undefined : Math.max(0, Math.round((now - Date.parse(w.startedAt)) / 1000)),
@@ -78,7 +78,7 @@ export function endpointOverview(sources: OverviewSources, endpoint: EndpointRec
       recentJobs: (byWorker.get(w.id) ?? []).map(jobSummary),
     }),
   );
-  const counts = sources.jobs.counts(endpoint.id);
+  const counts = await sources.jobs.counts(endpoint.id);
   return {
     id: endpoint.id,
     name: endpoint.spec.name,
@@ -93,12 +93,12 @@ export function endpointOverview(sources: OverviewSources, endpoint: EndpointRec
   };
 }
 
-export function overview(sources: OverviewSources, now = Date.now()): Overview {
+export async function overview(sources: OverviewSources, now = Date.now()): Promise<Overview> {
   const endpoints = sources.resources.listEndpoints();
   const runtime = endpoints.length > 0 ? sources.runtime()?.describe() : undefined;
   return {
     generatedAt: new Date(now).toISOString(),
     runtime: runtime ?? null,
-    endpoints: endpoints.map((endpoint) => endpointOverview(sources, endpoint, now)),
+    endpoints: await Promise.all(endpoints.map((endpoint) => endpointOverview(sources, endpoint, now))),
   };
 }

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { JobService } from "../jobs/service";
+import type { EndpointJobHealth, JobService } from "../jobs/service";
 import type { endpointWorkersViewSchema, resourceUseSchema } from "../resources/schemas";
 import type { WorkerState, WorkerType } from "../policy/worker-model";
 import type { WorkerActivity } from "../policy/worker-state";
@@ -13,7 +13,7 @@ export type RuntimeDescription = NonNullable<EndpointWorkersView["runtime"]>;
 /** How a rolling update of one endpoint stands; what the provider waits on and reports. */
 export type RolloutStatus = EndpointWorkersView["rollout"];
 
-export type EndpointHealth = ReturnType<JobService["health"]> & { gpus: string };
+export type EndpointHealth = EndpointJobHealth & { gpus: string };
 
 /** A worker's latest measured CPU, memory and GPU use. */
 export type ResourceUse = z.output<typeof resourceUseSchema>;
@@ -42,8 +42,8 @@ export interface ResourceSampler {
  */
 export interface WorkerRuntime {
   describe(): RuntimeDescription;
-  status(endpointId: string): EndpointWorkersView;
-  health(endpointId: string): EndpointHealth;
+  status(endpointId: string): Promise<EndpointWorkersView>;
+  health(endpointId: string): Promise<EndpointHealth>;
   /** The worker's latest sampled resource use; a note says why a figure is missing. */
   resourceUse(workerId: string): ResourceUse;
   /** What a worker is now, as usage is priced: its type and GPUs; undefined for a worker this runtime does not run. */
@@ -57,8 +57,8 @@ export interface WorkerRuntime {
  * /health with a runtime: the job service's counts for workers it hears from that the runtime does not manage,
  * plus the runtime's workers by state and its throttled count, and the GPU inventory it sees.
  */
-export function runtimeHealth(jobs: JobService, view: EndpointWorkersView): EndpointHealth {
-  const health = jobs.health(view.endpointId, new Set(view.workers.map((w) => w.id)));
+export async function runtimeHealth(jobs: JobService, view: EndpointWorkersView): Promise<EndpointHealth> {
+  const health = await jobs.health(view.endpointId, new Set(view.workers.map((w) => w.id)));
   const count = (...states: WorkerState[]) => view.workers.filter((w) => states.includes(w.state)).length;
   const idle = count("Idle");
   health.workers.idle += idle;
@@ -78,9 +78,8 @@ export interface EndpointActivity {
   of(workerId: string): WorkerActivity;
 }
 
-export function endpointActivity(jobs: JobService, endpointId: string, currentRevision: number): EndpointActivity {
-  const running = jobs.inProgressByWorker(endpointId);
-  const seen = jobs.lastSeen(endpointId);
+export async function endpointActivity(jobs: JobService, endpointId: string, currentRevision: number): Promise<EndpointActivity> {
+  const [running, seen] = await Promise.all([jobs.inProgressByWorker(endpointId), jobs.lastSeen(endpointId)]);
   return { jobs: running, of: (workerId) => ({ currentRevision, lastSeenAt: seen.get(workerId), jobs: running.get(workerId) ?? 0 }) };
 }
 

@@ -65,25 +65,25 @@ export class SqliteJobStore implements JobStore {
     };
   }
 
-  insert(jobs: NewJob[]): void {
+  async insert(jobs: NewJob[]): Promise<void> {
     this.database.write(() => {
       for (const job of jobs) this.s.insert!.run({ ...job, lowPriority: job.lowPriority ? 1 : 0 });
     });
   }
 
-  get(endpointId: string, id: string): JobRow | undefined {
+  async get(endpointId: string, id: string): Promise<JobRow | undefined> {
     return this.s.get!.get(id, endpointId) as JobRow | undefined;
   }
 
   /** Hands up to `limit` queued jobs, oldest first, to a worker. */
-  take(endpointId: string, workerId: string, limit: number, now: number): JobRow[] {
+  async take(endpointId: string, workerId: string, limit: number, now: number): Promise<JobRow[]> {
     const taken = this.database.write(() => this.takeStatement(limit).all({ endpointId, workerId, now }) as JobRow[]);
     // RETURNING gives rows in no promised order; workers get them oldest first.
     return taken.sort((a, b) => a.created_at - b.created_at || a.id.localeCompare(b.id));
   }
 
   /** Records a worker's final answer; undefined when the job is no longer that worker's to finish. */
-  finish(
+  async finish(
     endpointId: string,
     id: string,
     workerId: string,
@@ -91,54 +91,54 @@ export class SqliteJobStore implements JobStore {
     output: string | null,
     error: string | null,
     now: number,
-  ): JobRow | undefined {
+  ): Promise<JobRow | undefined> {
     return this.database.write(() => this.s.finish!.get({ endpointId, id, workerId, status, output, error, now }) as JobRow | undefined);
   }
 
-  progress(endpointId: string, id: string, workerId: string, output: string): boolean {
+  async progress(endpointId: string, id: string, workerId: string, output: string): Promise<boolean> {
     return this.database.write(() => this.s.progress!.run({ endpointId, id, workerId, output }).changes > 0);
   }
 
   /** Ends a job that has not ended yet (cancel, timeout, final failure); undefined when it already had. */
-  end(id: string, status: JobStatus, error: string | null, now: number): JobRow | undefined {
+  async end(id: string, status: JobStatus, error: string | null, now: number): Promise<JobRow | undefined> {
     return this.database.write(() => this.s.end!.get({ id, status, error, now }) as JobRow | undefined);
   }
 
-  requeue(id: string): JobRow | undefined {
+  async requeue(id: string): Promise<JobRow | undefined> {
     return this.database.write(() => this.s.requeue!.get({ id }) as JobRow | undefined);
   }
 
-  retry(endpointId: string, id: string): JobRow | undefined {
+  async retry(endpointId: string, id: string): Promise<JobRow | undefined> {
     return this.database.write(() => this.s.retry!.get({ id, endpointId }) as JobRow | undefined);
   }
 
-  purgeQueue(endpointId: string): number {
+  async purgeQueue(endpointId: string): Promise<number> {
     return this.database.write(() => this.s.purge!.run(endpointId).changes);
   }
 
   /** Removes every job of an endpoint (its stream chunks cascade); returns what was removed. */
-  deleteOfEndpoint(endpointId: string): Array<Pick<JobRow, "id" | "status" | "worker_id">> {
+  async deleteOfEndpoint(endpointId: string): Promise<Array<Pick<JobRow, "id" | "status" | "worker_id">>> {
     return this.database.write(() => this.s.deleteOfEndpoint!.all(endpointId) as Array<Pick<JobRow, "id" | "status" | "worker_id">>);
   }
 
-  delete(id: string): void {
+  async delete(id: string): Promise<void> {
     this.database.write(() => this.s.delete!.run(id));
   }
 
-  inProgressOf(endpointId: string, workerId: string): JobRow[] {
+  async inProgressOf(endpointId: string, workerId: string): Promise<JobRow[]> {
     return this.s.inProgressOf!.all(workerId, endpointId) as JobRow[];
   }
 
-  overdue(now: number): JobRow[] {
+  async overdue(now: number): Promise<JobRow[]> {
     return this.s.overdue!.all(now) as JobRow[];
   }
 
   /** Jobs past their ttl (not yet ended) or past their retention window (ended). */
-  expired(now: number): JobRow[] {
+  async expired(now: number): Promise<JobRow[]> {
     return this.s.expired!.all({ now }) as JobRow[];
   }
 
-  counts(endpointId: string): JobCounts {
+  async counts(endpointId: string): Promise<JobCounts> {
     const byStatus = new Map(
       (this.s.countsByStatus!.all(endpointId) as Array<{ status: JobStatus; n: number }>).map((r) => [r.status, r.n]),
     );
@@ -155,43 +155,43 @@ export class SqliteJobStore implements JobStore {
    * What the autoscaler reads: queued jobs that may scale the endpoint up (low-priority ones never do), how many
    * of those were queued before `delayedBefore`, and jobs in progress.
    */
-  queueStats(endpointId: string, delayedBefore: number): QueueStats {
+  async queueStats(endpointId: string, delayedBefore: number): Promise<QueueStats> {
     const row = this.s.queueStats!.get({ endpointId, delayedBefore }) as Record<keyof QueueStats, number | null>;
     return { queued: row.queued ?? 0, delayed: row.delayed ?? 0, inProgress: row.inProgress ?? 0 };
   }
 
   /** An endpoint's latest jobs, newest first, without their input or output: what the workers view lists. */
-  recent(endpointId: string, limit: number): JobSummaryRow[] {
+  async recent(endpointId: string, limit: number): Promise<JobSummaryRow[]> {
     return this.s.recent!.all(endpointId, limit) as JobSummaryRow[];
   }
 
   /** Jobs in progress per worker of an endpoint. */
-  inProgressByWorker(endpointId: string): Map<string, number> {
+  async inProgressByWorker(endpointId: string): Promise<Map<string, number>> {
     const rows = this.s.inProgressByWorker!.all(endpointId) as Array<{ workerId: string; n: number }>;
     return new Map(rows.map((r) => [r.workerId, r.n]));
   }
 
-  appendChunk(id: string, output: string): void {
+  async appendChunk(id: string, output: string): Promise<void> {
     this.database.write(() => this.s.appendChunk!.run({ id, output }));
   }
 
-  hasUnreadChunks(job: JobRow): boolean {
+  async hasUnreadChunks(job: JobRow): Promise<boolean> {
     return this.s.hasUnread!.get(job.id, job.stream_read) !== undefined;
   }
 
   /** Stream chunks not yet returned to the client, marked returned. */
-  readChunks(job: JobRow): unknown[] {
+  async readChunks(job: JobRow): Promise<unknown[]> {
     const rows = this.s.unreadChunks!.all(job.id, job.stream_read) as Array<{ seq: number; output: string }>;
     if (rows.length > 0) this.database.write(() => this.s.markRead!.run(rows[rows.length - 1]!.seq, job.id));
     return rows.map((r) => JSON.parse(r.output));
   }
 
-  webhooksDue(now: number): JobRow[] {
+  async webhooksDue(now: number): Promise<JobRow[]> {
     return this.s.webhooksDue!.all(now) as JobRow[];
   }
 
   /** Records one delivery attempt; `dueAt` null means no more tries. */
-  webhookAttempted(id: string, dueAt: number | null): void {
+  async webhookAttempted(id: string, dueAt: number | null): Promise<void> {
     this.database.write(() => this.s.webhookAttempted!.run({ id, dueAt }));
   }
 

@@ -24,40 +24,40 @@ export class SqliteWorkerCallStore implements WorkerCallStore {
   }
 
   /** Records that a worker called; cheap enough for every call (an upsert inside the group transaction). */
-  touch(endpointId: string, id: string, now: number, sdkVersion?: string): void {
+  async touch(endpointId: string, id: string, now: number, sdkVersion?: string): Promise<void> {
     this.database.write(() => this.s.touch!.run({ id, endpointId, now, sdkVersion: sdkVersion ?? null }));
   }
 
-  markUnhealthy(endpointId: string, id: string, reason: string): void {
+  async markUnhealthy(endpointId: string, id: string, reason: string): Promise<void> {
     this.database.write(() => this.s.unhealthy!.run(reason, endpointId, id));
   }
 
-  markLeaving(endpointId: string, id: string): void {
+  async markLeaving(endpointId: string, id: string): Promise<void> {
     this.database.write(() => this.s.leaving!.run(endpointId, id));
   }
 
-  silentSince(cutoff: number): WorkerCallRow[] {
+  async silentSince(cutoff: number): Promise<WorkerCallRow[]> {
     return this.s.silentSince!.all(cutoff) as WorkerCallRow[];
   }
 
-  remove(endpointId: string, id: string): void {
+  async remove(endpointId: string, id: string): Promise<void> {
     this.database.write(() => this.s.remove!.run(endpointId, id));
   }
 
-  removeOfEndpoint(endpointId: string): void {
+  async removeOfEndpoint(endpointId: string): Promise<void> {
     this.database.write(() => this.s.removeOfEndpoint!.run(endpointId));
   }
 
-  get(endpointId: string, id: string): WorkerCallRow | undefined {
+  async get(endpointId: string, id: string): Promise<WorkerCallRow | undefined> {
     return this.s.get!.get(endpointId, id) as WorkerCallRow | undefined;
   }
 
-  ofEndpoint(endpointId: string): WorkerCallRow[] {
+  async ofEndpoint(endpointId: string): Promise<WorkerCallRow[]> {
     return this.s.ofEndpoint!.all(endpointId) as WorkerCallRow[];
   }
 
   /** After a restart nobody could call while the server was down: give every known worker a fresh start. */
-  resetLastSeen(now: number): void {
+  async resetLastSeen(now: number): Promise<void> {
     this.database.write(() => this.s.graceAll!.run(now));
   }
 }

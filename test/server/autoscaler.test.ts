@@ -138,7 +138,7 @@ describe("workerState", () => {
   });
 });
 
-test("queue statistics leave low-priority jobs out and count the delayed ones (real SQLite)", () => {
+test("queue statistics leave low-priority jobs out and count the delayed ones (real SQLite)", async () => {
   const store = new SqliteJobStore(new BerthDatabase(":memory:"));
   const job = (id: string, createdAt: number, lowPriority = false) => ({
     id,
@@ -151,8 +151,8 @@ test("queue statistics leave low-priority jobs out and count the delayed ones (r
     retentionMs: 60_000,
     createdAt,
   });
-  store.insert([job("old", 1_000), job("new", 9_000), job("old-low", 1_000, true), job("running", 500)]);
-  store.take("e", "w1", 1, 9_500);
-  assert.deepEqual(store.queueStats("e", 5_000), { queued: 2, delayed: 1, inProgress: 1 });
-  assert.deepEqual(store.queueStats("other", 5_000), { queued: 0, delayed: 0, inProgress: 0 });
+  await store.insert([job("old", 1_000), job("new", 9_000), job("old-low", 1_000, true), job("running", 500)]);
+  await store.take("e", "w1", 1, 9_500);
+  assert.deepEqual(await store.queueStats("e", 5_000), { queued: 2, delayed: 1, inProgress: 1 });
+  assert.deepEqual(await store.queueStats("other", 5_000), { queued: 0, delayed: 0, inProgress: 0 });
 });

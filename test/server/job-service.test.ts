@@ -54,13 +54,13 @@ interface Fixture {
 }
 
 /** A fresh database file and JobService for one test, removed after it; Date.now is the fixture's clock. */
-function fixture(t: TestContext, config: Partial<Config> = {}): Fixture {
+async function fixture(t: TestContext, config: Partial<Config> = {}): Promise<Fixture> {
   let clock = T0;
   t.mock.method(Date, "now", () => clock);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "berth-job-service-"));
   const file = path.join(dir, "berth.db");
   const database = new BerthDatabase(file);
-  const jobs = new JobService(sqliteJobStorage(database), { ...CONFIG, ...config });
+  const jobs = await JobService.open(sqliteJobStorage(database), { ...CONFIG, ...config });
   t.after(() => {
     jobs.close();
     database.close();
@@ -158,7 +158,7 @@ function settledValue<T>(promise: Promise<T>): { value?: T; settled: boolean } {
 
 describe("JobService.submit", () => {
   test("a run job is stored queued with the queue's defaults and the run retention", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const others = await background(f);
     const before = f.snapshot();
     f.at(T0 + 1_000);
@@ -191,15 +191,15 @@ describe("JobService.submit", () => {
     assert.equal(DEFAULT_EXECUTION_TIMEOUT_MS, 600_000);
     assert.equal(DEFAULT_TTL_MS, 86_400_000);
     f.advance(250);
-    assert.deepEqual(f.jobs.status("ep-a", job.id), { id: job.id, status: "IN_QUEUE", delayTime: 250, executionTime: 0 });
-    assert.throws(() => f.jobs.status("ep-b", job.id), domainError(NotFoundError, "job_not_found"));
+    assert.deepEqual((await f.jobs.status("ep-a", job.id)), { id: job.id, status: "IN_QUEUE", delayTime: 250, executionTime: 0 });
+    await assert.rejects(f.jobs.status("ep-b", job.id), domainError(NotFoundError, "job_not_found"));
     assertOthersUnchanged(f, before, [job.id]);
     assertWorkersUnchanged(f, before);
     assert.equal(f.row(others.bQueued)!.status, "IN_QUEUE");
   });
 
   test("runsync and runsyncWithWait ids start with sync- and keep their own retention", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const before = f.snapshot();
     const run = await f.queued("ep-a", {}, "run");
@@ -219,7 +219,7 @@ describe("JobService.submit", () => {
   });
 
   test("a client's webhook, lowPriority, executionTimeoutMs and ttlMs are stored as given", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const before = f.snapshot();
     const id = await f.queued("ep-a", {
@@ -256,7 +256,7 @@ describe("JobService.submit", () => {
   });
 
   test("resolves only once the job is committed: another connection sees it then, not before", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const reader = new Database(f.file, { readonly: true });
     t.after(() => reader.close());
     const count = () => (reader.prepare("SELECT COUNT(*) AS n FROM jobs").get() as { n: number }).n;
@@ -276,7 +276,7 @@ describe("JobService.submit", () => {
 
 describe("JobService.take", () => {
   test("hands out the endpoint's oldest queued jobs first, up to the limit, and marks them the worker's", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const others = await background(f);
     const j1 = await f.queued("ep-a");
     const j2 = await f.queued("ep-a");
@@ -299,9 +299,9 @@ describe("JobService.take", () => {
     }
     assertOthersUnchanged(f, before, [j1, j2]);
     assert.equal(f.row(others.bQueued)!.status, "IN_QUEUE", "another endpoint's queue is not touched");
-    assert.deepEqual(f.jobs.inProgressByWorker("ep-a"), new Map([["w2", 1], ["w1", 2]]));
-    assert.deepEqual(f.jobs.inProgressByWorker("ep-b"), new Map([["w1", 1]]));
-    assert.equal(f.jobs.callingWorker("ep-a", "w1")!.lastSeenAt, takenAt);
+    assert.deepEqual((await f.jobs.inProgressByWorker("ep-a")), new Map([["w2", 1], ["w1", 2]]));
+    assert.deepEqual((await f.jobs.inProgressByWorker("ep-b")), new Map([["w1", 1]]));
+    assert.equal((await f.jobs.callingWorker("ep-a", "w1"))!.lastSeenAt, takenAt);
 
     const rest = await f.jobs.take("ep-a", "w1", 5, 0);
     assert.deepEqual(
@@ -313,7 +313,7 @@ describe("JobService.take", () => {
   });
 
   test("a waiting take is handed a job submitted while it waits", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const others = await background(f);
     const waiting = f.jobs.take("ep-a", "w1", 1, 10_000);
     const other = f.jobs.take("ep-c", "w9", 1, 50);
@@ -327,22 +327,22 @@ describe("JobService.take", () => {
   });
 
   test("every hand-out counts an attempt; a job given back keeps its attempts", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const id = await f.running("ep-a", "w1");
     assert.equal(f.row(id)!.attempts, 1);
-    assert.equal(f.jobs.counts("ep-a").retried, 0);
-    f.jobs.workerGone("ep-a", "w1", "container exited");
+    assert.equal((await f.jobs.counts("ep-a")).retried, 0);
+    await f.jobs.workerGone("ep-a", "w1", "container exited");
     assert.deepEqual([f.row(id)!.status, f.row(id)!.attempts, f.row(id)!.worker_id], ["IN_QUEUE", 1, null]);
     const again = await f.jobs.take("ep-a", "w3", 1, 0);
     assert.deepEqual(
       again.map((j) => [j.id, j.attempts, j.worker_id]),
       [[id, 2, "w3"]],
     );
-    assert.equal(f.jobs.counts("ep-a").retried, 1, "a job on its second attempt counts as retried");
+    assert.equal((await f.jobs.counts("ep-a")).retried, 1, "a job on its second attempt counts as retried");
   });
 
   test("a held worker gets nothing until released; the same worker id on another endpoint is not held", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const others = await background(f);
     f.jobs.hold("ep-a", "w1");
     const id = await f.queued("ep-a");
@@ -364,7 +364,7 @@ describe("JobService.take", () => {
   });
 
   test("a take whose client went away after the jobs were taken puts them back", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const j1 = await f.queued("ep-a");
     const j2 = await f.queued("ep-a");
@@ -373,7 +373,11 @@ describe("JobService.take", () => {
     const runs: JobRun[] = [];
     f.jobs.onRunEnded((run) => runs.push(run));
     const taking = f.jobs.take("ep-a", "w1", 5, 10_000, gone.signal);
-    // take() marks the jobs the worker's at once, then waits for the commit; the client leaves in between.
+    // take() marks the jobs the worker's, then waits for the commit (an fsync); the client leaves in between.
+    for (let turn = 0; f.row(j1)!.status !== "IN_PROGRESS"; turn++) {
+      assert.ok(turn < 100, "take() marked the jobs before its commit");
+      await Promise.resolve();
+    }
     assert.deepEqual([f.row(j1)!.status, f.row(j2)!.status], ["IN_PROGRESS", "IN_PROGRESS"]);
     gone.abort();
     assert.deepEqual(await taking, []);
@@ -393,7 +397,7 @@ describe("JobService.take", () => {
 
 describe("JobService.done", () => {
   test("a final output completes the job", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const id = await f.running("ep-a", "w1");
     const before = f.snapshot();
@@ -405,7 +409,7 @@ describe("JobService.done", () => {
       { ...f.row(id) },
       { ...was, status: "COMPLETED", output: '{"text":"ok"}', error: null, finished_at: finishedAt, webhook_due_at: null },
     );
-    assert.deepEqual(f.jobs.status("ep-a", id), {
+    assert.deepEqual((await f.jobs.status("ep-a", id)), {
       id,
       status: "COMPLETED",
       delayTime: startedAt - was.created_at,
@@ -414,12 +418,12 @@ describe("JobService.done", () => {
       output: { text: "ok" },
     });
     assertOthersUnchanged(f, before, [id]);
-    assert.equal(f.jobs.callingWorker("ep-a", "w1")!.lastSeenAt, finishedAt);
-    assert.equal(f.jobs.callingWorker("ep-b", "w1")!.lastSeenAt, before.workers.find((w) => w.endpoint_id === "ep-b")!.last_seen_at);
+    assert.equal((await f.jobs.callingWorker("ep-a", "w1"))!.lastSeenAt, finishedAt);
+    assert.equal((await f.jobs.callingWorker("ep-b", "w1"))!.lastSeenAt, before.workers.find((w) => w.endpoint_id === "ep-b")!.last_seen_at);
   });
 
   test("a job with a webhook is due for delivery when it ends; one without is not", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const hooked = await f.running("ep-a", "w1", { webhook: "http://hooks.test/x" });
     const plain = await f.running("ep-a", "w1");
     const at = f.advance(10);
@@ -430,7 +434,7 @@ describe("JobService.done", () => {
   });
 
   test("an error fails the job: a string as given, an object as JSON, output kept alongside", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const s = await f.running("ep-a", "w1");
     const o = await f.running("ep-a", "w1");
@@ -444,12 +448,12 @@ describe("JobService.done", () => {
       { ...f.row(o) },
       { ...was(o), status: "FAILED", error: '{"message":"bad","code":7}', output: '{"partial":true}', finished_at: at },
     );
-    assert.equal(f.jobs.status("ep-a", s).error, "CUDA out of memory");
+    assert.equal((await f.jobs.status("ep-a", s)).error, "CUDA out of memory");
     assertOthersUnchanged(f, before, [s, o]);
   });
 
   test("an empty or null error is no error: the job completes", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const a = await f.running("ep-a", "w1");
     const b = await f.running("ep-a", "w1");
     await f.jobs.done("ep-a", "w1", a, { error: "", output: "x" });
@@ -459,7 +463,7 @@ describe("JobService.done", () => {
   });
 
   test("an IN_PROGRESS update records progress and keeps the job running", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const id = await f.running("ep-a", "w1");
     const before = f.snapshot();
@@ -468,8 +472,8 @@ describe("JobService.done", () => {
     await f.jobs.done("ep-a", "w1", id, { status: "IN_PROGRESS", output: { pct: 50 } });
     const was = before.jobs.find((r) => r.id === id)!;
     assert.deepEqual({ ...f.row(id) }, { ...was, output: '{"pct":50}' });
-    assert.equal(f.jobs.status("ep-a", id).status, "IN_PROGRESS");
-    assert.deepEqual(f.jobs.status("ep-a", id).output, { pct: 50 });
+    assert.equal((await f.jobs.status("ep-a", id)).status, "IN_PROGRESS");
+    assert.deepEqual((await f.jobs.status("ep-a", id)).output, { pct: 50 });
     await f.jobs.done("ep-a", "w1", id, { status: "IN_PROGRESS" });
     assert.deepEqual({ ...f.row(id) }, { ...was, output: "null" });
     assertOthersUnchanged(f, before, [id]);
@@ -479,7 +483,7 @@ describe("JobService.done", () => {
   });
 
   test("a repeated or late answer changes nothing once the job has ended", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const done = await f.completed("ep-a", "w1", { first: true });
     const cancelled = await f.running("ep-a", "w1");
@@ -498,11 +502,11 @@ describe("JobService.done", () => {
     assertOthersUnchanged(f, before, []);
     assert.deepEqual([...ended], []);
     assert.deepEqual([...runs], []);
-    assert.deepEqual(f.jobs.status("ep-a", done).output, { first: true });
+    assert.deepEqual((await f.jobs.status("ep-a", done)).output, { first: true });
   });
 
   test("an answer for another worker's job changes nothing", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const others = await background(f);
     const before = f.snapshot();
     await f.jobs.done("ep-a", "w1", others.aRunning, { output: "not mine" });
@@ -516,7 +520,7 @@ describe("JobService.done", () => {
   });
 
   test("a job of another endpoint is not found, and nothing changes, not even the worker's last call", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const others = await background(f);
     await f.running("ep-a", "w1");
     const before = f.snapshot();
@@ -530,26 +534,26 @@ describe("JobService.done", () => {
   });
 
   test("stopPod marks the worker leaving after this job; it no longer counts among the endpoint's workers", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const id = await f.running("ep-a", "w1");
-    assert.equal(f.jobs.callingWorker("ep-a", "w1")!.leaving, false);
-    assert.equal(f.jobs.health("ep-a").workers.running, 2);
+    assert.equal((await f.jobs.callingWorker("ep-a", "w1"))!.leaving, false);
+    assert.equal((await f.jobs.health("ep-a")).workers.running, 2);
     await f.jobs.done("ep-a", "w1", id, { output: 1, stopPod: true });
-    assert.equal(f.jobs.callingWorker("ep-a", "w1")!.leaving, true);
-    assert.equal(f.jobs.callingWorker("ep-a", "w2")!.leaving, false);
-    assert.equal(f.jobs.callingWorker("ep-b", "w1")!.leaving, false);
-    assert.deepEqual(f.jobs.health("ep-a").workers, { idle: 0, running: 1, initializing: 0, ready: 0, throttled: 0, unhealthy: 0 });
+    assert.equal((await f.jobs.callingWorker("ep-a", "w1"))!.leaving, true);
+    assert.equal((await f.jobs.callingWorker("ep-a", "w2"))!.leaving, false);
+    assert.equal((await f.jobs.callingWorker("ep-b", "w1"))!.leaving, false);
+    assert.deepEqual((await f.jobs.health("ep-a")).workers, { idle: 0, running: 1, initializing: 0, ready: 0, throttled: 0, unhealthy: 0 });
     // stopPod must be exactly true.
     const other = await f.running("ep-a", "w2");
     await f.jobs.done("ep-a", "w2", other, { output: 1, stopPod: "true" });
-    assert.equal(f.jobs.callingWorker("ep-a", "w2")!.leaving, false);
+    assert.equal((await f.jobs.callingWorker("ep-a", "w2"))!.leaving, false);
   });
 });
 
 describe("JobService.cancel", () => {
   test("a queued job is cancelled and never handed out", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const id = await f.queued("ep-a");
     const before = f.snapshot();
@@ -571,7 +575,7 @@ describe("JobService.cancel", () => {
   });
 
   test("a running job is cancelled and its worker is told to stop it, once", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const id = await f.running("ep-a", "w1");
     const before = f.snapshot();
@@ -591,7 +595,7 @@ describe("JobService.cancel", () => {
   });
 
   test("an ended job keeps its status; a job of another endpoint is not found", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const others = await background(f);
     const before = f.snapshot();
     assert.deepEqual(await f.jobs.cancel("ep-a", others.aDone), { id: others.aDone, status: "COMPLETED" });
@@ -605,11 +609,11 @@ describe("JobService.cancel", () => {
 
 describe("JobService.retry", () => {
   test("a FAILED or TIMED_OUT job is queued again, its retries counted and its last run cleared", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const failed = await f.failed("ep-a", "w1", "oops");
     const slow = await f.running("ep-a", "w1", { executionTimeoutMs: 1_000, webhook: "http://hooks.test/t" });
-    f.jobs.sweep(f.row(slow)!.started_at! + 1_000);
+    await f.jobs.sweep(f.row(slow)!.started_at! + 1_000);
     assert.equal(f.row(slow)!.status, "TIMED_OUT");
     f.jobs.onQueued(() => assert.fail("a retry is not a new submission"));
     const before = f.snapshot();
@@ -631,8 +635,8 @@ describe("JobService.retry", () => {
       assert.deepEqual({ ...f.row(id) }, { ...before.jobs.find((r) => r.id === id)!, ...cleared });
     }
     assertOthersUnchanged(f, before, [failed, slow]);
-    assert.equal(f.jobs.status("ep-a", failed).retries, 1);
-    assert.equal(f.jobs.counts("ep-a").retried, 2);
+    assert.equal((await f.jobs.status("ep-a", failed)).retries, 1);
+    assert.equal((await f.jobs.counts("ep-a")).retried, 2);
 
     // Taken, failed and retried again: retries 2.
     const taken = await f.jobs.take("ep-a", "w1", 1, 0);
@@ -646,7 +650,7 @@ describe("JobService.retry", () => {
   });
 
   test("a job that has not failed cannot be retried, and one of another endpoint is not found", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const others = await background(f);
     const queued = await f.queued("ep-a");
     const cancelled = await f.queued("ep-a");
@@ -662,7 +666,7 @@ describe("JobService.retry", () => {
 
 describe("JobService.purgeQueue", () => {
   test("removes only the endpoint's queued jobs and says how many", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const q1 = await f.queued("ep-a");
     const q2 = await f.queued("ep-a", { lowPriority: true });
@@ -680,7 +684,7 @@ describe("JobService.purgeQueue", () => {
 
 describe("JobService.sweep", () => {
   test("a running job past its execution timeout is TIMED_OUT and stopped on its worker; others run on", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const slow = await f.running("ep-a", "w1", { executionTimeoutMs: 5_000 });
     const queued = await f.queued("ep-a", { executionTimeoutMs: 1 });
@@ -690,12 +694,12 @@ describe("JobService.sweep", () => {
     const startedAt = f.row(slow)!.started_at!;
 
     f.at(startedAt + 4_999);
-    f.jobs.sweep(startedAt + 4_999);
+    await f.jobs.sweep(startedAt + 4_999);
     assertOthersUnchanged(f, before, []);
     assert.deepEqual([...ended], []);
 
     f.at(startedAt + 5_000);
-    f.jobs.sweep(startedAt + 5_000);
+    await f.jobs.sweep(startedAt + 5_000);
     const was = before.jobs.find((r) => r.id === slow)!;
     assert.deepEqual(
       { ...f.row(slow) },
@@ -710,12 +714,12 @@ describe("JobService.sweep", () => {
       ended.map((j) => j.id),
       [slow],
     );
-    f.jobs.sweep(startedAt + 6_000);
+    await f.jobs.sweep(startedAt + 6_000);
     assert.equal(ended.length, 1, "ended once");
   });
 
   test("a job past its ttl is removed, queued or running (its worker told to stop); one within it stays", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const others = await background(f);
     const running = await f.running("ep-a", "w1", { ttlMs: 10_000 });
     const queued = await f.queued("ep-a", { ttlMs: 10_000 });
@@ -725,16 +729,16 @@ describe("JobService.sweep", () => {
     const q = f.row(queued)!.created_at;
     assert.ok(r < q);
 
-    f.jobs.sweep(r + 9_999);
+    await f.jobs.sweep(r + 9_999);
     assertOthersUnchanged(f, before, []);
-    f.jobs.sweep(r + 10_000);
+    await f.jobs.sweep(r + 10_000);
     assert.equal(f.row(running), undefined);
     assert.equal(f.row(queued)!.status, "IN_QUEUE", "its ttl runs from its own creation");
     assert.deepEqual(await f.stops("ep-a", "w1"), [running]);
-    f.jobs.sweep(q + 10_000);
+    await f.jobs.sweep(q + 10_000);
     assert.equal(f.row(queued), undefined);
-    assert.throws(() => f.jobs.status("ep-a", queued), domainError(NotFoundError, "job_not_found"));
-    assert.throws(() => f.jobs.status("ep-a", running), domainError(NotFoundError, "job_not_found"));
+    await assert.rejects(f.jobs.status("ep-a", queued), domainError(NotFoundError, "job_not_found"));
+    await assert.rejects(f.jobs.status("ep-a", running), domainError(NotFoundError, "job_not_found"));
     assert.deepEqual(await f.stops("ep-a", "w1"), [], "told once");
     assert.deepEqual(await f.stops("ep-a", "w2"), []);
     assert.equal(f.row(longer)!.status, "IN_QUEUE");
@@ -743,7 +747,7 @@ describe("JobService.sweep", () => {
   });
 
   test("an ended job is removed once its retention, chosen by how it was submitted, has passed", async (t) => {
-    const f = fixture(t, { runRetentionMs: 4_000, runsyncRetentionMs: 2_000, runsyncWaitRetentionMs: 3_000 });
+    const f = await fixture(t, { runRetentionMs: 4_000, runsyncRetentionMs: 2_000, runsyncWaitRetentionMs: 3_000 });
     const bRunning = await f.running("ep-b", "w1");
     f.at(T0 + 1_000);
     const run = await f.running("ep-a", "w1", {}, "run");
@@ -766,27 +770,27 @@ describe("JobService.sweep", () => {
     const all = [queued, bRunning, run, sync, wait, failedRun, cancelledSync, late];
     const without = (...gone: string[]) => all.filter((id) => !gone.includes(id)).sort();
 
-    f.jobs.sweep(F + 1_999);
+    await f.jobs.sweep(F + 1_999);
     assert.deepEqual(present(), without());
-    f.jobs.sweep(F + 2_000);
+    await f.jobs.sweep(F + 2_000);
     assert.deepEqual(present(), without(sync, cancelledSync));
-    f.jobs.sweep(F + 2_999);
+    await f.jobs.sweep(F + 2_999);
     assert.deepEqual(present(), without(sync, cancelledSync));
-    f.jobs.sweep(F + 3_000);
+    await f.jobs.sweep(F + 3_000);
     assert.deepEqual(present(), without(sync, cancelledSync, wait));
-    f.jobs.sweep(F + 3_999);
+    await f.jobs.sweep(F + 3_999);
     assert.deepEqual(present(), without(sync, cancelledSync, wait));
-    f.jobs.sweep(F + 4_000);
+    await f.jobs.sweep(F + 4_000);
     assert.deepEqual(present(), without(sync, cancelledSync, wait, run, failedRun));
     assertOthersUnchanged(f, before, [sync, cancelledSync, wait, run, failedRun]);
-    f.jobs.sweep(F + 5_500);
+    await f.jobs.sweep(F + 5_500);
     assert.deepEqual(present(), [queued, bRunning].sort());
     assertOthersUnchanged(f, before, [sync, cancelledSync, wait, run, failedRun, late]);
     assertWorkersUnchanged(f, before);
   });
 
   test("a silent worker's jobs go back to the queue and the worker is forgotten; workers that call stay", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const mine = await f.running("ep-a", "w1");
     const mine2 = await f.running("ep-a", "w1");
     const theirs = await f.running("ep-a", "w2");
@@ -802,25 +806,25 @@ describe("JobService.sweep", () => {
     await f.jobs.ping("ep-a", "w2", { jobIds: [theirs] });
     await f.jobs.ping("ep-b", "w1", { jobIds: [bRunning] });
     const before = f.snapshot();
-    const w1LastSeen = f.jobs.lastSeen("ep-a").get("w1");
+    const w1LastSeen = (await f.jobs.lastSeen("ep-a")).get("w1");
     assert.equal(w1LastSeen, S);
 
     f.at(S + 45_000);
-    f.jobs.sweep(S + 45_000);
+    await f.jobs.sweep(S + 45_000);
     assertOthersUnchanged(f, before, []);
     assertWorkersUnchanged(f, before);
 
     f.at(S + 45_001);
-    f.jobs.sweep(S + 45_001);
+    await f.jobs.sweep(S + 45_001);
     for (const id of [mine, mine2]) {
       const was = before.jobs.find((r) => r.id === id)!;
       assert.deepEqual({ ...f.row(id) }, { ...was, status: "IN_QUEUE", worker_id: null, started_at: null, attempts: 1 });
     }
     assertOthersUnchanged(f, before, [mine, mine2]);
     assert.equal(f.row(queued)!.status, "IN_QUEUE");
-    assert.equal(f.jobs.callingWorker("ep-a", "w1"), undefined);
-    assert.deepEqual(f.jobs.lastSeen("ep-a"), new Map([["w2", S + 30_000]]));
-    assert.deepEqual(f.jobs.lastSeen("ep-b"), new Map([["w1", S + 30_000]]));
+    assert.equal((await f.jobs.callingWorker("ep-a", "w1")), undefined);
+    assert.deepEqual((await f.jobs.lastSeen("ep-a")), new Map([["w2", S + 30_000]]));
+    assert.deepEqual((await f.jobs.lastSeen("ep-b")), new Map([["w1", S + 30_000]]));
     assert.deepEqual(
       f.workerRows().map((w) => [w.endpoint_id, w.id]),
       [
@@ -847,7 +851,7 @@ describe("JobService.sweep", () => {
   });
 
   test("a job whose worker is lost on its last attempt FAILS with the reason", async (t) => {
-    const f = fixture(t, { maxAttempts: 2 });
+    const f = await fixture(t, { maxAttempts: 2 });
     const id = await f.running("ep-a", "w1");
     const bRunning = await f.running("ep-b", "w1");
     const ended: JobRow[] = [];
@@ -860,7 +864,7 @@ describe("JobService.sweep", () => {
     let now = firstStart + 45_001;
     f.at(now);
     await f.jobs.ping("ep-b", "w1", { jobIds: [bRunning] });
-    f.jobs.sweep(now);
+    await f.jobs.sweep(now);
     assert.deepEqual([f.row(id)!.status, f.row(id)!.attempts], ["IN_QUEUE", 1]);
 
     // Attempt 2 on w3, which goes silent too: out of attempts.
@@ -873,7 +877,7 @@ describe("JobService.sweep", () => {
     now += 45_001;
     f.at(now);
     await f.jobs.ping("ep-b", "w1", { jobIds: [bRunning] });
-    f.jobs.sweep(now);
+    await f.jobs.sweep(now);
     const was = before.jobs.find((r) => r.id === id)!;
     const failed = {
       ...was,
@@ -882,7 +886,7 @@ describe("JobService.sweep", () => {
       error: "worker w3 lost: no call for over 45000 ms; gave up after 2 attempts",
     };
     assert.deepEqual({ ...f.row(id) }, failed);
-    assert.equal(f.jobs.status("ep-a", id).error, failed.error);
+    assert.equal((await f.jobs.status("ep-a", id)).error, failed.error);
     assert.deepEqual(
       ended.map((j) => ({ ...j })),
       [failed],
@@ -896,7 +900,7 @@ describe("JobService.sweep", () => {
   });
 
   test("a worker that reports itself unhealthy gives its jobs back and is marked unhealthy", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const others = await background(f);
     const j1 = await f.queued("ep-a");
     const j2 = await f.queued("ep-a");
@@ -910,7 +914,7 @@ describe("JobService.sweep", () => {
     }
     assertOthersUnchanged(f, before, [j1, j2]);
     assert.equal(f.row(others.aRunning)!.status, "IN_PROGRESS");
-    assert.deepEqual(f.jobs.callingWorker("ep-a", "w1"), {
+    assert.deepEqual((await f.jobs.callingWorker("ep-a", "w1")), {
       id: "w1",
       firstSeenAt: before.workers.find((w) => w.endpoint_id === "ep-a" && w.id === "w1")!.first_seen_at,
       lastSeenAt: at,
@@ -918,17 +922,17 @@ describe("JobService.sweep", () => {
       unhealthyReason: "worker reported unhealthy (gpu): xid 79",
       leaving: false,
     });
-    assert.equal(f.jobs.callingWorker("ep-b", "w1")!.unhealthyReason, undefined);
-    assert.deepEqual(f.jobs.health("ep-a").workers, { idle: 0, running: 1, initializing: 0, ready: 0, throttled: 0, unhealthy: 1 });
+    assert.equal((await f.jobs.callingWorker("ep-b", "w1"))!.unhealthyReason, undefined);
+    assert.deepEqual((await f.jobs.health("ep-a")).workers, { idle: 0, running: 1, initializing: 0, ready: 0, throttled: 0, unhealthy: 1 });
     await f.jobs.ping("ep-a", "w2", { jobIds: [others.aRunning], unhealthy: {} });
-    assert.equal(f.jobs.callingWorker("ep-a", "w2")!.unhealthyReason, "worker reported unhealthy");
+    assert.equal((await f.jobs.callingWorker("ep-a", "w2"))!.unhealthyReason, "worker reported unhealthy");
     assert.equal(f.row(others.aRunning)!.status, "IN_QUEUE");
   });
 });
 
 describe("JobService.removeEndpoint", () => {
   test("the endpoint's jobs and workers go, its running jobs are stopped and its long-polls answer; another endpoint's stay", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const others = await background(f);
     const running = await f.running("ep-a", "w1");
     const queued = await f.queued("ep-a");
@@ -940,7 +944,7 @@ describe("JobService.removeEndpoint", () => {
     assert.equal(epA(before.jobs).length, 5);
     assert.equal(epA(before.workers).length, 4);
 
-    f.jobs.removeEndpoint("ep-a");
+    await f.jobs.removeEndpoint("ep-a");
     assert.deepEqual(await waiting, []);
     assert.deepEqual(epA(f.jobRows()), []);
     assert.deepEqual(epA(f.workerRows()), []);
@@ -956,8 +960,8 @@ describe("JobService.removeEndpoint", () => {
     assert.deepEqual(await f.stops("ep-a", "w1"), [running]);
     assert.deepEqual(await f.stops("ep-a", "w2"), [others.aRunning]);
     assert.deepEqual(await f.stops("ep-b", "w1"), []);
-    assert.throws(() => f.jobs.status("ep-a", queued), domainError(NotFoundError, "job_not_found"));
-    assert.deepEqual(f.jobs.counts("ep-a"), { completed: 0, failed: 0, inProgress: 0, inQueue: 0, retried: 0 });
+    await assert.rejects(f.jobs.status("ep-a", queued), domainError(NotFoundError, "job_not_found"));
+    assert.deepEqual((await f.jobs.counts("ep-a")), { completed: 0, failed: 0, inProgress: 0, inQueue: 0, retried: 0 });
     assert.equal((await statusWait).status, "IN_PROGRESS");
     assert.deepEqual(
       (await f.jobs.take("ep-b", "w1", 5, 0)).map((j) => j.id),
@@ -968,7 +972,7 @@ describe("JobService.removeEndpoint", () => {
 
 describe("JobService.workerGone", () => {
   test("the worker's jobs go back to the queue now and it is forgotten; the same id on another endpoint is not", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const others = await background(f);
     const id = await f.running("ep-a", "w1");
     f.jobs.hold("ep-a", "w1");
@@ -978,11 +982,11 @@ describe("JobService.workerGone", () => {
     f.jobs.onEnded((job) => ended.push(job));
     const before = f.snapshot();
     const at = f.advance(700);
-    f.jobs.workerGone("ep-a", "w1", "container exited (137)");
+    await f.jobs.workerGone("ep-a", "w1", "container exited (137)");
     const was = before.jobs.find((r) => r.id === id)!;
     assert.deepEqual({ ...f.row(id) }, { ...was, status: "IN_QUEUE", worker_id: null, started_at: null });
     assertOthersUnchanged(f, before, [id]);
-    assert.equal(f.jobs.callingWorker("ep-a", "w1"), undefined);
+    assert.equal((await f.jobs.callingWorker("ep-a", "w1")), undefined);
     assert.deepEqual(
       f.workerRows().map((r) => ({ ...r })),
       before.workers.filter((w) => !(w.endpoint_id === "ep-a" && w.id === "w1")).map((r) => ({ ...r })),
@@ -998,10 +1002,10 @@ describe("JobService.workerGone", () => {
   });
 
   test("a job out of attempts FAILS with the runtime's reason", async (t) => {
-    const f = fixture(t, { maxAttempts: 1 });
+    const f = await fixture(t, { maxAttempts: 1 });
     const id = await f.running("ep-a", "w1");
     const at = f.advance(5);
-    f.jobs.workerGone("ep-a", "w1", "container exited (137)");
+    await f.jobs.workerGone("ep-a", "w1", "container exited (137)");
     assert.deepEqual(
       [f.row(id)!.status, f.row(id)!.error, f.row(id)!.finished_at],
       ["FAILED", "container exited (137); gave up after 1 attempts", at],
@@ -1011,7 +1015,7 @@ describe("JobService.workerGone", () => {
 
 describe("JobService.firstCallAfter", () => {
   test("resolves with the worker's first call at or after `since`, not an earlier one nor another endpoint's", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const since = T0 + 100;
     const first = settledValue(f.jobs.firstCallAfter("ep-a", "w1", since));
     f.at(T0 + 50);
@@ -1027,7 +1031,7 @@ describe("JobService.firstCallAfter", () => {
   });
 
   test("a worker that already called since resolves at once", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     f.at(T0 + 10);
     await f.jobs.ping("ep-a", "w1", { jobIds: [] });
     f.at(T0 + 200);
@@ -1047,7 +1051,7 @@ describe("JobService.firstCallAfter", () => {
 
 describe("JobService listeners", () => {
   test("onQueued, onEnded and onRunEnded are told once each, with the right values", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     const queued: string[] = [];
     const ended: JobRow[] = [];
     const runs: JobRun[] = [];
@@ -1093,24 +1097,24 @@ describe("JobService listeners", () => {
 
 describe("JobService reads", () => {
   test("counts, queueStats, recentJobs and health read one endpoint only", async (t) => {
-    const f = fixture(t);
+    const f = await fixture(t);
     await background(f);
     const running = await f.running("ep-a", "w1");
     const q1 = await f.queued("ep-a");
     const low = await f.queued("ep-a", { lowPriority: true });
     const q2 = await f.queued("ep-a");
-    assert.deepEqual(f.jobs.counts("ep-a"), { completed: 1, failed: 1, inProgress: 2, inQueue: 3, retried: 0 });
-    assert.deepEqual(f.jobs.counts("ep-b"), { completed: 1, failed: 0, inProgress: 1, inQueue: 1, retried: 0 });
-    assert.deepEqual(f.jobs.counts("ep-none"), { completed: 0, failed: 0, inProgress: 0, inQueue: 0, retried: 0 });
+    assert.deepEqual((await f.jobs.counts("ep-a")), { completed: 1, failed: 1, inProgress: 2, inQueue: 3, retried: 0 });
+    assert.deepEqual((await f.jobs.counts("ep-b")), { completed: 1, failed: 0, inProgress: 1, inQueue: 1, retried: 0 });
+    assert.deepEqual((await f.jobs.counts("ep-none")), { completed: 0, failed: 0, inProgress: 0, inQueue: 0, retried: 0 });
 
     const c1 = f.row(q1)!.created_at;
-    assert.deepEqual(f.jobs.queueStats("ep-a", c1 - 1), { queued: 2, delayed: 0, inProgress: 2 });
-    assert.deepEqual(f.jobs.queueStats("ep-a", c1), { queued: 2, delayed: 1, inProgress: 2 });
-    assert.deepEqual(f.jobs.queueStats("ep-a", f.row(q2)!.created_at), { queued: 2, delayed: 2, inProgress: 2 });
-    assert.deepEqual(f.jobs.queueStats("ep-none", f.now()), { queued: 0, delayed: 0, inProgress: 0 });
+    assert.deepEqual((await f.jobs.queueStats("ep-a", c1 - 1)), { queued: 2, delayed: 0, inProgress: 2 });
+    assert.deepEqual((await f.jobs.queueStats("ep-a", c1)), { queued: 2, delayed: 1, inProgress: 2 });
+    assert.deepEqual((await f.jobs.queueStats("ep-a", f.row(q2)!.created_at)), { queued: 2, delayed: 2, inProgress: 2 });
+    assert.deepEqual((await f.jobs.queueStats("ep-none", f.now())), { queued: 0, delayed: 0, inProgress: 0 });
 
     const row = (id: string) => f.row(id)!;
-    assert.deepEqual(f.jobs.recentJobs("ep-a", 4), [
+    assert.deepEqual((await f.jobs.recentJobs("ep-a", 4)), [
       { id: q2, status: "IN_QUEUE", workerId: undefined, createdAt: row(q2).created_at, startedAt: undefined, finishedAt: undefined },
       { id: low, status: "IN_QUEUE", workerId: undefined, createdAt: row(low).created_at, startedAt: undefined, finishedAt: undefined },
       { id: q1, status: "IN_QUEUE", workerId: undefined, createdAt: row(q1).created_at, startedAt: undefined, finishedAt: undefined },
@@ -1123,16 +1127,16 @@ describe("JobService reads", () => {
         finishedAt: undefined,
       },
     ]);
-    assert.equal(f.jobs.recentJobs("ep-a", 100).length, 7);
-    assert.ok(f.jobs.recentJobs("ep-b", 100).every((j) => f.row(j.id)!.endpoint_id === "ep-b"));
+    assert.equal((await f.jobs.recentJobs("ep-a", 100)).length, 7);
+    assert.ok((await f.jobs.recentJobs("ep-b", 100)).every((j) => f.row(j.id)!.endpoint_id === "ep-b"));
 
     await f.jobs.ping("ep-a", "w5", { jobIds: [] });
-    assert.deepEqual(f.jobs.health("ep-a"), {
+    assert.deepEqual((await f.jobs.health("ep-a")), {
       jobs: { completed: 1, failed: 1, inProgress: 2, inQueue: 3, retried: 0 },
       workers: { idle: 1, running: 2, initializing: 0, ready: 1, throttled: 0, unhealthy: 0 },
     });
-    assert.deepEqual(f.jobs.health("ep-a", new Set(["w5"])).workers.idle, 0, "a runtime's own workers are left out");
-    assert.deepEqual(f.jobs.health("ep-a", new Set(), f.now() + 45_001).workers, {
+    assert.deepEqual((await f.jobs.health("ep-a", new Set(["w5"]))).workers.idle, 0, "a runtime's own workers are left out");
+    assert.deepEqual((await f.jobs.health("ep-a", new Set(), f.now() + 45_001)).workers, {
       idle: 0,
       running: 0,
       initializing: 0,
@@ -1141,10 +1145,7 @@ describe("JobService reads", () => {
       unhealthy: 0,
     });
     assert.deepEqual(
-      f.jobs
-        .callingWorkers("ep-a")
-        .map((w) => w.id)
-        .sort(),
+      (await f.jobs.callingWorkers("ep-a")).map((w) => w.id).sort(),
       ["w1", "w2", "w5"],
     );
   });

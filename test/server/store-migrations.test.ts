@@ -8,7 +8,7 @@ import { BerthDatabase } from "../../server/store/database";
 import { MIGRATIONS } from "../../server/store/migrations";
 import { SqliteWorkerCallStore } from "../../server/store/worker-calls";
 
-test("a store from before per-endpoint worker ids keeps its workers, each under its own endpoint", () => {
+test("a store from before per-endpoint worker ids keeps its workers, each under its own endpoint", async () => {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "berth-migrate-")), "berth.db");
   const old = new Database(file);
   // The last release's schema: every migration before the one that keyed workers by endpoint.
@@ -24,14 +24,14 @@ test("a store from before per-endpoint worker ids keeps its workers, each under 
   try {
     const workers = new SqliteWorkerCallStore(database);
     assert.deepEqual(
-      { ...workers.get("ep-a", "w1") },
+      { ...(await workers.get("ep-a", "w1")) },
       { endpoint_id: "ep-a", id: "w1", first_seen_at: 1, last_seen_at: 2, sdk_version: "1.12.0", unhealthy_reason: "out of memory", leaving: 1 },
     );
     // The same id on another endpoint is another worker now.
-    workers.touch("ep-b", "w1", 10);
-    assert.equal(workers.get("ep-a", "w1")!.last_seen_at, 2);
-    assert.equal(workers.get("ep-b", "w1")!.first_seen_at, 10);
-    assert.equal(workers.ofEndpoint("ep-a").length, 1);
+    await workers.touch("ep-b", "w1", 10);
+    assert.equal((await workers.get("ep-a", "w1"))!.last_seen_at, 2);
+    assert.equal((await workers.get("ep-b", "w1"))!.first_seen_at, 10);
+    assert.equal((await workers.ofEndpoint("ep-a")).length, 1);
   } finally {
     database.close();
     fs.rmSync(path.dirname(file), { recursive: true, force: true });

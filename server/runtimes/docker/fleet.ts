@@ -87,9 +87,9 @@ export class Fleet extends ReconcilingRuntime implements WorkerRuntime {
     await super.stop();
   }
 
-  status(endpointId: string): EndpointWorkersView {
+  async status(endpointId: string): Promise<EndpointWorkersView> {
     const revision = this.parts.resources.getEndpoint(endpointId)?.revision ?? 0;
-    const activity = endpointActivity(this.parts.jobs, endpointId, revision);
+    const activity = await endpointActivity(this.parts.jobs, endpointId, revision);
     const workers = this.parts.store.ofEndpoint(endpointId).map((w) => ({
       id: w.id,
       type: w.type,
@@ -117,8 +117,8 @@ export class Fleet extends ReconcilingRuntime implements WorkerRuntime {
     return { kind: this.parts.driver.kind, location: this.parts.driver.location, gpus: describeInventory(this.parts.inventory) };
   }
 
-  health(endpointId: string): EndpointHealth {
-    return runtimeHealth(this.parts.jobs, this.status(endpointId));
+  async health(endpointId: string): Promise<EndpointHealth> {
+    return runtimeHealth(this.parts.jobs, await this.status(endpointId));
   }
 
   workerInfo(workerId: string): WorkerInfo | undefined {
@@ -183,7 +183,7 @@ export class Fleet extends ReconcilingRuntime implements WorkerRuntime {
     if (!observed || observed.phase === "missing") failure = "its container is gone";
     else if (observed.phase === "exited") failure = `exited with code ${observed.exitCode ?? "?"}${observed.reason ? ` (${observed.reason})` : ""}`;
     else if (worker.phase !== "frozen") {
-      const caller = this.parts.jobs.callingWorker(worker.endpointId, worker.id);
+      const caller = await this.parts.jobs.callingWorker(worker.endpointId, worker.id);
       if (caller?.unhealthyReason) failure = caller.unhealthyReason;
       else if (!caller && this.calledSince.get(worker.id) === worker.phaseSince) {
         failure = `stopped calling the control plane for over ${this.config.workerLostAfterMs} ms`;
@@ -197,12 +197,12 @@ export class Fleet extends ReconcilingRuntime implements WorkerRuntime {
 
   private async reconcileEndpoint(endpoint: EndpointRecord, revision: EndpointRevision, now: number): Promise<void> {
     const spec = endpoint.spec;
-    const activity = endpointActivity(this.parts.jobs, endpoint.id, revision.revision);
+    const activity = await endpointActivity(this.parts.jobs, endpoint.id, revision.revision);
     const jobsByWorker = activity.jobs;
     let workers = this.parts.store.ofEndpoint(endpoint.id);
     const stateOf = (w: RuntimeWorker) => workerState(fleetWorkerFacts(w), activity.of(w.id));
 
-    const queue = this.parts.jobs.queueStats(endpoint.id, now - spec.scalerValue * 1000);
+    const queue = await this.parts.jobs.queueStats(endpoint.id, now - spec.scalerValue * 1000);
 
     await this.settleFailures(workers.filter((w) => w.phase === "failed" && w.revision === revision.revision), revision, queue.queued, now);
     await this.finishDrains(workers.filter((w) => w.phase === "draining"), jobsByWorker);
@@ -278,7 +278,7 @@ export class Fleet extends ReconcilingRuntime implements WorkerRuntime {
     if (extras.length < wanted) await this.actions.startNew(endpoint, revision, wanted - extras.length, () => "extra");
     for (const extra of extras.slice(wanted)) await this.actions.remove(extra, "no longer needed as a standby");
     // A standby freezes once it has called the control plane: its job-take long-poll is then already open.
-    const seen = this.parts.jobs.lastSeen(endpoint.id);
+    const seen = await this.parts.jobs.lastSeen(endpoint.id);
     for (const extra of extras.slice(0, wanted)) {
       if (extra.phase === "up" && (seen.get(extra.id) ?? 0) >= (extra.startedAt ?? now)) await this.actions.freeze(extra);
     }

@@ -118,7 +118,7 @@ export class WorkerActions {
   async remove(worker: RuntimeWorker, why: string): Promise<void> {
     this.parts.jobs.hold(worker.endpointId, worker.id);
     await this.parts.driver.stopWorker(worker.id, this.config.stopGraceMs);
-    this.parts.jobs.workerGone(worker.endpointId, worker.id, `worker ${worker.id} stopped: ${why}`);
+    await this.parts.jobs.workerGone(worker.endpointId, worker.id, `worker ${worker.id} stopped: ${why}`);
     this.parts.store.remove(worker.id);
     this.parts.log.info({ workerId: worker.id, endpointId: worker.endpointId, why }, "worker stopped");
   }
@@ -139,7 +139,7 @@ export class WorkerActions {
 
   /** The worker failed: its jobs go back to the queue and it waits for a restart under backoff (7 days at most). */
   async fail(worker: RuntimeWorker, why: string, now: number): Promise<void> {
-    this.parts.jobs.workerGone(worker.endpointId, worker.id, `worker ${worker.id} failed: ${why}`);
+    await this.parts.jobs.workerGone(worker.endpointId, worker.id, `worker ${worker.id} failed: ${why}`);
     const since = worker.unhealthySince ?? now;
     const givenUp = now - since >= RESTARTS_GIVE_UP_AFTER_MS;
     const delay = restartDelayMs(worker.restarts, this.config.restartBackoffBaseMs, this.config.restartBackoffMaxMs);

@@ -105,11 +105,11 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
     super(parts.jobs, config.reconcileIntervalMs, parts.log, "kubernetes");
   }
 
-  status(endpointId: string): EndpointWorkersView {
+  async status(endpointId: string): Promise<EndpointWorkersView> {
     const endpoint = this.parts.resources.getEndpoint(endpointId);
     const revision = endpoint?.revision ?? 0;
     const spec = endpoint?.spec;
-    const activity = endpointActivity(this.parts.jobs, endpointId, revision);
+    const activity = await endpointActivity(this.parts.jobs, endpointId, revision);
     const observation = this.observed.get(endpointId);
     const pods = observation?.pods ?? [];
     const types = spec ? this.workerTypes(spec, pods) : new Map<string, WorkerType>();
@@ -140,8 +140,8 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
     return { kind: this.kind, location: this.parts.cluster.location, gpus: this.gpuSummary };
   }
 
-  health(endpointId: string): EndpointHealth {
-    return runtimeHealth(this.parts.jobs, this.status(endpointId));
+  async health(endpointId: string): Promise<EndpointHealth> {
+    return runtimeHealth(this.parts.jobs, await this.status(endpointId));
   }
 
   workerInfo(workerId: string): WorkerInfo | undefined {
@@ -194,7 +194,7 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
       this.podMetrics = await cluster.podMetrics().catch(() => undefined);
     }
     const workerPods = pods.map(readWorkerPod);
-    this.noticePodChanges(workerPods);
+    await this.noticePodChanges(workerPods);
 
     await this.reconcileVolumes(claims.map((c) => ({ volumeId: c.metadata?.labels?.[LABEL.volume] ?? "", storage: c.spec?.resources?.requests?.storage })));
 
@@ -229,7 +229,7 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
   }
 
   /** A pod that went away took its worker with it: its jobs go back to the queue now. A new pod's cold start is timed. */
-  private noticePodChanges(pods: WorkerPod[]): void {
+  private async noticePodChanges(pods: WorkerPod[]): Promise<void> {
     const now = new Map(pods.map((p) => [p.name, p.endpointId]));
     // The first pass (after a start or restart) adopts what exists: those pods' cold starts are not new.
     const known = this.knownPods ?? now;
@@ -241,7 +241,7 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
     }
     for (const [name, endpointId] of known) {
       if (!now.has(name)) {
-        this.parts.jobs.workerGone(endpointId, name, `pod ${name} was deleted`);
+        await this.parts.jobs.workerGone(endpointId, name, `pod ${name} was deleted`);
         this.idleSince.delete(name);
       }
     }
@@ -311,7 +311,7 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
     if (!hasSecret) await cluster.createSecret(revisionSecret(controlPlaneId, revision, revisionEnv(revision, this.parts.workerEnv(endpoint.id))));
 
     const pods = allPods.filter((p) => p.endpointId === endpoint.id);
-    const activity = endpointActivity(jobs, endpoint.id, revision.revision);
+    const activity = await endpointActivity(jobs, endpoint.id, revision.revision);
     const stateOf = (pod: WorkerPod) => workerState(podFacts(pod), activity.of(pod.name));
 
     // Outdated and terminating pods take no new jobs: they finish what they have, then the cluster removes them.
@@ -326,7 +326,7 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
 
     const replicas = deployment?.spec?.replicas ?? 0;
     const counts = servingCounts(live.map(stateOf), replicas);
-    const queue = jobs.queueStats(endpoint.id, now - spec.scalerValue * 1000);
+    const queue = await jobs.queueStats(endpoint.id, now - spec.scalerValue * 1000);
     let target = Math.min(spec.workersMax, desiredServing(spec, queue, counts));
 
     const types = this.workerTypes(spec, live);
