@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "./migrations";
+import { SchemaTooNewError } from "./schema-errors";
 
 interface DurableWaiter {
   /** The commit this caller's writes went out in. */
@@ -33,7 +34,7 @@ export class BerthDatabase {
   private pendingCommit: DurableWaiter[] = [];
   private pendingSync: DurableWaiter[] = [];
 
-  constructor(file: string) {
+  constructor(private readonly file: string) {
     const onDisk = file !== ":memory:";
     if (onDisk) fs.mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
@@ -125,6 +126,10 @@ export class BerthDatabase {
     this.db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
     const row = this.db.prepare("SELECT version FROM schema_version").get() as { version: number } | undefined;
     const current = row?.version ?? 0;
+    if (current > MIGRATIONS.length) {
+      this.db.close();
+      throw new SchemaTooNewError(this.file, current, MIGRATIONS.length);
+    }
     const apply = this.db.transaction(() => {
       MIGRATIONS.slice(current).forEach((sql) => this.db.exec(sql));
       this.db.prepare("DELETE FROM schema_version").run();

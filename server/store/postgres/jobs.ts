@@ -1,0 +1,223 @@
+import type { JobRow, JobStatus } from "../../jobs/model";
+import type { JobCounts, JobStorage, JobStore, JobSummaryRow, NewJob } from "../../jobs/stores";
+import type { QueueStats } from "../../policy/autoscaler";
+import { plain, type PostgresDatabase, type Sql } from "./database";
+import { PostgresWorkerCallStore } from "./worker-calls";
+
+/** The job service's storage in PostgreSQL. */
+export function postgresJobStorage(database: PostgresDatabase): JobStorage {
+  return { jobs: new PostgresJobStore(database.sql), workerCalls: new PostgresWorkerCallStore(database.sql), durable: () => database.durable() };
+}
+
+/** A job row's columns (not `seq`, which only orders the queue), so rows read as SQLite's do. */
+export const JOB_COLUMNS = [
+  "id",
+  "endpoint_id",
+  "status",
+  "input",
+  "webhook",
+  "low_priority",
+  "execution_timeout_ms",
+  "ttl_ms",
+  "retention_ms",
+  "created_at",
+  "started_at",
+  "finished_at",
+  "worker_id",
+  "attempts",
+  "retries",
+  "output",
+  "error",
+  "stream_read",
+  "webhook_attempts",
+  "webhook_due_at",
+];
+
+/**
+ * SQL for jobs and their stream chunks in PostgreSQL. Every state change is one conditional statement, as in
+ * SQLite; a take locks the rows it hands out and skips rows another control plane has locked, so two replicas
+ * never hand out one job.
+ */
+export class PostgresJobStore implements JobStore {
+  private readonly columns;
+
+  constructor(private readonly sql: Sql) {
+    this.columns = sql(JOB_COLUMNS);
+  }
+
+  async insert(jobs: NewJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const rows = jobs.map((job) => ({
+      id: job.id,
+      endpoint_id: job.endpointId,
+      status: "IN_QUEUE",
+      input: job.input,
+      webhook: job.webhook,
+      low_priority: job.lowPriority ? 1 : 0,
+      execution_timeout_ms: job.executionTimeoutMs,
+      ttl_ms: job.ttlMs,
+      retention_ms: job.retentionMs,
+      created_at: job.createdAt,
+    }));
+    await this.sql`INSERT INTO jobs ${this.sql(rows)}`;
+  }
+
+  async get(endpointId: string, id: string): Promise<JobRow | undefined> {
+    const [row] = await this.sql<JobRow[]>`SELECT ${this.columns} FROM jobs WHERE id = ${id} AND endpoint_id = ${endpointId}`;
+    return row;
+  }
+
+  /** Hands up to `limit` queued jobs, oldest first, to a worker. */
+  async take(endpointId: string, workerId: string, limit: number, now: number): Promise<JobRow[]> {
+    const taken = await this.sql<Array<JobRow & { seq: number }>>`
+      UPDATE jobs SET status = 'IN_PROGRESS', worker_id = ${workerId}, started_at = ${now}, attempts = attempts + 1
+      WHERE id IN (
+        SELECT id FROM jobs WHERE endpoint_id = ${endpointId} AND status = 'IN_QUEUE'
+        ORDER BY created_at, seq LIMIT ${Math.max(1, Math.trunc(limit))}
+        FOR UPDATE SKIP LOCKED)
+      RETURNING ${this.columns}, seq`;
+    // RETURNING gives rows in no promised order; workers get them oldest first.
+    return taken.sort((a, b) => a.created_at - b.created_at || a.seq - b.seq).map(({ seq: _, ...row }) => row);
+  }
+
+  async finish(
+    endpointId: string,
+    id: string,
+    workerId: string,
+    status: "COMPLETED" | "FAILED",
+    output: string | null,
+    error: string | null,
+    now: number,
+  ): Promise<JobRow | undefined> {
+    const [row] = await this.sql<JobRow[]>`
+      UPDATE jobs SET status = ${status}, output = ${output}, error = ${error}, finished_at = ${now},
+        webhook_due_at = CASE WHEN webhook IS NOT NULL THEN ${now}::bigint END
+      WHERE id = ${id} AND endpoint_id = ${endpointId} AND status = 'IN_PROGRESS' AND worker_id = ${workerId}
+      RETURNING ${this.columns}`;
+    return row;
+  }
+
+  async progress(endpointId: string, id: string, workerId: string, output: string): Promise<boolean> {
+    const result = await this.sql`
+      UPDATE jobs SET output = ${output}
+      WHERE id = ${id} AND endpoint_id = ${endpointId} AND status = 'IN_PROGRESS' AND worker_id = ${workerId}`;
+    return result.count > 0;
+  }
+
+  async end(id: string, status: JobStatus, error: string | null, now: number): Promise<JobRow | undefined> {
+    const [row] = await this.sql<JobRow[]>`
+      UPDATE jobs SET status = ${status}, error = COALESCE(${error}, error), finished_at = ${now},
+        webhook_due_at = CASE WHEN webhook IS NOT NULL THEN ${now}::bigint END
+      WHERE id = ${id} AND status IN ('IN_QUEUE', 'IN_PROGRESS')
+      RETURNING ${this.columns}`;
+    return row;
+  }
+
+  async requeue(id: string): Promise<JobRow | undefined> {
+    const [row] = await this.sql<JobRow[]>`
+      UPDATE jobs SET status = 'IN_QUEUE', worker_id = NULL, started_at = NULL, output = NULL
+      WHERE id = ${id} AND status = 'IN_PROGRESS'
+      RETURNING ${this.columns}`;
+    return row;
+  }
+
+  async retry(endpointId: string, id: string): Promise<JobRow | undefined> {
+    const [row] = await this.sql<JobRow[]>`
+      UPDATE jobs SET status = 'IN_QUEUE', worker_id = NULL, started_at = NULL, finished_at = NULL, output = NULL,
+        error = NULL, attempts = 0, retries = retries + 1, webhook_due_at = NULL, webhook_attempts = 0
+      WHERE id = ${id} AND endpoint_id = ${endpointId} AND status IN ('FAILED', 'TIMED_OUT')
+      RETURNING ${this.columns}`;
+    return row;
+  }
+
+  async purgeQueue(endpointId: string): Promise<number> {
+    return (await this.sql`DELETE FROM jobs WHERE endpoint_id = ${endpointId} AND status = 'IN_QUEUE'`).count;
+  }
+
+  async deleteOfEndpoint(endpointId: string): Promise<Array<Pick<JobRow, "id" | "status" | "worker_id">>> {
+    return plain(this.sql<Array<Pick<JobRow, "id" | "status" | "worker_id">>>`
+      DELETE FROM jobs WHERE endpoint_id = ${endpointId} RETURNING id, status, worker_id`);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.sql`DELETE FROM jobs WHERE id = ${id}`;
+  }
+
+  async inProgressOf(endpointId: string, workerId: string): Promise<JobRow[]> {
+    return plain(this.sql<JobRow[]>`
+      SELECT ${this.columns} FROM jobs WHERE worker_id = ${workerId} AND status = 'IN_PROGRESS' AND endpoint_id = ${endpointId}`);
+  }
+
+  async overdue(now: number): Promise<JobRow[]> {
+    return plain(this.sql<JobRow[]>`
+      SELECT ${this.columns} FROM jobs WHERE status = 'IN_PROGRESS' AND started_at + execution_timeout_ms <= ${now}`);
+  }
+
+  async expired(now: number): Promise<JobRow[]> {
+    return plain(this.sql<JobRow[]>`
+      SELECT ${this.columns} FROM jobs WHERE created_at + ttl_ms <= ${now} AND status IN ('IN_QUEUE', 'IN_PROGRESS')
+      UNION ALL SELECT ${this.columns} FROM jobs WHERE finished_at + retention_ms <= ${now}`);
+  }
+
+  async counts(endpointId: string): Promise<JobCounts> {
+    const [row] = await this.sql<JobCounts[]>`
+      SELECT
+        COUNT(*) FILTER (WHERE status = 'COMPLETED') AS completed,
+        COUNT(*) FILTER (WHERE status = 'FAILED') AS failed,
+        COUNT(*) FILTER (WHERE status = 'IN_PROGRESS') AS "inProgress",
+        COUNT(*) FILTER (WHERE status = 'IN_QUEUE') AS "inQueue",
+        COUNT(*) FILTER (WHERE retries > 0 OR attempts > 1) AS retried
+      FROM jobs WHERE endpoint_id = ${endpointId}`;
+    return row!;
+  }
+
+  async queueStats(endpointId: string, delayedBefore: number): Promise<QueueStats> {
+    const [row] = await this.sql<QueueStats[]>`
+      SELECT
+        COUNT(*) FILTER (WHERE status = 'IN_QUEUE' AND low_priority = 0) AS queued,
+        COUNT(*) FILTER (WHERE status = 'IN_QUEUE' AND low_priority = 0 AND created_at <= ${delayedBefore}) AS delayed,
+        COUNT(*) FILTER (WHERE status = 'IN_PROGRESS') AS "inProgress"
+      FROM jobs WHERE endpoint_id = ${endpointId} AND status IN ('IN_QUEUE', 'IN_PROGRESS')`;
+    return row!;
+  }
+
+  async recent(endpointId: string, limit: number): Promise<JobSummaryRow[]> {
+    return plain(this.sql<JobSummaryRow[]>`
+      SELECT id, status, worker_id, created_at, started_at, finished_at FROM jobs
+      WHERE endpoint_id = ${endpointId} ORDER BY created_at DESC, seq DESC LIMIT ${limit}`);
+  }
+
+  async inProgressByWorker(endpointId: string): Promise<Map<string, number>> {
+    const rows = await this.sql<Array<{ workerId: string; n: number }>>`
+      SELECT worker_id AS "workerId", COUNT(*) AS n FROM jobs
+      WHERE endpoint_id = ${endpointId} AND status = 'IN_PROGRESS' GROUP BY worker_id`;
+    return new Map(rows.map((r) => [r.workerId, r.n]));
+  }
+
+  async appendChunk(id: string, output: string): Promise<void> {
+    await this.sql`
+      INSERT INTO job_stream (job_id, seq, output)
+      SELECT ${id}, COALESCE(MAX(seq), 0) + 1, ${output} FROM job_stream WHERE job_id = ${id}`;
+  }
+
+  async hasUnreadChunks(job: JobRow): Promise<boolean> {
+    const rows = await this.sql`SELECT 1 FROM job_stream WHERE job_id = ${job.id} AND seq > ${job.stream_read} LIMIT 1`;
+    return rows.length > 0;
+  }
+
+  async readChunks(job: JobRow): Promise<unknown[]> {
+    const rows = await this.sql<Array<{ seq: number; output: string }>>`
+      SELECT seq, output FROM job_stream WHERE job_id = ${job.id} AND seq > ${job.stream_read} ORDER BY seq`;
+    if (rows.length > 0) await this.sql`UPDATE jobs SET stream_read = ${rows[rows.length - 1]!.seq} WHERE id = ${job.id}`;
+    return rows.map((r) => JSON.parse(r.output));
+  }
+
+  async webhooksDue(now: number): Promise<JobRow[]> {
+    return plain(this.sql<JobRow[]>`
+      SELECT ${this.columns} FROM jobs WHERE webhook_due_at <= ${now} ORDER BY webhook_due_at LIMIT 100`);
+  }
+
+  async webhookAttempted(id: string, dueAt: number | null): Promise<void> {
+    await this.sql`UPDATE jobs SET webhook_attempts = webhook_attempts + 1, webhook_due_at = ${dueAt} WHERE id = ${id}`;
+  }
+}

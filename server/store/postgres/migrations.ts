@@ -1,0 +1,126 @@
+/**
+ * PostgreSQL schema migrations, applied in order at start and never edited once released: append a new entry.
+ * The same tables and columns as SQLite's (store/migrations.ts), so rows read the same from either: times are
+ * milliseconds since the epoch (BIGINT, read back as numbers), flags and counters INTEGER, JSON documents text.
+ * PostgreSQL starts at today's SQLite schema, so it has none of SQLite's history.
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE jobs (
+    id                   TEXT PRIMARY KEY,
+    endpoint_id          TEXT NOT NULL,
+    status               TEXT NOT NULL,
+    input                TEXT NOT NULL,
+    webhook              TEXT,
+    low_priority         INTEGER NOT NULL DEFAULT 0,
+    execution_timeout_ms BIGINT NOT NULL,
+    ttl_ms               BIGINT NOT NULL,
+    retention_ms         BIGINT NOT NULL,
+    created_at           BIGINT NOT NULL,
+    started_at           BIGINT,
+    finished_at          BIGINT,
+    worker_id            TEXT,
+    attempts             INTEGER NOT NULL DEFAULT 0,
+    retries              INTEGER NOT NULL DEFAULT 0,
+    output               TEXT,
+    error                TEXT,
+    stream_read          INTEGER NOT NULL DEFAULT 0,
+    webhook_attempts     INTEGER NOT NULL DEFAULT 0,
+    webhook_due_at       BIGINT,
+    -- Submission order within a millisecond, as SQLite's rowid gives it there.
+    seq                  BIGINT GENERATED ALWAYS AS IDENTITY
+  );
+  CREATE INDEX jobs_queue ON jobs (endpoint_id, status, created_at, seq);
+  CREATE INDEX jobs_worker ON jobs (worker_id) WHERE status = 'IN_PROGRESS';
+  CREATE INDEX jobs_webhook_due ON jobs (webhook_due_at) WHERE webhook_due_at IS NOT NULL;
+  CREATE INDEX jobs_execution_deadline ON jobs ((started_at + execution_timeout_ms)) WHERE status = 'IN_PROGRESS';
+  CREATE INDEX jobs_ttl_deadline ON jobs ((created_at + ttl_ms)) WHERE status IN ('IN_QUEUE', 'IN_PROGRESS');
+  CREATE INDEX jobs_retention_deadline ON jobs ((finished_at + retention_ms));
+  CREATE INDEX jobs_retried ON jobs (endpoint_id) WHERE retries > 0 OR attempts > 1;
+
+  CREATE TABLE job_stream (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    seq    INTEGER NOT NULL,
+    output TEXT NOT NULL,
+    PRIMARY KEY (job_id, seq)
+  );
+
+  CREATE TABLE workers (
+    endpoint_id      TEXT NOT NULL,
+    id               TEXT NOT NULL,
+    first_seen_at    BIGINT NOT NULL,
+    last_seen_at     BIGINT NOT NULL,
+    sdk_version      TEXT,
+    unhealthy_reason TEXT,
+    leaving          INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (endpoint_id, id)
+  );
+  CREATE INDEX workers_last_seen ON workers (last_seen_at);
+
+  CREATE TABLE templates (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  );
+
+  CREATE TABLE network_volumes (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  );
+
+  CREATE TABLE endpoints (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    revision   INTEGER NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  );
+
+  CREATE TABLE endpoint_revisions (
+    endpoint_id   TEXT NOT NULL REFERENCES endpoints (id) ON DELETE CASCADE,
+    revision      INTEGER NOT NULL,
+    spec          TEXT NOT NULL,
+    template_spec TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    PRIMARY KEY (endpoint_id, revision)
+  );
+
+  CREATE TABLE runtime_workers (
+    id              TEXT PRIMARY KEY,
+    endpoint_id     TEXT NOT NULL,
+    revision        INTEGER NOT NULL,
+    type            TEXT NOT NULL,
+    phase           TEXT NOT NULL,
+    gpu_ids         TEXT NOT NULL,
+    gpu_type_id     TEXT,
+    gpu_simulated   INTEGER NOT NULL DEFAULT 0,
+    memory_bytes    BIGINT,
+    reason          TEXT,
+    restarts        INTEGER NOT NULL DEFAULT 0,
+    next_restart_at BIGINT,
+    unhealthy_since BIGINT,
+    created_at      BIGINT NOT NULL,
+    started_at      BIGINT,
+    phase_since     BIGINT NOT NULL
+  );
+  CREATE INDEX runtime_workers_endpoint ON runtime_workers (endpoint_id);
+
+  CREATE TABLE usage_runs (
+    job_id      TEXT NOT NULL,
+    worker_id   TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    worker_type TEXT NOT NULL,
+    gpu_type_id TEXT,
+    gpu_count   INTEGER NOT NULL,
+    started_at  BIGINT NOT NULL,
+    ended_at    BIGINT NOT NULL
+  );
+  CREATE INDEX usage_runs_ended ON usage_runs (ended_at);
+  `,
+];
