@@ -13,6 +13,7 @@ import { JobSweeper } from "./jobs/sweeper";
 import { WebhookSender } from "./jobs/webhooks";
 import { BerthDatabase } from "./store/database";
 import { sqliteJobStorage } from "./store/jobs";
+import { SqliteResourceRows } from "./store/resource-rows";
 import { ResourceStore } from "./store/resources";
 
 export interface RunningControlPlane {
@@ -29,7 +30,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   const started = performance.now();
   const database = new BerthDatabase(path.join(config.dataDir, "berth.db"));
   const { keys, generatedApiKeyFile } = Keys.load(config.dataDir, config.apiKeys);
-  const resources = new ResourceStore(database);
+  const resources = await ResourceStore.open(new SqliteResourceRows(database));
   const jobStorage = sqliteJobStorage(database);
   const jobs = await JobService.open(jobStorage, config);
   let url = "";

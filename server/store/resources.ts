@@ -1,8 +1,6 @@
 import crypto from "node:crypto";
-import type { Statement } from "better-sqlite3";
 import { ConflictError, InvalidFieldError, NotFoundError } from "../errors";
 import type { EndpointSpec, NetworkVolumeSpec, TemplateSpec } from "../resources/schemas";
-import type { BerthDatabase } from "./database";
 
 export interface StoredResource<S> {
   id: string;
@@ -74,17 +72,20 @@ function newResourceId(): string {
   return Array.from({ length: ID_LENGTH }, () => ID_ALPHABET[crypto.randomInt(ID_ALPHABET.length)]).join("");
 }
 
-interface ResourceRow {
+/** A resource as stored, the same in SQLite and PostgreSQL: its validated spec as JSON text. */
+export interface ResourceRow {
   id: string;
   name: string;
   spec: string;
   created_at: number;
   updated_at: number;
 }
-interface EndpointRow extends ResourceRow {
+
+export interface EndpointRow extends ResourceRow {
   revision: number;
 }
-interface RevisionRow {
+
+export interface RevisionRow {
   endpoint_id: string;
   revision: number;
   spec: string;
@@ -92,74 +93,77 @@ interface RevisionRow {
   created_at: number;
 }
 
+export type ResourceTable = "templates" | "network_volumes" | "endpoints";
+
+/** One write to the resource tables; the writes of one admin request are applied together, whole or not at all. */
+export type ResourceChange =
+  | { op: "put"; table: "templates" | "network_volumes"; row: ResourceRow }
+  | { op: "put"; table: "endpoints"; row: EndpointRow }
+  | { op: "delete"; table: ResourceTable; id: string }
+  | { op: "addRevision"; row: RevisionRow };
+
+export interface ResourceSnapshot {
+  templates: ResourceRow[];
+  volumes: ResourceRow[];
+  endpoints: EndpointRow[];
+  revisions: RevisionRow[];
+}
+
+/** Where the resources are kept: SQLite's tables or PostgreSQL's (store/postgres/resource-rows.ts). */
+export interface ResourceRows {
+  load(): Promise<ResourceSnapshot>;
+  /**
+   * Starts writing the changes in one transaction at once, in call order; resolves once they are durable. (SQLite
+   * writes them into the current group transaction synchronously, with the turn's other writes.)
+   */
+  apply(changes: ResourceChange[]): Promise<void>;
+}
+
 /**
- * Templates, endpoints (with their revisions) and network volumes, each kept as its validated spec in JSON.
- * Specs arrive already validated by the schemas in server/resources/schemas.ts; this store enforces the rules
- * that need stored state (references exist, volumes only grow, nothing in use is deleted) and decides
- * revisions. Every check and its write happen in one synchronous call, so no other request interleaves.
- * Callers replying to an HTTP write await `database.durable()` first.
+ * Templates, endpoints (with their revisions) and network volumes. Specs arrive already validated by the schemas
+ * in server/resources/schemas.ts; this store enforces the rules that need stored state (references exist, volumes
+ * only grow, nothing in use is deleted) and decides revisions.
+ *
+ * The resources are few and read on every request (does this endpoint exist, what does its revision run), so
+ * they live in memory, loaded at open and written through to the database: each write checks and changes the
+ * in-memory copy in one synchronous call, so no other request interleaves, and hands its rows to the database.
+ * Callers replying to an HTTP write await `durable()` first; a write the database refuses reloads the copy.
  */
 export class ResourceStore {
-  private readonly s: Record<string, Statement>;
+  private templates = new Map<string, TemplateRecord>();
+  private volumes = new Map<string, NetworkVolumeRecord>();
+  private endpoints = new Map<string, EndpointRecord>();
+  private revisionsOf = new Map<string, EndpointRevision[]>();
+  private written: Promise<void> = Promise.resolve();
 
-  constructor(private readonly database: BerthDatabase) {
-    const db = database.db;
-    this.s = {
-      templateById: db.prepare("SELECT * FROM templates WHERE id = ?"),
-      templates: db.prepare("SELECT * FROM templates ORDER BY created_at, id"),
-      insertTemplate: db.prepare(
-        "INSERT INTO templates (id, name, spec, created_at, updated_at) VALUES (@id, @name, @spec, @createdAt, @updatedAt)",
-      ),
-      updateTemplate: db.prepare("UPDATE templates SET name = @name, spec = @spec, updated_at = @updatedAt WHERE id = @id"),
-      deleteTemplate: db.prepare("DELETE FROM templates WHERE id = ?"),
+  private constructor(private readonly rows: ResourceRows) {}
 
-      volumeById: db.prepare("SELECT * FROM network_volumes WHERE id = ?"),
-      volumes: db.prepare("SELECT * FROM network_volumes ORDER BY created_at, id"),
-      insertVolume: db.prepare(
-        "INSERT INTO network_volumes (id, name, spec, created_at, updated_at) VALUES (@id, @name, @spec, @createdAt, @updatedAt)",
-      ),
-      updateVolume: db.prepare("UPDATE network_volumes SET name = @name, spec = @spec, updated_at = @updatedAt WHERE id = @id"),
-      deleteVolume: db.prepare("DELETE FROM network_volumes WHERE id = ?"),
-
-      endpointExists: db.prepare("SELECT 1 FROM endpoints WHERE id = ?").pluck(),
-      endpointById: db.prepare("SELECT * FROM endpoints WHERE id = ?"),
-      endpoints: db.prepare("SELECT * FROM endpoints ORDER BY created_at, id"),
-      endpointsOfTemplate: db.prepare("SELECT * FROM endpoints WHERE json_extract(spec, '$.templateId') = ? ORDER BY created_at, id"),
-      endpointsOfVolume: db.prepare("SELECT * FROM endpoints WHERE json_extract(spec, '$.networkVolumeId') = ? ORDER BY created_at, id"),
-      insertEndpoint: db.prepare(`INSERT INTO endpoints (id, name, spec, revision, created_at, updated_at)
-        VALUES (@id, @name, @spec, @revision, @createdAt, @updatedAt)`),
-      updateEndpoint: db.prepare(
-        "UPDATE endpoints SET name = @name, spec = @spec, revision = @revision, updated_at = @updatedAt WHERE id = @id",
-      ),
-      deleteEndpoint: db.prepare("DELETE FROM endpoints WHERE id = ?"),
-
-      insertRevision: db.prepare(`INSERT INTO endpoint_revisions (endpoint_id, revision, spec, template_spec, created_at)
-        VALUES (@endpointId, @revision, @spec, @templateSpec, @createdAt)`),
-      revisions: db.prepare("SELECT * FROM endpoint_revisions WHERE endpoint_id = ? ORDER BY revision"),
-      revision: db.prepare("SELECT * FROM endpoint_revisions WHERE endpoint_id = ? AND revision = ?"),
-    };
+  static async open(rows: ResourceRows): Promise<ResourceStore> {
+    const store = new ResourceStore(rows);
+    store.replaceAll(await rows.load());
+    return store;
   }
 
   /** Resolves once every write so far is on disk: await it before answering an HTTP write. */
   durable(): Promise<void> {
-    return this.database.durable();
+    return this.written;
   }
 
   // --- templates ------------------------------------------------------------------------------------------
 
   getTemplate(id: string): TemplateRecord | undefined {
-    const row = this.s.templateById!.get(id) as ResourceRow | undefined;
-    return row && toRecord<TemplateSpec>(row);
+    return this.templates.get(id);
   }
 
   listTemplates(): TemplateRecord[] {
-    return (this.s.templates!.all() as ResourceRow[]).map((row) => toRecord<TemplateSpec>(row));
+    return ordered(this.templates.values());
   }
 
   createTemplate(spec: TemplateSpec): TemplateRecord {
     const now = Date.now();
     const record = { id: newResourceId(), spec, createdAt: now, updatedAt: now };
-    this.atomically(() => this.s.insertTemplate!.run(resourceParams(record)));
+    this.templates.set(record.id, record);
+    this.write([{ op: "put", table: "templates", row: resourceRow(record) }]);
     return record;
   }
 
@@ -171,13 +175,13 @@ export class ResourceStore {
     const current = this.requireTemplate(id);
     const template = { ...current, spec, updatedAt: Date.now() };
     const rollsOut = rollsOutChange(current.spec, spec, TEMPLATE_FIELD_ROLLS_OUT);
-    return this.atomically(() => {
-      this.s.updateTemplate!.run(resourceParams(template));
-      const rolledOut = rollsOut
-        ? this.endpointsUsingTemplate(id).map((endpoint) => this.saveEndpoint(endpoint, endpoint.spec, spec, true, template.updatedAt))
-        : [];
-      return { template, rolledOut };
-    });
+    this.templates.set(id, template);
+    const changes: ResourceChange[] = [{ op: "put", table: "templates", row: resourceRow(template) }];
+    const rolledOut = rollsOut
+      ? this.endpointsUsingTemplate(id).map((endpoint) => this.saveEndpoint(endpoint, endpoint.spec, spec, true, template.updatedAt, changes))
+      : [];
+    this.write(changes);
+    return { template, rolledOut };
   }
 
   /** Refused (a conflict) while an endpoint uses the template, naming those endpoints. */
@@ -189,28 +193,29 @@ export class ResourceStore {
         endpoints: users.map((e) => e.id),
       });
     }
-    this.atomically(() => this.s.deleteTemplate!.run(id));
+    this.templates.delete(id);
+    this.write([{ op: "delete", table: "templates", id }]);
   }
 
   endpointsUsingTemplate(templateId: string): EndpointRecord[] {
-    return (this.s.endpointsOfTemplate!.all(templateId) as EndpointRow[]).map(toEndpointRecord);
+    return this.listEndpoints().filter((e) => e.spec.templateId === templateId);
   }
 
   // --- network volumes ------------------------------------------------------------------------------------
 
   getVolume(id: string): NetworkVolumeRecord | undefined {
-    const row = this.s.volumeById!.get(id) as ResourceRow | undefined;
-    return row && toRecord<NetworkVolumeSpec>(row);
+    return this.volumes.get(id);
   }
 
   listVolumes(): NetworkVolumeRecord[] {
-    return (this.s.volumes!.all() as ResourceRow[]).map((row) => toRecord<NetworkVolumeSpec>(row));
+    return ordered(this.volumes.values());
   }
 
   createVolume(spec: NetworkVolumeSpec): NetworkVolumeRecord {
     const now = Date.now();
     const record = { id: newResourceId(), spec, createdAt: now, updatedAt: now };
-    this.atomically(() => this.s.insertVolume!.run(resourceParams(record)));
+    this.volumes.set(record.id, record);
+    this.write([{ op: "put", table: "network_volumes", row: resourceRow(record) }]);
     return record;
   }
 
@@ -227,7 +232,8 @@ export class ResourceStore {
       );
     }
     const record = { ...current, spec, updatedAt: Date.now() };
-    this.atomically(() => this.s.updateVolume!.run(resourceParams(record)));
+    this.volumes.set(id, record);
+    this.write([{ op: "put", table: "network_volumes", row: resourceRow(record) }]);
     return record;
   }
 
@@ -240,27 +246,26 @@ export class ResourceStore {
         endpoints: users.map((e) => e.id),
       });
     }
-    this.atomically(() => this.s.deleteVolume!.run(id));
+    this.volumes.delete(id);
+    this.write([{ op: "delete", table: "network_volumes", id }]);
   }
 
   endpointsUsingVolume(volumeId: string): EndpointRecord[] {
-    return (this.s.endpointsOfVolume!.all(volumeId) as EndpointRow[]).map(toEndpointRecord);
+    return this.listEndpoints().filter((e) => e.spec.networkVolumeId === volumeId);
   }
 
   // --- endpoints ------------------------------------------------------------------------------------------
 
-  /** Cheap enough for every client and worker API call. */
   endpointExists(id: string): boolean {
-    return this.s.endpointExists!.get(id) !== undefined;
+    return this.endpoints.has(id);
   }
 
   getEndpoint(id: string): EndpointRecord | undefined {
-    const row = this.s.endpointById!.get(id) as EndpointRow | undefined;
-    return row && toEndpointRecord(row);
+    return this.endpoints.get(id);
   }
 
   listEndpoints(): EndpointRecord[] {
-    return (this.s.endpoints!.all() as EndpointRow[]).map(toEndpointRecord);
+    return ordered(this.endpoints.values());
   }
 
   /** Creates the endpoint at revision 1. Its template and network volume must exist (an invalid field otherwise). */
@@ -268,10 +273,10 @@ export class ResourceStore {
     const template = this.checkReferences(spec);
     const now = Date.now();
     const endpoint: EndpointRecord = { id: newResourceId(), spec, revision: 1, createdAt: now, updatedAt: now };
-    this.atomically(() => {
-      this.s.insertEndpoint!.run({ ...resourceParams(endpoint), revision: endpoint.revision });
-      this.recordRevision(endpoint, template.spec, now);
-    });
+    this.endpoints.set(endpoint.id, endpoint);
+    const changes: ResourceChange[] = [{ op: "put", table: "endpoints", row: endpointRow(endpoint) }];
+    this.recordRevision(endpoint, template.spec, now, changes);
+    this.write(changes);
     return endpoint;
   }
 
@@ -280,36 +285,58 @@ export class ResourceStore {
     const current = this.requireEndpoint(id);
     const template = this.checkReferences(spec);
     const rollsOut = rollsOutChange(current.spec, spec, ENDPOINT_FIELD_ROLLS_OUT);
-    return this.atomically(() => this.saveEndpoint(current, spec, template.spec, rollsOut, Date.now()));
+    const changes: ResourceChange[] = [];
+    const endpoint = this.saveEndpoint(current, spec, template.spec, rollsOut, Date.now(), changes);
+    this.write(changes);
+    return endpoint;
   }
 
   /** Deletes the endpoint and its revisions. */
   deleteEndpoint(id: string): void {
     this.requireEndpoint(id);
-    this.atomically(() => this.s.deleteEndpoint!.run(id));
+    this.endpoints.delete(id);
+    this.revisionsOf.delete(id);
+    this.write([{ op: "delete", table: "endpoints", id }]);
   }
 
   /** Every revision of an endpoint, oldest first; undefined when the endpoint does not exist. */
   revisions(endpointId: string): EndpointRevision[] | undefined {
     if (!this.endpointExists(endpointId)) return undefined;
-    return (this.s.revisions!.all(endpointId) as RevisionRow[]).map(toRevision);
+    return [...(this.revisionsOf.get(endpointId) ?? [])];
   }
 
   /** What the endpoint's workers should be running now. */
   currentRevision(endpointId: string): EndpointRevision | undefined {
     const endpoint = this.getEndpoint(endpointId);
-    const row = endpoint && (this.s.revision!.get(endpointId, endpoint.revision) as RevisionRow | undefined);
-    return row && toRevision(row);
+    return endpoint && this.revisionsOf.get(endpointId)?.find((r) => r.revision === endpoint.revision);
   }
 
   // --- internals ------------------------------------------------------------------------------------------
 
   /**
-   * Runs `fn` in the group transaction (committed with the turn's other writes), inside a savepoint so that a
-   * write of several statements (an endpoint and its revision) lands whole or not at all.
+   * Hands the changes to the database now, after the ones before them. A write the database refuses leaves the
+   * in-memory copy ahead of it, so the copy is reloaded from the database, and whoever awaits durable() is told.
    */
-  private atomically<T>(fn: () => T): T {
-    return this.database.write(() => this.database.db.transaction(fn)());
+  private write(changes: ResourceChange[]): void {
+    const applied = this.rows.apply(changes);
+    // An earlier refusal was told to whoever awaited it then; it does not fail the writes after it.
+    this.written = Promise.all([this.written.catch(() => undefined), applied]).then(
+      () => undefined,
+      async (err: Error) => {
+        this.replaceAll(await this.rows.load());
+        throw err;
+      },
+    );
+  }
+
+  private replaceAll(snapshot: ResourceSnapshot): void {
+    this.templates = new Map(snapshot.templates.map((row) => [row.id, toRecord<TemplateSpec>(row)]));
+    this.volumes = new Map(snapshot.volumes.map((row) => [row.id, toRecord<NetworkVolumeSpec>(row)]));
+    this.endpoints = new Map(snapshot.endpoints.map((row) => [row.id, toEndpointRecord(row)]));
+    this.revisionsOf = new Map();
+    for (const revision of snapshot.revisions.map(toRevision).sort((a, b) => a.revision - b.revision)) {
+      this.revisionsOf.set(revision.endpointId, [...(this.revisionsOf.get(revision.endpointId) ?? []), revision]);
+    }
   }
 
   /** The endpoint's template must exist; so must its volume, in one of its data centres. Returns the template. */
@@ -329,27 +356,34 @@ export class ResourceStore {
     return template;
   }
 
-  /** Writes the endpoint's new spec; with `newRevision`, bumps the revision and records what it runs. */
+  /** The endpoint's new spec; with `newRevision`, the revision bumped and what it runs recorded. */
   private saveEndpoint(
     current: EndpointRecord,
     spec: EndpointSpec,
     templateSpec: TemplateSpec,
     newRevision: boolean,
     now: number,
+    changes: ResourceChange[],
   ): EndpointRecord {
     const endpoint: EndpointRecord = { ...current, spec, revision: current.revision + (newRevision ? 1 : 0), updatedAt: now };
-    this.s.updateEndpoint!.run({ ...resourceParams(endpoint), revision: endpoint.revision });
-    if (newRevision) this.recordRevision(endpoint, templateSpec, now);
+    this.endpoints.set(endpoint.id, endpoint);
+    changes.push({ op: "put", table: "endpoints", row: endpointRow(endpoint) });
+    if (newRevision) this.recordRevision(endpoint, templateSpec, now, changes);
     return endpoint;
   }
 
-  private recordRevision(endpoint: EndpointRecord, templateSpec: TemplateSpec, now: number): void {
-    this.s.insertRevision!.run({
-      endpointId: endpoint.id,
-      revision: endpoint.revision,
-      spec: JSON.stringify(endpoint.spec),
-      templateSpec: JSON.stringify(templateSpec),
-      createdAt: now,
+  private recordRevision(endpoint: EndpointRecord, templateSpec: TemplateSpec, now: number, changes: ResourceChange[]): void {
+    const revision: EndpointRevision = { endpointId: endpoint.id, revision: endpoint.revision, spec: endpoint.spec, templateSpec, createdAt: now };
+    this.revisionsOf.set(endpoint.id, [...(this.revisionsOf.get(endpoint.id) ?? []), revision]);
+    changes.push({
+      op: "addRevision",
+      row: {
+        endpoint_id: endpoint.id,
+        revision: endpoint.revision,
+        spec: JSON.stringify(endpoint.spec),
+        template_spec: JSON.stringify(templateSpec),
+        created_at: now,
+      },
     });
   }
 
@@ -372,6 +406,11 @@ export class ResourceStore {
   }
 }
 
+/** Oldest first, as the admin API lists them (ties by id). */
+function ordered<R extends { id: string; createdAt: number }>(records: Iterable<R>): R[] {
+  return [...records].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 /** Whether a field marked in `rollsOut` differs, compared as canonical JSON (the order of env keys does not count). */
 function rollsOutChange<S extends object>(before: S, after: S, rollsOut: Record<keyof S, boolean>): boolean {
   return (Object.keys(rollsOut) as Array<keyof S>).some(
@@ -391,8 +430,12 @@ function describe(endpoints: EndpointRecord[]): string {
   return endpoints.map((e) => `${e.id} (${e.spec.name})`).join(", ");
 }
 
-function resourceParams<S extends { name: string }>(record: StoredResource<S>) {
-  return { id: record.id, name: record.spec.name, spec: JSON.stringify(record.spec), createdAt: record.createdAt, updatedAt: record.updatedAt };
+function resourceRow<S extends { name: string }>(record: StoredResource<S>): ResourceRow {
+  return { id: record.id, name: record.spec.name, spec: JSON.stringify(record.spec), created_at: record.createdAt, updated_at: record.updatedAt };
+}
+
+function endpointRow(record: EndpointRecord): EndpointRow {
+  return { ...resourceRow(record), revision: record.revision };
 }
 
 function toRecord<S>(row: ResourceRow): StoredResource<S> {
