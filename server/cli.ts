@@ -24,6 +24,7 @@ program
   .addOption(configOption("--gpus <list>", "gpus", 'this host\'s GPUs when nvidia-smi cannot list them: "<device id>=<type>[;...]"'))
   .addOption(configOption("--simulated-gpus <list>", "simulatedGpus", 'simulated GPUs for development: "<type>=<count>[;...]"'))
   .addOption(configOption("--runtime <kind>", "runtime", "what runs workers: docker, kubernetes or none; default docker"))
+  .addOption(configOption("--database-url <url>", "databaseUrl", "PostgreSQL 15+ to keep everything in (production, several replicas); default SQLite in the data directory"))
   .addOption(configOption("--kubeconfig <file>", "kubeconfig", "kubernetes: kubeconfig file; default KUBECONFIG, ~/.kube/config or in-cluster"))
   .addOption(configOption("--kube-namespace <ns>", "kubeNamespace", "kubernetes: namespace of the workers; default the pod's or the context's"))
   .addOption(configOption("--kube-storage-class <name>", "kubeStorageClass", "kubernetes: storage class of network volume claims (RWX)"))

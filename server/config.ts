@@ -10,6 +10,14 @@ export const serverConfigSchema = z.object({
   host: z.string().min(1).default("127.0.0.1"),
   port: z.coerce.number().int().min(0).max(65535).default(8910),
   dataDir: z.string().min(1).default(path.join(os.homedir(), ".local", "share", "berth")),
+  /**
+   * The production store: PostgreSQL 15 or newer, which several control planes can share. Absent: SQLite in the data
+   * directory, the embedded default. Its password never appears in a log or an error.
+   */
+  databaseUrl: z
+    .string()
+    .refine((url) => /^postgres(ql)?:\/\/[^/]/.test(url) && URL.canParse(url), "must be a postgres:// or postgresql:// URL")
+    .optional(),
   /** Keys for the client and admin APIs. None given: one is made on first start and kept in the data directory. */
   apiKeys: z.array(z.string().min(16, "API keys must be at least 16 characters")).default([]),
   /** The URL workers and webhooks' callers use to reach this server; default http://host:port. */

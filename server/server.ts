@@ -1,4 +1,3 @@
-import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app";
 import type { ServerConfig } from "./config";
@@ -11,9 +10,7 @@ import type { WorkerRuntime } from "./runtimes/worker-runtime";
 import { workerEnv } from "./worker-env";
 import { JobSweeper } from "./jobs/sweeper";
 import { WebhookSender } from "./jobs/webhooks";
-import { BerthDatabase } from "./store/database";
-import { sqliteJobStorage } from "./store/jobs";
-import { SqliteResourceRows } from "./store/resource-rows";
+import { openStore } from "./store/open-store";
 import { ResourceStore } from "./store/resources";
 
 export interface RunningControlPlane {
@@ -25,19 +22,18 @@ export interface RunningControlPlane {
 /** How much queue history the workers view's chart shows. */
 const QUEUE_HISTORY_MS = 15 * 60_000;
 
-/** Opens the store in the data directory, starts the scheduler and listens; `close` undoes it in reverse. */
+/** Opens the store (SQLite in the data directory, or PostgreSQL), starts the sweeper and listens; `close` undoes it in reverse. */
 export async function startControlPlane(config: ServerConfig): Promise<RunningControlPlane> {
   const started = performance.now();
-  const database = new BerthDatabase(path.join(config.dataDir, "berth.db"));
+  const store = await openStore(config);
   const { keys, generatedApiKeyFile } = Keys.load(config.dataDir, config.apiKeys);
-  const resources = await ResourceStore.open(new SqliteResourceRows(database));
-  const jobStorage = sqliteJobStorage(database);
-  const jobs = await JobService.open(jobStorage, config);
+  const resources = await ResourceStore.open(store.resources);
+  const jobs = await JobService.open(store.jobs, config);
   let url = "";
   let runtime: WorkerRuntime | undefined;
   const publicUrl = () => config.publicUrl ?? url;
   const monitoring = new Monitoring(
-    { database, jobs, resources, runtime: () => runtime },
+    { usage: store.usage, jobs, resources, runtime: () => runtime },
     {
       queueSampleMs: config.queueSampleMs,
       queueHistoryMs: QUEUE_HISTORY_MS,
@@ -45,7 +41,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     },
   );
   const app = buildApp({ config, keys, jobs, resources, publicUrl, runtime: () => runtime, monitoring });
-  const sweeper = new JobSweeper(jobs, new WebhookSender(jobStorage.jobs, config.webhookRetryDelayMs, app.log), config, app.log);
+  const sweeper = new JobSweeper(jobs, new WebhookSender(store.jobs.jobs, config.webhookRetryDelayMs, app.log), config, app.log);
 
   const address = await app.listen({ host: config.host, port: config.port });
   url = address;
@@ -54,7 +50,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   try {
     runtime = await startRuntime({
       config,
-      database,
+      fleetWorkerRows: store.fleetWorkers,
       resources,
       jobs,
       workerEnv: (endpointId, workerId) => workerEnv(config, publicUrl(), keys, endpointId, workerId),
@@ -65,11 +61,17 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     monitoring.stop();
     await sweeper.stop();
     await app.close();
-    database.close();
+    await store.close();
     throw err;
   }
   app.log.info(
-    { url, publicUrl: publicUrl(), dataDir: config.dataDir, startupMs: Math.round(performance.now() - started) },
+    {
+      url,
+      publicUrl: publicUrl(),
+      dataDir: config.dataDir,
+      store: { kind: store.kind, location: store.location },
+      startupMs: Math.round(performance.now() - started),
+    },
     "control plane listening",
   );
   if (generatedApiKeyFile) app.log.info({ file: generatedApiKeyFile }, "no API key configured: using the one in this file");
@@ -83,7 +85,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
       await sweeper.stop();
       jobs.close();
       await app.close();
-      database.close();
+      await store.close();
     },
   };
 }

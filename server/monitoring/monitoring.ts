@@ -1,10 +1,9 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { JobService } from "../jobs/service";
 import type { WorkerRuntime } from "../runtimes/worker-runtime";
-import type { BerthDatabase } from "../store/database";
 import type { ResourceStore } from "../store/resources";
 import { usageReport, type UsagePrices, type UsageReport } from "../usage/report";
-import { UsageStore } from "../usage/usage-store";
+import type { UsageStore } from "../usage/usage-store";
 import { Metrics } from "./metrics";
 import { endpointOverview, overview, type EndpointOverview, type Overview, type OverviewSources } from "./overview";
 import { QueueHistory } from "./queue-history";
@@ -28,23 +27,28 @@ export class Monitoring {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly parts: { database: BerthDatabase; jobs: JobService; resources: ResourceStore; runtime: () => WorkerRuntime | undefined },
+    private readonly parts: { usage: UsageStore; jobs: JobService; resources: ResourceStore; runtime: () => WorkerRuntime | undefined },
     private readonly config: MonitoringConfig,
   ) {
     this.history = new QueueHistory(config.queueHistoryMs);
-    this.usage = new UsageStore(parts.database);
+    this.usage = parts.usage;
     this.sources = { ...parts, history: this.history };
     this.metrics = new Metrics(parts);
-    // A run is priced by what its worker was when it ended; a worker the runtime does not run (--runtime none)
-    // is a flex worker of unknown GPUs.
-    parts.jobs.onRunEnded((run) => {
-      const info = parts.runtime()?.workerInfo(run.workerId);
-      this.usage.record({ ...run, workerType: info?.type ?? "flex", gpuTypeId: info?.gpuTypeId, gpuCount: info?.gpuCount ?? 0 });
-    });
   }
 
-  /** Samples every endpoint's queue now and every queueSampleMs; a failed sample is logged and the next one runs. */
+  /**
+   * Meters every run from now on, and samples every endpoint's queue now and every queueSampleMs; a failed sample
+   * or meter write is logged and the next one goes on.
+   */
   start(log: FastifyBaseLogger): void {
+    // A run is priced by what its worker was when it ended; a worker the runtime does not run (--runtime none)
+    // is a flex worker of unknown GPUs.
+    this.parts.jobs.onRunEnded((run) => {
+      const info = this.parts.runtime()?.workerInfo(run.workerId);
+      this.usage
+        .record({ ...run, workerType: info?.type ?? "flex", gpuTypeId: info?.gpuTypeId, gpuCount: info?.gpuCount ?? 0 })
+        .catch((err: Error) => log.error({ err, jobId: run.jobId, workerId: run.workerId }, "could not record a run's usage"));
+    });
     const sample = async () => {
       const now = Date.now();
       const endpoints = this.parts.resources.listEndpoints();
@@ -72,7 +76,7 @@ export class Monitoring {
     return endpoint && endpointOverview(this.sources, endpoint);
   }
 
-  usageReport(from: number, to: number, endpointId?: string): UsageReport {
-    return usageReport(this.usage.overlapping(from, to, endpointId), from, to, this.config.prices);
+  async usageReport(from: number, to: number, endpointId?: string): Promise<UsageReport> {
+    return usageReport(await this.usage.overlapping(from, to, endpointId), from, to, this.config.prices);
   }
 }

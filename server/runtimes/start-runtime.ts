@@ -7,8 +7,7 @@ import type { JobService } from "../jobs/service";
 import { Fleet } from "./docker/fleet";
 import { describeInventory } from "./docker/placement";
 import type { ResourceStore } from "../store/resources";
-import { FleetWorkerStore } from "../store/fleet-workers";
-import type { BerthDatabase } from "../store/database";
+import { FleetWorkerStore, type FleetWorkerRows } from "../store/fleet-workers";
 import { DockerDriver } from "./docker/docker-driver";
 import { KubeCluster } from "./kubernetes/cluster";
 import { KubernetesRuntime } from "./kubernetes/kubernetes-runtime";
@@ -19,7 +18,8 @@ import { detectGpuInventory } from "./docker/gpu-inventory";
 
 export interface RuntimeDeps {
   config: ServerConfig;
-  database: BerthDatabase;
+  /** Where the Docker fleet keeps its decisions (the runtime_workers table of the control plane's database). */
+  fleetWorkerRows: FleetWorkerRows;
   resources: ResourceStore;
   jobs: JobService;
   workerEnv: (endpointId: string, workerId?: string) => Record<string, string>;
@@ -86,7 +86,7 @@ async function startDocker(deps: RuntimeDeps, controlPlaneId: string): Promise<W
   const { inventory, warnings } = await detectGpuInventory({ declared: config.gpus, simulated: config.simulatedGpus });
   for (const warning of warnings) log.warn({ gpuInventory: inventory.source }, warning);
   const driver = new DockerDriver({ engine, controlPlaneId, networkMode: config.dockerNetwork });
-  const store = new FleetWorkerStore(deps.database);
+  const store = await FleetWorkerStore.open(deps.fleetWorkerRows, (err) => log.error({ err }, "could not record a fleet worker"));
   const running = () =>
     store
       .all()

@@ -3,7 +3,8 @@ import type { GpuDevice } from "../policy/worker-model";
 import type { LifecyclePhase, RuntimeWorker, WorkerType } from "../policy/worker-model";
 import type { BerthDatabase } from "./database";
 
-interface Row {
+/** A fleet worker as stored, the same in SQLite and PostgreSQL. */
+export interface FleetWorkerRow {
   id: string;
   endpoint_id: string;
   revision: number;
@@ -22,7 +23,7 @@ interface Row {
   phase_since: number;
 }
 
-const toWorker = (row: Row): RuntimeWorker => ({
+const toWorker = (row: FleetWorkerRow): RuntimeWorker => ({
   id: row.id,
   endpointId: row.endpoint_id,
   revision: row.revision,
@@ -39,7 +40,7 @@ const toWorker = (row: Row): RuntimeWorker => ({
   phaseSince: row.phase_since,
 });
 
-const toRow = (w: RuntimeWorker): Row => ({
+const toRow = (w: RuntimeWorker): FleetWorkerRow => ({
   id: w.id,
   endpoint_id: w.endpointId,
   revision: w.revision,
@@ -58,16 +59,65 @@ const toRow = (w: RuntimeWorker): Row => ({
   phase_since: w.phaseSince,
 });
 
-/** The Docker fleet's workers, as it decided to run them (the `runtime_workers` table): one row each, written whole. */
+/** Where the fleet's decisions are kept: SQLite's or PostgreSQL's runtime_workers table. */
+export interface FleetWorkerRows {
+  load(): Promise<FleetWorkerRow[]>;
+  /** Starts writing at once, in call order; resolves once durable. */
+  save(row: FleetWorkerRow): Promise<void>;
+  remove(id: string): Promise<void>;
+}
+
+/**
+ * The Docker fleet's workers, as it decided to run them (the `runtime_workers` table): one row each, written whole.
+ * Only the control plane that runs the fleet writes them, so they live in memory, loaded when the fleet starts and
+ * written through; a failed write is logged by `onWriteFailed` and the next reconcile pass converges again.
+ */
 export class FleetWorkerStore {
+  private readonly workers = new Map<string, RuntimeWorker>();
+
+  private constructor(
+    private readonly rows: FleetWorkerRows,
+    private readonly onWriteFailed: (err: Error) => void,
+  ) {}
+
+  static async open(rows: FleetWorkerRows, onWriteFailed: (err: Error) => void): Promise<FleetWorkerStore> {
+    const store = new FleetWorkerStore(rows, onWriteFailed);
+    for (const row of await rows.load()) store.workers.set(row.id, toWorker(row));
+    return store;
+  }
+
+  /** Oldest first. */
+  all(): RuntimeWorker[] {
+    return [...this.workers.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  ofEndpoint(endpointId: string): RuntimeWorker[] {
+    return this.all().filter((w) => w.endpointId === endpointId);
+  }
+
+  get(id: string): RuntimeWorker | undefined {
+    return this.workers.get(id);
+  }
+
+  save(worker: RuntimeWorker): void {
+    this.workers.set(worker.id, worker);
+    this.rows.save(toRow(worker)).catch(this.onWriteFailed);
+  }
+
+  remove(id: string): void {
+    this.workers.delete(id);
+    this.rows.remove(id).catch(this.onWriteFailed);
+  }
+}
+
+/** The runtime_workers table in SQLite, written in the group transaction. */
+export class SqliteFleetWorkerRows implements FleetWorkerRows {
   private readonly s: Record<string, Statement>;
 
   constructor(private readonly database: BerthDatabase) {
     const db = database.db;
     this.s = {
-      all: db.prepare("SELECT * FROM runtime_workers ORDER BY created_at, id"),
-      ofEndpoint: db.prepare("SELECT * FROM runtime_workers WHERE endpoint_id = ? ORDER BY created_at, id"),
-      get: db.prepare("SELECT * FROM runtime_workers WHERE id = ?"),
+      all: db.prepare("SELECT * FROM runtime_workers"),
       save: db.prepare(`INSERT INTO runtime_workers (id, endpoint_id, revision, type, phase, gpu_ids, gpu_type_id, gpu_simulated,
           memory_bytes, reason, restarts, next_restart_at, unhealthy_since, created_at, started_at, phase_since)
         VALUES (@id, @endpoint_id, @revision, @type, @phase, @gpu_ids, @gpu_type_id, @gpu_simulated, @memory_bytes, @reason,
@@ -80,24 +130,15 @@ export class FleetWorkerStore {
     };
   }
 
-  all(): RuntimeWorker[] {
-    return (this.s.all!.all() as Row[]).map(toWorker);
+  async load(): Promise<FleetWorkerRow[]> {
+    return this.s.all!.all() as FleetWorkerRow[];
   }
 
-  ofEndpoint(endpointId: string): RuntimeWorker[] {
-    return (this.s.ofEndpoint!.all(endpointId) as Row[]).map(toWorker);
+  async save(row: FleetWorkerRow): Promise<void> {
+    this.database.write(() => this.s.save!.run(row));
   }
 
-  get(id: string): RuntimeWorker | undefined {
-    const row = this.s.get!.get(id) as Row | undefined;
-    return row && toWorker(row);
-  }
-
-  save(worker: RuntimeWorker): void {
-    this.database.write(() => this.s.save!.run(toRow(worker)));
-  }
-
-  remove(id: string): void {
+  async remove(id: string): Promise<void> {
     this.database.write(() => this.s.remove!.run(id));
   }
 }

@@ -4,6 +4,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
+import Database from "better-sqlite3";
+import { freshDatabase, queryDatabase, type TestDatabase } from "./postgres";
 
 const BERTH_BIN = path.resolve(__dirname, "../../bin/berth");
 const START_TIMEOUT_MS = 30_000;
@@ -16,7 +18,16 @@ export interface ControlPlaneOptions {
   /** A fixed port, so workers find a restarted server where they left it; default any free one. */
   port?: number;
   apiKey?: string;
+  /** Where it keeps everything: SQLite in its data directory (the default) or a fresh PostgreSQL database. */
+  store?: StoreKind;
+  /** The PostgreSQL database to use (a restart keeps its predecessor's); default a fresh one when `store` is postgres. */
+  database?: TestDatabase;
 }
+
+export type StoreKind = "sqlite" | "postgres";
+
+/** Both backends, for suites that must hold on each: `for (const store of STORES) describe(..., store)`. */
+export const STORES: readonly StoreKind[] = ["sqlite", "postgres"];
 
 /**
  * A real `berth server` process on an ephemeral loopback port, for tests. Its structured log lines are kept
@@ -31,6 +42,8 @@ export class ControlPlaneProcess {
     readonly url: string,
     readonly apiKey: string,
     readonly dataDir: string,
+    /** Its PostgreSQL database, when it keeps everything there. */
+    readonly database: TestDatabase | undefined,
     private readonly options: ControlPlaneOptions,
     logs: string[],
     exited: Promise<number | null>,
@@ -42,11 +55,13 @@ export class ControlPlaneProcess {
   static async start(options: ControlPlaneOptions = {}): Promise<ControlPlaneProcess> {
     const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "berth-cp-"));
     const apiKey = options.apiKey ?? "test-" + crypto.randomBytes(16).toString("hex");
+    const database = options.database ?? (options.store === "postgres" ? await freshDatabase("control_plane") : undefined);
+    const storeEnv: Record<string, string> = database ? { BERTH_DATABASE_URL: database.url } : {};
     const child = spawn(
       process.execPath,
       [BERTH_BIN, "server", "--port", String(options.port ?? 0), "--data-dir", dataDir, "--api-key", apiKey],
       // No runtime unless a test asks for one: most tests run their workers as local processes.
-      { env: { ...process.env, BERTH_RUNTIME: "none", ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+      { env: { ...process.env, BERTH_RUNTIME: "none", ...storeEnv, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
     );
     const logs: string[] = [];
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
@@ -64,7 +79,7 @@ export class ControlPlaneProcess {
         }
       });
     });
-    return new ControlPlaneProcess(child, url, apiKey, dataDir, { ...options, dataDir, apiKey }, logs, exited);
+    return new ControlPlaneProcess(child, url, apiKey, dataDir, database, { ...options, dataDir, apiKey, database }, logs, exited);
   }
 
   /** Structured log entries so far. */
@@ -94,8 +109,21 @@ export class ControlPlaneProcess {
     });
   }
 
-  removeData(): void {
+  /** Removes its data directory and, on PostgreSQL, its database. */
+  async removeData(): Promise<void> {
     fs.rmSync(this.dataDir, { recursive: true, force: true });
+    await this.database?.drop();
+  }
+
+  /** Rows as stored, read straight from its database (SQLite file or PostgreSQL): what a test may check at rest. */
+  async query(sql: string, ...params: unknown[]): Promise<Array<Record<string, unknown>>> {
+    if (this.database) return queryDatabase(this.database.url, sql, params);
+    const db = new Database(path.join(this.dataDir, "berth.db"), { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare(sql).all(...params) as Array<Record<string, unknown>>;
+    } finally {
+      db.close();
+    }
   }
 }
 

@@ -33,3 +33,23 @@ export async function freshDatabase(label: string): Promise<TestDatabase> {
     },
   };
 }
+
+/** `?` placeholders (as SQLite's raw SQL in tests is written) turned into PostgreSQL's `$1, $2, ...`. */
+export function positional(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+/** Rows of a raw query on a test database, as plain objects with BIGINT columns as numbers (as Berth reads them). */
+export async function queryDatabase(url: string, sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+  const client = postgres(url, {
+    max: 1,
+    onnotice: () => undefined,
+    types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (text: string) => Number(text) } },
+  });
+  try {
+    return [...(await client.unsafe(positional(sql), params as never[]))].map((row) => ({ ...row }));
+  } finally {
+    await client.end();
+  }
+}

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import axios from "axios";
 import Ajv2020 from "ajv/dist/2020";
 import { after, before, describe, test } from "node:test";
-import { ControlPlaneProcess } from "../helpers/control-plane";
+import { ControlPlaneProcess, STORES } from "../helpers/control-plane";
 import { apiClient, createEndpoint, eventually, workerClient, type TestEndpoint } from "../helpers/endpoint";
 
 const FAST = {
@@ -64,259 +64,261 @@ function postIgnoringWriteErrors(url: string, apiKey: string, body: string): Pro
   });
 }
 
-describe("client and worker API", () => {
-  let cp: ControlPlaneProcess;
-  let ep: TestEndpoint;
-  let other: TestEndpoint;
-
-  before(async () => {
-    cp = await ControlPlaneProcess.start({ env: FAST });
-    ep = await createEndpoint(cp);
-    other = await createEndpoint(cp);
-  });
-  after(async () => {
-    await cp?.stop();
-    cp?.removeData();
-  });
-
-  describe("bad requests get a 4xx JSON error naming the problem", () => {
-    test("malformed JSON", async () => {
-      const res = await apiClient(cp).post(`/v2/${ep.id}/run`, '{"input": {', {
-        headers: { "Content-Type": "application/json" },
-        transformRequest: [(data) => data],
-      });
-      assert.equal(res.status, 400);
-      assert.equal(res.data.error, "malformed_json");
-    });
-
-    test("wrong types name the field and the rule", async () => {
-      const res = await apiClient(cp).post(`/v2/${ep.id}/run`, { input: {}, policy: { ttl: "soon", lowPriority: "yes" } });
-      assert.equal(res.status, 400);
-      assert.equal(res.data.error, "invalid_request");
-      assert.match(res.data.message, /body\.policy\.ttl: /);
-      assert.match(res.data.message, /body\.policy\.lowPriority: /);
-    });
-
-    test("out-of-range policy values and a missing input", async () => {
-      const res = await apiClient(cp).post(`/v2/${ep.id}/run`, { policy: { executionTimeout: 10 } });
-      assert.equal(res.status, 400);
-      assert.match(res.data.message, /body\.input: /);
-      assert.match(res.data.message, /body\.policy\.executionTimeout: .*5000/);
-    });
-
-    test("unknown endpoint and unknown job", async () => {
-      const api = apiClient(cp);
-      const unknownEndpoint = await api.post("/v2/no-such-endpoint/run", { input: {} });
-      assert.equal(unknownEndpoint.status, 404);
-      assert.match(unknownEndpoint.data.message, /endpoint no-such-endpoint does not exist/);
-      const unknownJob = await api.get(`/v2/${ep.id}/status/no-such-job`);
-      assert.equal(unknownJob.status, 404);
-      assert.equal(unknownJob.data.error, "job_not_found");
-    });
-
-    test("missing, wrong and wrongly scoped keys are refused", async () => {
-      const noKey = await apiClient(cp).post(`/v2/${ep.id}/run`, { input: {} }, { headers: { Authorization: "" } });
-      assert.equal(noKey.status, 401);
-      assert.match(noKey.data.message, /missing API key/);
-      const wrong = await apiClient(cp, "not-the-key-at-all").get(`/v2/${ep.id}/health`);
-      assert.equal(wrong.status, 401);
-      const bare = await apiClient(cp).get(`/v2/${ep.id}/health`, { headers: { Authorization: cp.apiKey } });
-      assert.equal(bare.status, 200, "a bare key is accepted like RunPod's");
-      const workerKeyOnClientApi = await apiClient(cp, ep.workerEnv.RUNPOD_AI_API_KEY).get(`/v2/${ep.id}/health`);
-      assert.equal(workerKeyOnClientApi.status, 401);
-      const workerKeyOnAdminApi = await apiClient(cp, ep.workerEnv.RUNPOD_AI_API_KEY).get("/admin/endpoints");
-      assert.equal(workerKeyOnAdminApi.status, 401);
-      const apiKeyOnWorkerApi = await apiClient(cp).get(`/v2/${ep.id}/job-take/w?job_in_progress=0`);
-      assert.equal(apiKeyOnWorkerApi.status, 401);
-      const otherEndpointsWorkerKey = await workerClient({ ...ep, workerEnv: { ...ep.workerEnv, RUNPOD_AI_API_KEY: other.workerEnv.RUNPOD_AI_API_KEY! } }, "w").take();
-      assert.equal(otherEndpointsWorkerKey.status, 401);
-      assert.match(otherEndpointsWorkerKey.data.message, new RegExp(`worker API of endpoint ${ep.id}`));
-    });
-
-    test("oversize bodies are refused with 413", async () => {
-      const res = await postIgnoringWriteErrors(`${cp.url}/v2/${ep.id}/run`, cp.apiKey, JSON.stringify({ input: "x".repeat(10 * 1024 * 1024) }));
-      assert.equal(res.status, 413);
-      assert.equal(JSON.parse(res.body).error, "payload_too_large");
-      const chunk = await workerClient(ep, "w-big").stream("any-job", { output: "y".repeat(1024 * 1024 + 1) });
-      assert.equal(chunk.status, 413);
-    });
-  });
-
-  describe("the job life cycle through the worker API", () => {
-    test("take, progress, result; a repeated result changes nothing", async () => {
-      const api = apiClient(cp);
-      const worker = workerClient(ep, "w-life");
-      const { data: job } = await api.post(`/v2/${ep.id}/run`, { input: { q: 1 } });
-      const taken = await worker.take();
-      assert.equal(taken.status, 200);
-      assert.deepEqual(taken.data, { id: job.id, input: { q: 1 } });
-      await worker.done(job.id, { status: "IN_PROGRESS", output: "half way" });
-      assert.deepEqual((await api.get(`/v2/${ep.id}/status/${job.id}`)).data.output, "half way");
-      assert.equal((await worker.done(job.id, { output: { answer: 42 } })).status, 200);
-      assert.equal((await worker.done(job.id, { output: { answer: "late duplicate" } })).status, 200);
-      const status = (await api.get(`/v2/${ep.id}/status/${job.id}`)).data;
-      assert.equal(status.status, "COMPLETED");
-      assert.deepEqual(status.output, { answer: 42 });
-      assert.equal(status.workerId, "w-life");
-    });
-
-    test("an empty queue answers job-take with 204 after the long-poll", async () => {
-      const res = await workerClient(other, "w-empty").take();
-      assert.equal(res.status, 204);
-    });
-
-    test("a job submitted while a worker long-polls is handed to it at once", async () => {
-      const pending = workerClient(other, "w-wait").take();
-      const { data: job } = await apiClient(cp).post(`/v2/${other.id}/run`, { input: "now" });
-      const taken = await pending;
-      assert.equal(taken.status, 200);
-      assert.equal(taken.data.id, job.id);
-      await workerClient(other, "w-wait").done(job.id, { output: "ok" });
-    });
-
-    test("batch take hands out up to batch_size jobs, oldest first", async () => {
-      const api = apiClient(cp);
-      const ids = [];
-      for (let i = 0; i < 3; i++) ids.push((await api.post(`/v2/${other.id}/run`, { input: i })).data.id);
-      const worker = workerClient(other, "w-batch");
-      const url = other.workerEnv.RUNPOD_WEBHOOK_GET_JOB!.replace("$ID", "w-batch").replace("/job-take/", "/job-take-batch/");
-      const res = await apiClient(cp, other.workerEnv.RUNPOD_AI_API_KEY).get(`${url}&batch_size=2&job_in_progress=0`);
-      assert.equal(res.status, 200);
-      assert.deepEqual(res.data.map((j: { id: string }) => j.id), ids.slice(0, 2));
-      for (const id of ids.slice(0, 2)) await worker.done(id, { output: null });
-      const last = await worker.take();
-      assert.equal(last.data.id, ids[2]);
-      await worker.done(ids[2], { error: "handler failed" });
-      const failed = (await api.get(`/v2/${other.id}/status/${ids[2]}`)).data;
-      assert.equal(failed.status, "FAILED");
-      assert.equal(failed.error, "handler failed");
-    });
-
-    test("retry requeues a FAILED job only", async () => {
-      const api = apiClient(cp);
-      const worker = workerClient(other, "w-retry");
-      const { data: job } = await api.post(`/v2/${other.id}/run`, { input: "flaky" });
-      await worker.take();
-      await worker.done(job.id, { error: "first try failed" });
-      const retried = await api.post(`/v2/${other.id}/retry/${job.id}`);
-      assert.deepEqual(retried.data, { id: job.id, status: "IN_QUEUE" });
-      assert.equal((await worker.take()).data.id, job.id);
-      await worker.done(job.id, { output: "second try" });
-      const status = (await api.get(`/v2/${other.id}/status/${job.id}`)).data;
-      assert.equal(status.status, "COMPLETED");
-      assert.equal(status.retries, 1);
-      const again = await api.post(`/v2/${other.id}/retry/${job.id}`);
-      assert.equal(again.status, 400);
-      assert.match(again.data.message, /is COMPLETED: only FAILED or TIMED_OUT jobs can be retried/);
-    });
-
-    test("cancel of a running job tells its worker through job-stop", async () => {
-      const api = apiClient(cp);
-      const worker = workerClient(other, "w-cancel");
-      const { data: job } = await api.post(`/v2/${other.id}/run`, { input: "long" });
-      await worker.take();
-      assert.deepEqual((await api.post(`/v2/${other.id}/cancel/${job.id}`)).data, { id: job.id, status: "CANCELLED" });
-      const stops = await worker.stops();
-      assert.deepEqual(stops.data, { jobsToStop: [job.id] });
-      await worker.done(job.id, { output: "finished anyway" });
-      assert.equal((await api.get(`/v2/${other.id}/status/${job.id}`)).data.status, "CANCELLED");
-    });
-
-    test("executionTimeout ends a job TIMED_OUT and tells its worker to stop it", async () => {
-      const api = apiClient(cp);
-      const worker = workerClient(other, "w-timeout");
-      const { data: job } = await api.post(`/v2/${other.id}/run`, { input: "slow", policy: { executionTimeout: 5000 } });
-      await worker.take();
-      const stops = await eventually("the stop request", async () => {
-        const res = await worker.stops();
-        return res.status === 200 ? res.data : undefined;
-      });
-      assert.deepEqual(stops, { jobsToStop: [job.id] });
-      const status = (await api.get(`/v2/${other.id}/status/${job.id}`)).data;
-      assert.equal(status.status, "TIMED_OUT");
-      assert.ok(status.executionTime >= 5000, `ran ${status.executionTime} ms`);
-    });
-
-    test("a worker that goes silent gives its job back; after maxAttempts the job fails with the reason", async () => {
-      const api = apiClient(cp);
-      const { data: job } = await api.post(`/v2/${other.id}/run`, { input: "doomed" });
-      assert.equal((await workerClient(other, "w-silent-1").take()).data.id, job.id);
-      await eventually("the job back in the queue", async () => {
-        const s = (await api.get(`/v2/${other.id}/status/${job.id}`)).data;
-        return s.status === "IN_QUEUE" ? s : undefined;
-      });
-      assert.equal((await workerClient(other, "w-silent-2").take()).data.id, job.id);
-      const failed = await eventually("the job to fail", async () => {
-        const s = (await api.get(`/v2/${other.id}/status/${job.id}`)).data;
-        return s.status === "FAILED" ? s : undefined;
-      });
-      assert.match(failed.error, /worker w-silent-2 lost: no call for over 1500 ms; gave up after 2 attempts/);
-    });
-
-    test("results expire after the retention window", async () => {
-      const api = apiClient(cp);
-      const worker = workerClient(other, "w-retention");
-      const { data: job } = await api.post(`/v2/${other.id}/run`, { input: "kept briefly" });
-      await worker.take();
-      await worker.done(job.id, { output: 1 });
-      assert.equal((await api.get(`/v2/${other.id}/status/${job.id}`)).status, 200);
-      await eventually("the result to expire", async () => ((await api.get(`/v2/${other.id}/status/${job.id}`)).status === 404 ? true : undefined));
-    });
-  });
-
-  describe("webhooks", () => {
-    let receiver: http.Server;
-    let received: Array<{ path: string; body: any }>;
-    let receiverUrl: string;
+for (const store of STORES) {
+  describe(`client and worker API (${store})`, () => {
+    let cp: ControlPlaneProcess;
+    let ep: TestEndpoint;
+    let other: TestEndpoint;
 
     before(async () => {
-      received = [];
-      receiver = http.createServer((req, res) => {
-        let body = "";
-        req.on("data", (c) => (body += c));
-        req.on("end", () => {
-          received.push({ path: req.url!, body: JSON.parse(body) });
-          const attempts = received.filter((r) => r.path === req.url).length;
-          // /flaky fails once; /down always fails.
-          res.statusCode = req.url === "/down" || (req.url === "/flaky" && attempts === 1) ? 500 : 200;
-          res.end();
+      cp = await ControlPlaneProcess.start({ env: FAST, store });
+      ep = await createEndpoint(cp);
+      other = await createEndpoint(cp);
+    });
+    after(async () => {
+      await cp?.stop();
+      await cp?.removeData();
+    });
+
+    describe("bad requests get a 4xx JSON error naming the problem", () => {
+      test("malformed JSON", async () => {
+        const res = await apiClient(cp).post(`/v2/${ep.id}/run`, '{"input": {', {
+          headers: { "Content-Type": "application/json" },
+          transformRequest: [(data) => data],
         });
+        assert.equal(res.status, 400);
+        assert.equal(res.data.error, "malformed_json");
       });
-      await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-      receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+
+      test("wrong types name the field and the rule", async () => {
+        const res = await apiClient(cp).post(`/v2/${ep.id}/run`, { input: {}, policy: { ttl: "soon", lowPriority: "yes" } });
+        assert.equal(res.status, 400);
+        assert.equal(res.data.error, "invalid_request");
+        assert.match(res.data.message, /body\.policy\.ttl: /);
+        assert.match(res.data.message, /body\.policy\.lowPriority: /);
+      });
+
+      test("out-of-range policy values and a missing input", async () => {
+        const res = await apiClient(cp).post(`/v2/${ep.id}/run`, { policy: { executionTimeout: 10 } });
+        assert.equal(res.status, 400);
+        assert.match(res.data.message, /body\.input: /);
+        assert.match(res.data.message, /body\.policy\.executionTimeout: .*5000/);
+      });
+
+      test("unknown endpoint and unknown job", async () => {
+        const api = apiClient(cp);
+        const unknownEndpoint = await api.post("/v2/no-such-endpoint/run", { input: {} });
+        assert.equal(unknownEndpoint.status, 404);
+        assert.match(unknownEndpoint.data.message, /endpoint no-such-endpoint does not exist/);
+        const unknownJob = await api.get(`/v2/${ep.id}/status/no-such-job`);
+        assert.equal(unknownJob.status, 404);
+        assert.equal(unknownJob.data.error, "job_not_found");
+      });
+
+      test("missing, wrong and wrongly scoped keys are refused", async () => {
+        const noKey = await apiClient(cp).post(`/v2/${ep.id}/run`, { input: {} }, { headers: { Authorization: "" } });
+        assert.equal(noKey.status, 401);
+        assert.match(noKey.data.message, /missing API key/);
+        const wrong = await apiClient(cp, "not-the-key-at-all").get(`/v2/${ep.id}/health`);
+        assert.equal(wrong.status, 401);
+        const bare = await apiClient(cp).get(`/v2/${ep.id}/health`, { headers: { Authorization: cp.apiKey } });
+        assert.equal(bare.status, 200, "a bare key is accepted like RunPod's");
+        const workerKeyOnClientApi = await apiClient(cp, ep.workerEnv.RUNPOD_AI_API_KEY).get(`/v2/${ep.id}/health`);
+        assert.equal(workerKeyOnClientApi.status, 401);
+        const workerKeyOnAdminApi = await apiClient(cp, ep.workerEnv.RUNPOD_AI_API_KEY).get("/admin/endpoints");
+        assert.equal(workerKeyOnAdminApi.status, 401);
+        const apiKeyOnWorkerApi = await apiClient(cp).get(`/v2/${ep.id}/job-take/w?job_in_progress=0`);
+        assert.equal(apiKeyOnWorkerApi.status, 401);
+        const otherEndpointsWorkerKey = await workerClient({ ...ep, workerEnv: { ...ep.workerEnv, RUNPOD_AI_API_KEY: other.workerEnv.RUNPOD_AI_API_KEY! } }, "w").take();
+        assert.equal(otherEndpointsWorkerKey.status, 401);
+        assert.match(otherEndpointsWorkerKey.data.message, new RegExp(`worker API of endpoint ${ep.id}`));
+      });
+
+      test("oversize bodies are refused with 413", async () => {
+        const res = await postIgnoringWriteErrors(`${cp.url}/v2/${ep.id}/run`, cp.apiKey, JSON.stringify({ input: "x".repeat(10 * 1024 * 1024) }));
+        assert.equal(res.status, 413);
+        assert.equal(JSON.parse(res.body).error, "payload_too_large");
+        const chunk = await workerClient(ep, "w-big").stream("any-job", { output: "y".repeat(1024 * 1024 + 1) });
+        assert.equal(chunk.status, 413);
+      });
     });
-    after(() => receiver.close());
 
-    const finishWithWebhook = async (path: string) => {
-      const api = apiClient(cp);
-      const worker = workerClient(other, `w-hook${path.replace("/", "-")}`);
-      const { data: job } = await api.post(`/v2/${other.id}/run`, { input: "hooked", webhook: `${receiverUrl}${path}` });
-      await worker.take();
-      await worker.done(job.id, { output: { done: true } });
-      return job.id as string;
-    };
+    describe("the job life cycle through the worker API", () => {
+      test("take, progress, result; a repeated result changes nothing", async () => {
+        const api = apiClient(cp);
+        const worker = workerClient(ep, "w-life");
+        const { data: job } = await api.post(`/v2/${ep.id}/run`, { input: { q: 1 } });
+        const taken = await worker.take();
+        assert.equal(taken.status, 200);
+        assert.deepEqual(taken.data, { id: job.id, input: { q: 1 } });
+        await worker.done(job.id, { status: "IN_PROGRESS", output: "half way" });
+        assert.deepEqual((await api.get(`/v2/${ep.id}/status/${job.id}`)).data.output, "half way");
+        assert.equal((await worker.done(job.id, { output: { answer: 42 } })).status, 200);
+        assert.equal((await worker.done(job.id, { output: { answer: "late duplicate" } })).status, 200);
+        const status = (await api.get(`/v2/${ep.id}/status/${job.id}`)).data;
+        assert.equal(status.status, "COMPLETED");
+        assert.deepEqual(status.output, { answer: 42 });
+        assert.equal(status.workerId, "w-life");
+      });
 
-    test("the /status body is POSTed when the job ends, retried after a failure", async () => {
-      const id = await finishWithWebhook("/flaky");
-      await eventually("two deliveries", async () => (received.filter((r) => r.path === "/flaky").length === 2 ? true : undefined));
-      const deliveries = received.filter((r) => r.path === "/flaky");
-      for (const d of deliveries) {
-        assert.equal(d.body.id, id);
-        assert.equal(d.body.status, "COMPLETED");
-        assert.deepEqual(d.body.output, { done: true });
-      }
+      test("an empty queue answers job-take with 204 after the long-poll", async () => {
+        const res = await workerClient(other, "w-empty").take();
+        assert.equal(res.status, 204);
+      });
+
+      test("a job submitted while a worker long-polls is handed to it at once", async () => {
+        const pending = workerClient(other, "w-wait").take();
+        const { data: job } = await apiClient(cp).post(`/v2/${other.id}/run`, { input: "now" });
+        const taken = await pending;
+        assert.equal(taken.status, 200);
+        assert.equal(taken.data.id, job.id);
+        await workerClient(other, "w-wait").done(job.id, { output: "ok" });
+      });
+
+      test("batch take hands out up to batch_size jobs, oldest first", async () => {
+        const api = apiClient(cp);
+        const ids = [];
+        for (let i = 0; i < 3; i++) ids.push((await api.post(`/v2/${other.id}/run`, { input: i })).data.id);
+        const worker = workerClient(other, "w-batch");
+        const url = other.workerEnv.RUNPOD_WEBHOOK_GET_JOB!.replace("$ID", "w-batch").replace("/job-take/", "/job-take-batch/");
+        const res = await apiClient(cp, other.workerEnv.RUNPOD_AI_API_KEY).get(`${url}&batch_size=2&job_in_progress=0`);
+        assert.equal(res.status, 200);
+        assert.deepEqual(res.data.map((j: { id: string }) => j.id), ids.slice(0, 2));
+        for (const id of ids.slice(0, 2)) await worker.done(id, { output: null });
+        const last = await worker.take();
+        assert.equal(last.data.id, ids[2]);
+        await worker.done(ids[2], { error: "handler failed" });
+        const failed = (await api.get(`/v2/${other.id}/status/${ids[2]}`)).data;
+        assert.equal(failed.status, "FAILED");
+        assert.equal(failed.error, "handler failed");
+      });
+
+      test("retry requeues a FAILED job only", async () => {
+        const api = apiClient(cp);
+        const worker = workerClient(other, "w-retry");
+        const { data: job } = await api.post(`/v2/${other.id}/run`, { input: "flaky" });
+        await worker.take();
+        await worker.done(job.id, { error: "first try failed" });
+        const retried = await api.post(`/v2/${other.id}/retry/${job.id}`);
+        assert.deepEqual(retried.data, { id: job.id, status: "IN_QUEUE" });
+        assert.equal((await worker.take()).data.id, job.id);
+        await worker.done(job.id, { output: "second try" });
+        const status = (await api.get(`/v2/${other.id}/status/${job.id}`)).data;
+        assert.equal(status.status, "COMPLETED");
+        assert.equal(status.retries, 1);
+        const again = await api.post(`/v2/${other.id}/retry/${job.id}`);
+        assert.equal(again.status, 400);
+        assert.match(again.data.message, /is COMPLETED: only FAILED or TIMED_OUT jobs can be retried/);
+      });
+
+      test("cancel of a running job tells its worker through job-stop", async () => {
+        const api = apiClient(cp);
+        const worker = workerClient(other, "w-cancel");
+        const { data: job } = await api.post(`/v2/${other.id}/run`, { input: "long" });
+        await worker.take();
+        assert.deepEqual((await api.post(`/v2/${other.id}/cancel/${job.id}`)).data, { id: job.id, status: "CANCELLED" });
+        const stops = await worker.stops();
+        assert.deepEqual(stops.data, { jobsToStop: [job.id] });
+        await worker.done(job.id, { output: "finished anyway" });
+        assert.equal((await api.get(`/v2/${other.id}/status/${job.id}`)).data.status, "CANCELLED");
+      });
+
+      test("executionTimeout ends a job TIMED_OUT and tells its worker to stop it", async () => {
+        const api = apiClient(cp);
+        const worker = workerClient(other, "w-timeout");
+        const { data: job } = await api.post(`/v2/${other.id}/run`, { input: "slow", policy: { executionTimeout: 5000 } });
+        await worker.take();
+        const stops = await eventually("the stop request", async () => {
+          const res = await worker.stops();
+          return res.status === 200 ? res.data : undefined;
+        });
+        assert.deepEqual(stops, { jobsToStop: [job.id] });
+        const status = (await api.get(`/v2/${other.id}/status/${job.id}`)).data;
+        assert.equal(status.status, "TIMED_OUT");
+        assert.ok(status.executionTime >= 5000, `ran ${status.executionTime} ms`);
+      });
+
+      test("a worker that goes silent gives its job back; after maxAttempts the job fails with the reason", async () => {
+        const api = apiClient(cp);
+        const { data: job } = await api.post(`/v2/${other.id}/run`, { input: "doomed" });
+        assert.equal((await workerClient(other, "w-silent-1").take()).data.id, job.id);
+        await eventually("the job back in the queue", async () => {
+          const s = (await api.get(`/v2/${other.id}/status/${job.id}`)).data;
+          return s.status === "IN_QUEUE" ? s : undefined;
+        });
+        assert.equal((await workerClient(other, "w-silent-2").take()).data.id, job.id);
+        const failed = await eventually("the job to fail", async () => {
+          const s = (await api.get(`/v2/${other.id}/status/${job.id}`)).data;
+          return s.status === "FAILED" ? s : undefined;
+        });
+        assert.match(failed.error, /worker w-silent-2 lost: no call for over 1500 ms; gave up after 2 attempts/);
+      });
+
+      test("results expire after the retention window", async () => {
+        const api = apiClient(cp);
+        const worker = workerClient(other, "w-retention");
+        const { data: job } = await api.post(`/v2/${other.id}/run`, { input: "kept briefly" });
+        await worker.take();
+        await worker.done(job.id, { output: 1 });
+        assert.equal((await api.get(`/v2/${other.id}/status/${job.id}`)).status, 200);
+        await eventually("the result to expire", async () => ((await api.get(`/v2/${other.id}/status/${job.id}`)).status === 404 ? true : undefined));
+      });
     });
 
-    test("a webhook that keeps failing is tried three times in all", async () => {
-      await finishWithWebhook("/down");
-      await eventually("three deliveries", async () => (received.filter((r) => r.path === "/down").length === 3 ? true : undefined));
-      // The sweeper runs every 50 ms and retries after 100 ms: a fourth try would be due well within 1 s.
-      const settled = Date.now() + 1000;
-      await eventually("no fourth delivery", async () => (Date.now() > settled ? true : undefined), 5000);
-      assert.equal(received.filter((r) => r.path === "/down").length, 3);
+    describe("webhooks", () => {
+      let receiver: http.Server;
+      let received: Array<{ path: string; body: any }>;
+      let receiverUrl: string;
+
+      before(async () => {
+        received = [];
+        receiver = http.createServer((req, res) => {
+          let body = "";
+          req.on("data", (c) => (body += c));
+          req.on("end", () => {
+            received.push({ path: req.url!, body: JSON.parse(body) });
+            const attempts = received.filter((r) => r.path === req.url).length;
+            // /flaky fails once; /down always fails.
+            res.statusCode = req.url === "/down" || (req.url === "/flaky" && attempts === 1) ? 500 : 200;
+            res.end();
+          });
+        });
+        await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+        receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+      });
+      after(() => receiver.close());
+
+      const finishWithWebhook = async (path: string) => {
+        const api = apiClient(cp);
+        const worker = workerClient(other, `w-hook${path.replace("/", "-")}`);
+        const { data: job } = await api.post(`/v2/${other.id}/run`, { input: "hooked", webhook: `${receiverUrl}${path}` });
+        await worker.take();
+        await worker.done(job.id, { output: { done: true } });
+        return job.id as string;
+      };
+
+      test("the /status body is POSTed when the job ends, retried after a failure", async () => {
+        const id = await finishWithWebhook("/flaky");
+        await eventually("two deliveries", async () => (received.filter((r) => r.path === "/flaky").length === 2 ? true : undefined));
+        const deliveries = received.filter((r) => r.path === "/flaky");
+        for (const d of deliveries) {
+          assert.equal(d.body.id, id);
+          assert.equal(d.body.status, "COMPLETED");
+          assert.deepEqual(d.body.output, { done: true });
+        }
+      });
+
+      test("a webhook that keeps failing is tried three times in all", async () => {
+        await finishWithWebhook("/down");
+        await eventually("three deliveries", async () => (received.filter((r) => r.path === "/down").length === 3 ? true : undefined));
+        // The sweeper runs every 50 ms and retries after 100 ms: a fourth try would be due well within 1 s.
+        const settled = Date.now() + 1000;
+        await eventually("no fourth delivery", async () => (Date.now() > settled ? true : undefined), 5000);
+        assert.equal(received.filter((r) => r.path === "/down").length, 3);
+      });
     });
   });
-});
+}
 
 /** A response as the document lists it: inline, or a reference to one of its shared responses. */
 interface DocumentedResponse {

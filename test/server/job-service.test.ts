@@ -17,7 +17,7 @@ import { BerthDatabase } from "../../server/store/database";
 import { sqliteJobStorage } from "../../server/store/jobs";
 import { PostgresDatabase } from "../../server/store/postgres/database";
 import { JOB_COLUMNS, postgresJobStorage } from "../../server/store/postgres/jobs";
-import { freshDatabase } from "../helpers/postgres";
+import { freshDatabase, positional } from "../helpers/postgres";
 
 const T0 = 1_700_000_000_000;
 const CONFIG = {
@@ -65,11 +65,7 @@ const POSTGRES: Backend = {
     });
     return {
       storage: postgresJobStorage(database),
-      query: async (sql, ...params) => {
-        let n = 0;
-        const text = sql.replace(/\?/g, () => `$${++n}`);
-        return [...(await database.sql.unsafe(text, params as never[]))].map((row) => ({ ...row }));
-      },
+      query: async (sql, ...params) => [...(await database.sql.unsafe(positional(sql), params as never[]))].map((row) => ({ ...row })),
     };
   },
 };

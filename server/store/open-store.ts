@@ -1,0 +1,57 @@
+import path from "node:path";
+import type { JobStorage } from "../jobs/stores";
+import type { UsageStore } from "../usage/usage-store";
+import { BerthDatabase } from "./database";
+import { SqliteFleetWorkerRows, type FleetWorkerRows } from "./fleet-workers";
+import { sqliteJobStorage } from "./jobs";
+import { PostgresDatabase } from "./postgres/database";
+import { PostgresFleetWorkerRows } from "./postgres/fleet-worker-rows";
+import { postgresJobStorage } from "./postgres/jobs";
+import { PostgresResourceRows } from "./postgres/resource-rows";
+import { PostgresUsageStore } from "./postgres/usage-runs";
+import { SqliteResourceRows } from "./resource-rows";
+import type { ResourceRows } from "./resources";
+import { SqliteUsageStore } from "./usage-runs";
+
+/** Everything the control plane keeps, on one backend. */
+export interface ControlPlaneStore {
+  /** "sqlite" or "postgres", for the log. */
+  kind: string;
+  /** Where: the file, or the database URL with its password masked. */
+  location: string;
+  jobs: JobStorage;
+  resources: ResourceRows;
+  fleetWorkers: FleetWorkerRows;
+  usage: UsageStore;
+  close(): Promise<void>;
+}
+
+/**
+ * PostgreSQL when a database URL is given (production: several control planes may share it), else SQLite in the
+ * data directory (the embedded default that needs nothing). Either is migrated before anything reads it.
+ */
+export async function openStore(options: { dataDir: string; databaseUrl?: string }): Promise<ControlPlaneStore> {
+  if (options.databaseUrl) {
+    const database = await PostgresDatabase.open(options.databaseUrl);
+    return {
+      kind: "postgres",
+      location: database.name,
+      jobs: postgresJobStorage(database),
+      resources: new PostgresResourceRows(database.sql),
+      fleetWorkers: new PostgresFleetWorkerRows(database.sql),
+      usage: new PostgresUsageStore(database.sql),
+      close: () => database.close(),
+    };
+  }
+  const file = path.join(options.dataDir, "berth.db");
+  const database = new BerthDatabase(file);
+  return {
+    kind: "sqlite",
+    location: file,
+    jobs: sqliteJobStorage(database),
+    resources: new SqliteResourceRows(database),
+    fleetWorkers: new SqliteFleetWorkerRows(database),
+    usage: new SqliteUsageStore(database),
+    close: async () => database.close(),
+  };
+}
