@@ -36,6 +36,12 @@ export const serverConfigSchema = z.object({
   runRetentionMs: ms(1_000, 30 * 60_000),
   runsyncRetentionMs: ms(1_000, 60_000),
   runsyncWaitRetentionMs: ms(1_000, 5 * 60_000),
+  /**
+   * Control planes sharing a PostgreSQL database elect one to run the runtime and the sweeper: its claim lasts
+   * leaseTtlMs and is renewed every leaseRenewMs, so a dead leader is replaced within their sum (4 s by default).
+   */
+  leaseTtlMs: ms(300, 3_000),
+  leaseRenewMs: ms(100, 1_000),
   /** How often timeouts, expiries and lost workers are looked for. */
   sweepIntervalMs: ms(10, 1_000),
   /**
@@ -113,6 +119,12 @@ export function loadServerConfig(flags: Record<string, unknown>, env: NodeJS.Pro
       (d) => `--${d.field.split(".")[0]!.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} / ${envName(d.field.split(".")[0]!)}: ${d.rule}`,
     );
     throw new Error(`invalid server configuration:\n  ${lines.join("\n  ")}`);
+  }
+  // A renewal must fit inside the lease at least twice, or one slow renewal would cost the leader its lease.
+  if (parsed.data.leaseRenewMs * 2 > parsed.data.leaseTtlMs) {
+    throw new Error(
+      `invalid server configuration:\n  ${envName("leaseRenewMs")}: must be at most half of ${envName("leaseTtlMs")} (${parsed.data.leaseTtlMs})`,
+    );
   }
   return parsed.data;
 }

@@ -1,3 +1,5 @@
+import crypto from "node:crypto";
+import os from "node:os";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app";
 import type { ServerConfig } from "./config";
@@ -9,6 +11,7 @@ import { startRuntime } from "./runtimes/start-runtime";
 import type { WorkerRuntime } from "./runtimes/worker-runtime";
 import { workerEnv } from "./worker-env";
 import { JobSweeper } from "./jobs/sweeper";
+import { LeaderElection } from "./leader/leader-election";
 import { WebhookSender } from "./jobs/webhooks";
 import { openStore } from "./store/open-store";
 import { ResourceStore } from "./store/resources";
@@ -43,23 +46,46 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   const app = buildApp({ config, keys, jobs, resources, publicUrl, runtime: () => runtime, monitoring });
   const sweeper = new JobSweeper(jobs, new WebhookSender(store.jobs.jobs, config.webhookRetryDelayMs, app.log), config, app.log);
 
+  // Every control plane serves every API; only the one holding the lease runs the runtime and the sweeper. With
+  // SQLite there is one control plane, which always holds it.
+  const holder = `${os.hostname()}/${process.pid}/${crypto.randomBytes(3).toString("hex")}`;
+  const leader = new LeaderElection(
+    store.lease,
+    holder,
+    { leaseTtlMs: config.leaseTtlMs, renewEveryMs: config.leaseRenewMs },
+    {
+      lead: async () => {
+        sweeper.start();
+        runtime = await startRuntime({
+          config,
+          fleetWorkerRows: store.fleetWorkers,
+          resources,
+          jobs,
+          workerEnv: (endpointId, workerId) => workerEnv(config, publicUrl(), keys, endpointId, workerId),
+          coldStart: (endpointId, seconds) => monitoring.metrics.coldStart(endpointId, seconds),
+          log: app.log,
+        });
+        if (store.kind !== "sqlite") app.log.info({ holder }, "leading: this control plane runs the runtime and the sweeper");
+      },
+      stepDown: async () => {
+        const led = runtime;
+        runtime = undefined;
+        await led?.stop();
+        await sweeper.stop();
+        if (store.kind !== "sqlite") app.log.warn({ holder }, "no longer leading: the runtime and the sweeper stopped here");
+      },
+    },
+    (err) => app.log.error({ err, holder }, "leader election"),
+  );
+
   const address = await app.listen({ host: config.host, port: config.port });
   url = address;
-  sweeper.start();
   monitoring.start(app.log);
   try {
-    runtime = await startRuntime({
-      config,
-      fleetWorkerRows: store.fleetWorkers,
-      resources,
-      jobs,
-      workerEnv: (endpointId, workerId) => workerEnv(config, publicUrl(), keys, endpointId, workerId),
-      coldStart: (endpointId, seconds) => monitoring.metrics.coldStart(endpointId, seconds),
-      log: app.log,
-    });
+    await leader.start();
   } catch (err) {
+    await leader.stop();
     monitoring.stop();
-    await sweeper.stop();
     await app.close();
     await store.close();
     throw err;
@@ -80,9 +106,8 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     app,
     url,
     async close() {
-      await runtime?.stop();
+      await leader.stop();
       monitoring.stop();
-      await sweeper.stop();
       jobs.close();
       await app.close();
       await store.close();

@@ -17,6 +17,7 @@ export class JobSweeper {
   ) {}
 
   start(): void {
+    this.stopped = false;
     const tick = () => {
       this.running = this.sweep().finally(() => {
         if (!this.stopped) this.timer = setTimeout(tick, this.config.sweepIntervalMs);

@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { JobStorage } from "../jobs/stores";
+import { soleLease, type Lease } from "../leader/lease";
 import type { UsageStore } from "../usage/usage-store";
 import { BerthDatabase } from "./database";
 import { SqliteFleetWorkerRows, type FleetWorkerRows } from "./fleet-workers";
@@ -7,6 +8,7 @@ import { sqliteJobStorage } from "./jobs";
 import { PostgresDatabase } from "./postgres/database";
 import { PostgresFleetWorkerRows } from "./postgres/fleet-worker-rows";
 import { postgresJobStorage } from "./postgres/jobs";
+import { PostgresLease } from "./postgres/lease";
 import { PostgresResourceRows } from "./postgres/resource-rows";
 import { PostgresUsageStore } from "./postgres/usage-runs";
 import { SqliteResourceRows } from "./resource-rows";
@@ -23,6 +25,8 @@ export interface ControlPlaneStore {
   resources: ResourceRows;
   fleetWorkers: FleetWorkerRows;
   usage: UsageStore;
+  /** Who leads the control planes sharing this store. */
+  lease: Lease;
   close(): Promise<void>;
 }
 
@@ -40,6 +44,7 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
       resources: new PostgresResourceRows(database.sql),
       fleetWorkers: new PostgresFleetWorkerRows(database.sql),
       usage: new PostgresUsageStore(database.sql),
+      lease: new PostgresLease(database.sql),
       close: () => database.close(),
     };
   }
@@ -52,6 +57,7 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
     resources: new SqliteResourceRows(database),
     fleetWorkers: new SqliteFleetWorkerRows(database),
     usage: new SqliteUsageStore(database),
+    lease: soleLease,
     close: async () => database.close(),
   };
 }

@@ -123,4 +123,13 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX usage_runs_ended ON usage_runs (ended_at);
   `,
+  // Which control plane leads (runs the fleet and the sweeper) while several share the database: one row per lease,
+  // its expiry by the database's clock.
+  `
+  CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+  );
+  `,
 ];
