@@ -12,7 +12,7 @@ import { uiRoutes } from "./ui/routes";
 /** The control plane's HTTP surface: one fastify instance, each API a plugin with its own auth. */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
-    logger: { level: deps.config.logLevel },
+    loggerInstance: deps.log,
     // Workers long-poll all day: a line per request would bury the events worth reading. Errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     // /runsync takes up to 20 MB; each route sets its own lower limit where RunPod has one.

@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import os from "node:os";
 import type { FastifyInstance } from "fastify";
+import pino from "pino";
 import { buildApp } from "./app";
 import type { ServerConfig } from "./config";
 import { JobService } from "./jobs/service";
@@ -11,7 +12,7 @@ import { startRuntime } from "./runtimes/start-runtime";
 import type { WorkerRuntime } from "./runtimes/worker-runtime";
 import { workerEnv } from "./worker-env";
 import { JobSweeper } from "./jobs/sweeper";
-import { LeaderElection } from "./leader/leader-election";
+import { LeaderElection } from "./cluster/leader-election";
 import { WebhookSender } from "./jobs/webhooks";
 import { openStore } from "./store/open-store";
 import { ResourceStore } from "./store/resources";
@@ -28,10 +29,14 @@ const QUEUE_HISTORY_MS = 15 * 60_000;
 /** Opens the store (SQLite in the data directory, or PostgreSQL), starts the sweeper and listens; `close` undoes it in reverse. */
 export async function startControlPlane(config: ServerConfig): Promise<RunningControlPlane> {
   const started = performance.now();
-  const store = await openStore(config);
+  const log = pino({ level: config.logLevel });
+  const store = await openStore(config, log);
   const { keys, generatedApiKeyFile } = Keys.load(config.dataDir, config.apiKeys);
-  const resources = await ResourceStore.open(store.resources);
-  const jobs = await JobService.open(store.jobs, config);
+  const resources = await ResourceStore.open(store.resources, {
+    signals: store.signals,
+    failed: (err) => log.error({ err }, "could not reload the resources another control plane changed"),
+  });
+  const jobs = await JobService.open(store.jobs, config, store.signals);
   let url = "";
   let runtime: WorkerRuntime | undefined;
   const publicUrl = () => config.publicUrl ?? url;
@@ -43,7 +48,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
       prices: { perGpuSecond: parseGpuPrices(config.gpuPrices), activeDiscount: config.activeWorkerDiscount },
     },
   );
-  const app = buildApp({ config, keys, jobs, resources, publicUrl, runtime: () => runtime, monitoring });
+  const app = buildApp({ config, log, keys, jobs, resources, publicUrl, runtime: () => runtime, monitoring });
   const sweeper = new JobSweeper(jobs, new WebhookSender(store.jobs.jobs, config.webhookRetryDelayMs, app.log), config, app.log);
 
   // Every control plane serves every API; only the one holding the lease runs the runtime and the sweeper. With

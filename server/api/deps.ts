@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from "fastify";
 import type { ServerConfig } from "../config";
 import type { JobService } from "../jobs/service";
 import type { Keys } from "../keys";
@@ -8,6 +9,8 @@ import type { ResourceStore } from "../store/resources";
 /** What the HTTP routes work with; server.ts builds it, app.ts hands it to each API plugin. */
 export interface AppDeps {
   config: ServerConfig;
+  /** The control plane's structured log (pino), shared with what starts before the HTTP server. */
+  log: FastifyBaseLogger;
   keys: Keys;
   jobs: JobService;
   resources: ResourceStore;

@@ -1,11 +1,22 @@
 import crypto from "node:crypto";
 import type { ServerConfig } from "../config";
+import { noSignals, type Signals } from "../cluster/signals";
 import { NotAllowedError, NotFoundError } from "../errors";
 import type { QueueStats } from "../policy/autoscaler";
 import { isTerminal, statusBody, type CallingWorker, type JobRow, type JobStatusBody, type JobSubmission, type RecentJob } from "./model";
 import type { JobCounts, JobStorage, JobStore, WorkerCallRow, WorkerCallStore } from "./stores";
 import { Waiters } from "./waiters";
 import { WorkerPresence } from "./worker-presence";
+
+/** The channel control planes sharing a store tell each other about jobs on. */
+const JOB_SIGNALS = "berth_jobs";
+
+type JobSignal =
+  | { queued: string }
+  | { requeued: string }
+  | { job: string }
+  | { stop: { endpointId: string; workerId: string; jobId: string } }
+  | { removed: string };
 
 export const DEFAULT_EXECUTION_TIMEOUT_MS = 600_000;
 export const DEFAULT_TTL_MS = 24 * 60 * 60_000;
@@ -81,15 +92,21 @@ export class JobService {
   private constructor(
     private readonly storage: JobStorage,
     private readonly config: JobServiceConfig,
+    private readonly signals: Signals,
   ) {
     this.store = storage.jobs;
     this.workers = storage.workerCalls;
   }
 
-  /** The job service over its storage. Every known worker gets a fresh start: nobody could call a dead server. */
-  static async open(storage: JobStorage, config: JobServiceConfig): Promise<JobService> {
+  /**
+   * The job service over its storage, told by the other control planes sharing it (`signals`) what changes there.
+   * Every known worker gets a fresh start: nobody could call a dead server.
+   */
+  static async open(storage: JobStorage, config: JobServiceConfig, signals: Signals = noSignals): Promise<JobService> {
     await storage.workerCalls.resetLastSeen(Date.now());
-    return new JobService(storage, config);
+    const service = new JobService(storage, config, signals);
+    await signals.listen(JOB_SIGNALS, (message) => service.signalled(message as JobSignal));
+    return service;
   }
 
   // ---- client side ----
@@ -118,6 +135,7 @@ export class JobService {
     await this.storage.durable();
     this.queueWaiters.notifyOne(endpointId);
     for (const listener of this.queuedListeners) listener(endpointId);
+    this.signals.send(JOB_SIGNALS, { queued: endpointId });
     return this.mustGet(endpointId, id);
   }
 
@@ -162,8 +180,8 @@ export class JobService {
       throw new NotAllowedError("not_retryable", `job ${id} is ${job.status}: only FAILED or TIMED_OUT jobs can be retried`);
     }
     await this.storage.durable();
-    this.queueWaiters.notify(endpointId);
-    this.jobWaiters.notify(id);
+    this.queueChanged(endpointId);
+    this.jobChanged(id);
     return { id, status: requeued.status };
   }
 
@@ -207,10 +225,10 @@ export class JobService {
         if (signal?.aborted) {
           // Nobody is left to receive them: put them back rather than strand them on this worker.
           for (const job of jobs) await this.store.requeue(job.id);
-          this.queueWaiters.notify(endpointId);
+          this.queueChanged(endpointId);
           return [];
         }
-        for (const job of jobs) this.jobWaiters.notify(job.id);
+        for (const job of jobs) this.jobChanged(job.id);
         return jobs;
       }
       if (!(await this.queueWaiters.wait(endpointId, deadline - Date.now(), signal))) return [];
@@ -231,7 +249,7 @@ export class JobService {
       const progressed = await this.store.progress(endpointId, jobId, workerId, JSON.stringify(body.output ?? null));
       if (!progressed) await this.mustGet(endpointId, jobId);
       await this.touchedWithResult(endpointId, workerId, now, body);
-      if (progressed) this.jobWaiters.notify(jobId);
+      if (progressed) this.jobChanged(jobId);
       await this.storage.durable();
       return;
     }
@@ -252,7 +270,7 @@ export class JobService {
     if (job.status !== "IN_PROGRESS" || job.worker_id !== workerId) return;
     await this.store.appendChunk(jobId, JSON.stringify(output ?? null));
     await this.storage.durable();
-    this.jobWaiters.notify(jobId);
+    this.jobChanged(jobId);
   }
 
   async ping(endpointId: string, workerId: string, report: PingReport): Promise<void> {
@@ -281,12 +299,12 @@ export class JobService {
    */
   async removeEndpoint(endpointId: string): Promise<void> {
     for (const job of await this.store.deleteOfEndpoint(endpointId)) {
-      if (job.status === "IN_PROGRESS" && job.worker_id) this.presence.requestStop(endpointId, job.worker_id, job.id);
-      this.jobWaiters.notify(job.id);
+      if (job.status === "IN_PROGRESS" && job.worker_id) this.stopJob(endpointId, job.worker_id, job.id);
+      this.jobChanged(job.id);
     }
     await this.workers.removeOfEndpoint(endpointId);
-    this.removedEndpoints.add(endpointId);
-    this.queueWaiters.notify(endpointId);
+    this.endpointRemoved(endpointId);
+    this.signals.send(JOB_SIGNALS, { removed: endpointId });
   }
 
   // ---- the runtime's side ----
@@ -385,9 +403,9 @@ export class JobService {
       await this.end(job, "TIMED_OUT", `execution timeout of ${job.execution_timeout_ms} ms exceeded`);
     }
     for (const job of await this.store.expired(now)) {
-      if (job.status === "IN_PROGRESS" && job.worker_id) this.presence.requestStop(job.endpoint_id, job.worker_id, job.id);
+      if (job.status === "IN_PROGRESS" && job.worker_id) this.stopJob(job.endpoint_id, job.worker_id, job.id);
       await this.store.delete(job.id);
-      this.jobWaiters.notify(job.id);
+      this.jobChanged(job.id);
     }
     for (const worker of await this.workers.silentSince(now - this.config.workerLostAfterMs)) {
       const why = `worker ${worker.id} lost: no call for over ${this.config.workerLostAfterMs} ms`;
@@ -415,7 +433,7 @@ export class JobService {
   private async end(job: JobRow, status: "CANCELLED" | "TIMED_OUT" | "FAILED", error: string | null): Promise<JobRow | undefined> {
     const ended = await this.store.end(job.id, status, error, Date.now());
     if (!ended) return undefined;
-    if (job.status === "IN_PROGRESS" && job.worker_id) this.presence.requestStop(job.endpoint_id, job.worker_id, job.id);
+    if (job.status === "IN_PROGRESS" && job.worker_id) this.stopJob(job.endpoint_id, job.worker_id, job.id);
     this.ended(ended);
     return ended;
   }
@@ -429,8 +447,8 @@ export class JobService {
       } else {
         await this.store.requeue(job.id);
         this.runEnded(job, Date.now());
-        this.queueWaiters.notify(job.endpoint_id);
-        this.jobWaiters.notify(job.id);
+        this.queueChanged(job.endpoint_id);
+        this.jobChanged(job.id);
       }
     }
   }
@@ -446,8 +464,48 @@ export class JobService {
     this.presence.called(endpointId, workerId, now);
   }
 
+  /** Whoever waits on the job, here or on another control plane, looks again. */
+  private jobChanged(jobId: string): void {
+    this.jobWaiters.notify(jobId);
+    this.signals.send(JOB_SIGNALS, { job: jobId });
+  }
+
+  /** Jobs went back to the endpoint's queue: its workers' take long-polls, here and elsewhere, look again. */
+  private queueChanged(endpointId: string): void {
+    this.queueWaiters.notify(endpointId);
+    this.signals.send(JOB_SIGNALS, { requeued: endpointId });
+  }
+
+  /** The worker must abandon the job, whichever control plane its job-stop long-poll reaches. */
+  private stopJob(endpointId: string, workerId: string, jobId: string): void {
+    this.presence.requestStop(endpointId, workerId, jobId);
+    this.signals.send(JOB_SIGNALS, { stop: { endpointId, workerId, jobId } });
+  }
+
+  private endpointRemoved(endpointId: string): void {
+    this.removedEndpoints.add(endpointId);
+    this.queueWaiters.notify(endpointId);
+  }
+
+  /** What another control plane sharing the store did: the same wake-ups here, nothing written again. */
+  private signalled(message: JobSignal): void {
+    if ("queued" in message) {
+      this.queueWaiters.notifyOne(message.queued);
+      for (const listener of this.queuedListeners) listener(message.queued);
+    } else if ("requeued" in message) {
+      this.queueWaiters.notify(message.requeued);
+      for (const listener of this.queuedListeners) listener(message.requeued);
+    } else if ("job" in message) {
+      this.jobWaiters.notify(message.job);
+    } else if ("stop" in message) {
+      this.presence.requestStop(message.stop.endpointId, message.stop.workerId, message.stop.jobId);
+    } else if ("removed" in message) {
+      this.endpointRemoved(message.removed);
+    }
+  }
+
   private ended(job: JobRow): void {
-    this.jobWaiters.notify(job.id);
+    this.jobChanged(job.id);
     for (const listener of this.endedListeners) listener(job);
     if (job.finished_at !== null) this.runEnded(job, job.finished_at);
   }

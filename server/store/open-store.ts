@@ -1,6 +1,8 @@
 import path from "node:path";
+import type { FastifyBaseLogger } from "fastify";
 import type { JobStorage } from "../jobs/stores";
-import { soleLease, type Lease } from "../leader/lease";
+import { soleLease, type Lease } from "../cluster/lease";
+import { noSignals, type Signals } from "../cluster/signals";
 import type { UsageStore } from "../usage/usage-store";
 import { BerthDatabase } from "./database";
 import { SqliteFleetWorkerRows, type FleetWorkerRows } from "./fleet-workers";
@@ -9,6 +11,7 @@ import { PostgresDatabase } from "./postgres/database";
 import { PostgresFleetWorkerRows } from "./postgres/fleet-worker-rows";
 import { postgresJobStorage } from "./postgres/jobs";
 import { PostgresLease } from "./postgres/lease";
+import { PostgresSignals } from "./postgres/signals";
 import { PostgresResourceRows } from "./postgres/resource-rows";
 import { PostgresUsageStore } from "./postgres/usage-runs";
 import { SqliteResourceRows } from "./resource-rows";
@@ -27,6 +30,8 @@ export interface ControlPlaneStore {
   usage: UsageStore;
   /** Who leads the control planes sharing this store. */
   lease: Lease;
+  /** How they tell each other what changed. */
+  signals: Signals;
   close(): Promise<void>;
 }
 
@@ -34,9 +39,10 @@ export interface ControlPlaneStore {
  * PostgreSQL when a database URL is given (production: several control planes may share it), else SQLite in the
  * data directory (the embedded default that needs nothing). Either is migrated before anything reads it.
  */
-export async function openStore(options: { dataDir: string; databaseUrl?: string }): Promise<ControlPlaneStore> {
+export async function openStore(options: { dataDir: string; databaseUrl?: string }, log: FastifyBaseLogger): Promise<ControlPlaneStore> {
   if (options.databaseUrl) {
     const database = await PostgresDatabase.open(options.databaseUrl);
+    const signals = new PostgresSignals(database.sql, (err) => log.error({ err }, "could not signal the other control planes"));
     return {
       kind: "postgres",
       location: database.name,
@@ -45,7 +51,11 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
       fleetWorkers: new PostgresFleetWorkerRows(database.sql),
       usage: new PostgresUsageStore(database.sql),
       lease: new PostgresLease(database.sql),
-      close: () => database.close(),
+      signals,
+      close: async () => {
+        await signals.close();
+        await database.close();
+      },
     };
   }
   const file = path.join(options.dataDir, "berth.db");
@@ -58,6 +68,7 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
     fleetWorkers: new SqliteFleetWorkerRows(database),
     usage: new SqliteUsageStore(database),
     lease: soleLease,
+    signals: noSignals,
     close: async () => database.close(),
   };
 }

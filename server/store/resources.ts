@@ -1,6 +1,16 @@
 import crypto from "node:crypto";
+import { noSignals, type Signals } from "../cluster/signals";
 import { ConflictError, InvalidFieldError, NotFoundError } from "../errors";
 import type { EndpointSpec, NetworkVolumeSpec, TemplateSpec } from "../resources/schemas";
+
+/** The channel control planes sharing a database say "resources changed" on. */
+const RESOURCE_SIGNALS = "berth_resources";
+
+/** The other control planes sharing the database, and where a failed reload is reported. */
+export interface SharedWith {
+  signals: Signals;
+  failed(err: Error): void;
+}
 
 export interface StoredResource<S> {
   id: string;
@@ -135,12 +145,24 @@ export class ResourceStore {
   private endpoints = new Map<string, EndpointRecord>();
   private revisionsOf = new Map<string, EndpointRevision[]>();
   private written: Promise<void> = Promise.resolve();
+  /** Writes made here so far: a reload that raced one is read again. */
+  private generation = 0;
+  private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
 
-  private constructor(private readonly rows: ResourceRows) {}
+  private constructor(
+    private readonly rows: ResourceRows,
+    private readonly shared: SharedWith,
+  ) {}
 
-  static async open(rows: ResourceRows): Promise<ResourceStore> {
-    const store = new ResourceStore(rows);
+  /**
+   * Loads the resources. With `shared`, a write by another control plane sharing the database reloads them here
+   * (they are few: a reload reads every row).
+   */
+  static async open(rows: ResourceRows, shared: SharedWith = { signals: noSignals, failed: () => undefined }): Promise<ResourceStore> {
+    const store = new ResourceStore(rows, shared);
     store.replaceAll(await rows.load());
+    await shared.signals.listen(RESOURCE_SIGNALS, () => void store.reload());
     return store;
   }
 
@@ -318,7 +340,8 @@ export class ResourceStore {
    * in-memory copy ahead of it, so the copy is reloaded from the database, and whoever awaits durable() is told.
    */
   private write(changes: ResourceChange[]): void {
-    const applied = this.rows.apply(changes);
+    this.generation++;
+    const applied = this.rows.apply(changes).then(() => this.shared.signals.send(RESOURCE_SIGNALS, {}));
     // An earlier refusal was told to whoever awaited it then; it does not fail the writes after it.
     this.written = Promise.all([this.written.catch(() => undefined), applied]).then(
       () => undefined,
@@ -327,6 +350,34 @@ export class ResourceStore {
         throw err;
       },
     );
+  }
+
+  /** One reload at a time; signals that arrive during one make exactly one more. */
+  private reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = this.reloadOnce()
+      .catch((err: Error) => this.shared.failed(err))
+      .finally(() => {
+        this.reloading = undefined;
+        if (this.reloadAgain) {
+          this.reloadAgain = false;
+          void this.reload();
+        }
+      });
+    return this.reloading;
+  }
+
+  /** Reads every row once this store's own writes are in, and again if one was made while reading. */
+  private async reloadOnce(): Promise<void> {
+    for (;;) {
+      await this.written.catch(() => undefined);
+      const generation = this.generation;
+      const snapshot = await this.rows.load();
+      if (generation === this.generation) return this.replaceAll(snapshot);
+    }
   }
 
   private replaceAll(snapshot: ResourceSnapshot): void {

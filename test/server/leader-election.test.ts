@@ -2,8 +2,8 @@
 // real PostgreSQL lease, with leaders that crash (their database stops answering) and come back.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { LeaderElection, type ElectionClock } from "../../server/leader/leader-election";
-import type { Lease } from "../../server/leader/lease";
+import { LeaderElection, type ElectionClock } from "../../server/cluster/leader-election";
+import type { Lease } from "../../server/cluster/lease";
 import { PostgresDatabase } from "../../server/store/postgres/database";
 import { PostgresLease } from "../../server/store/postgres/lease";
 import { eventually } from "../helpers/endpoint";

@@ -1,4 +1,4 @@
-import type { Lease } from "../../leader/lease";
+import type { Lease } from "../../cluster/lease";
 import type { Sql } from "./database";
 
 /**

@@ -1,0 +1,20 @@
+/**
+ * How control planes sharing one store tell each other what just changed (a job was queued or ended, a worker
+ * must stop a job, a resource was written), so that a long-poll on one is answered when the change happens on
+ * another, without any of them polling the database. Best effort: a message lost while a connection is down
+ * costs a long-poll its wait, never data, which is always read from the store.
+ */
+export interface Signals {
+  /** Tells every other control plane listening on the channel. */
+  send(channel: string, message: object): void;
+  /** Messages the others send on the channel (never this one's own). */
+  listen(channel: string, handler: (message: object) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One control plane on its own store (SQLite): nobody else to tell. */
+export const noSignals: Signals = {
+  send: () => undefined,
+  listen: async () => undefined,
+  close: async () => undefined,
+};

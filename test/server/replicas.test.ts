@@ -1,0 +1,94 @@
+// Two control planes on one PostgreSQL database, as two replicas behind a load balancer would be: every API on
+// either, each long-poll answered when the change happens on the other (LISTEN/NOTIFY, no polling), one leader.
+// They share a data directory for the worker-key secret (as replicas share a mounted secret).
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { ControlPlaneProcess } from "../helpers/control-plane";
+import { apiClient, createEndpoint, eventually, workerClient, type TestEndpoint } from "../helpers/endpoint";
+
+/** The endpoint as a worker sees it when its calls go to `cp` instead of the control plane that made the env. */
+function via(ep: TestEndpoint, from: ControlPlaneProcess, to: ControlPlaneProcess): TestEndpoint {
+  const env = Object.fromEntries(Object.entries(ep.workerEnv).map(([k, v]) => [k, v.replaceAll(from.url, to.url)]));
+  return { ...ep, workerEnv: env };
+}
+
+describe("two control planes on one PostgreSQL database", () => {
+  let a: ControlPlaneProcess;
+  let b: ControlPlaneProcess;
+  let ep: TestEndpoint;
+
+  before(async () => {
+    a = await ControlPlaneProcess.start({ store: "postgres", env: { BERTH_LONG_POLL_MS: "15000" } });
+    b = await ControlPlaneProcess.start({ database: a.database, dataDir: a.dataDir, apiKey: a.apiKey, env: { BERTH_LONG_POLL_MS: "15000" } });
+    ep = await createEndpoint(a);
+  });
+  after(async () => {
+    await b?.stop();
+    await a?.stop();
+    await a?.removeData();
+  });
+
+  test("exactly one of them leads", async () => {
+    const leading = (cp: ControlPlaneProcess) => cp.entries().filter((e) => String(e.msg).startsWith("leading:")).length;
+    await eventually("a leader", () => (leading(a) + leading(b) > 0 ? true : undefined), 5000);
+    assert.equal(leading(a) + leading(b), 1);
+  });
+
+  test("an endpoint made on one is served by the other", async () => {
+    const run = await eventually("the other replica to know the endpoint", async () => {
+      const res = await apiClient(b).post(`/v2/${ep.id}/run`, { input: { n: 0 } });
+      return res.status === 200 ? res : undefined;
+    }, 5000);
+    assert.equal(run.data.status, "IN_QUEUE");
+    const worker = workerClient(via(ep, a, b), "w0");
+    const taken = await worker.take();
+    assert.equal(taken.data.id, run.data.id);
+    assert.equal((await worker.done(taken.data.id, { output: "ok" })).status, 200);
+  });
+
+  test("a job submitted on one is handed at once to a worker long-polling the other", async () => {
+    const worker = workerClient(via(ep, a, b), "w1");
+    const started = performance.now();
+    const taking = worker.take();
+    await eventually("the worker's long-poll to be open", async () => {
+      const health = await apiClient(b).get(`/v2/${ep.id}/health`);
+      return health.data.workers.idle + health.data.workers.running >= 1 ? true : undefined;
+    }, 5000);
+    const run = await apiClient(a).post(`/v2/${ep.id}/run`, { input: { n: 1 } });
+    assert.equal(run.status, 200);
+    const taken = await taking;
+    const waited = performance.now() - started;
+    assert.equal(taken.data.id, run.data.id);
+    assert.ok(waited < 10_000, `woken by the other replica, not by its ${15_000} ms long-poll ending (${Math.round(waited)} ms)`);
+    await worker.done(taken.data.id, { output: 1 });
+  });
+
+  test("a /runsync waiting on one answers when its job completes through the other", async () => {
+    const worker = workerClient(via(ep, a, a), "w2");
+    const runsync = apiClient(b).post(`/v2/${ep.id}/runsync?wait=20000`, { input: { n: 2 } });
+    const taken = await eventually("the job", async () => {
+      const res = await worker.take();
+      return res.status === 200 ? res : undefined;
+    }, 5000);
+    const started = performance.now();
+    await worker.done(taken.data.id, { output: { n: 2 } });
+    const answer = await runsync;
+    assert.equal(answer.data.status, "COMPLETED");
+    assert.deepEqual(answer.data.output, { n: 2 });
+    assert.ok(performance.now() - started < 5_000, "answered when the job ended, not at the end of its wait");
+  });
+
+  test("a cancel sent to one reaches the worker long-polling job-stop on the other", async () => {
+    const worker = workerClient(via(ep, a, b), "w3");
+    const run = await apiClient(a).post(`/v2/${ep.id}/run`, { input: { n: 3 } });
+    const taken = await worker.take();
+    assert.equal(taken.data.id, run.data.id);
+    // Whether its job-stop long-poll on the other replica is already waiting or arrives just after, the stop gets there.
+    const stops = worker.stops();
+    const cancelled = await apiClient(a).post(`/v2/${ep.id}/cancel/${run.data.id}`);
+    assert.equal(cancelled.data.status, "CANCELLED");
+    const told = await stops;
+    assert.equal(told.status, 200);
+    assert.deepEqual(told.data, { jobsToStop: [run.data.id] });
+  });
+});
