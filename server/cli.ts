@@ -5,6 +5,7 @@ import { bytes, duration, ms, table } from "./cli-output";
 import { envName, loadServerConfig } from "./config";
 import type { EndpointOverview, JobSummary } from "./monitoring/overview";
 import { startControlPlane } from "./server";
+import { copyStore } from "./store/copy-store";
 import type { UsageReport } from "./usage/report";
 
 const program = new Command("berth").description("Serverless GPU endpoints on your own hardware");
@@ -52,6 +53,22 @@ program
     };
     process.on("SIGTERM", () => shutdown("SIGTERM"));
     process.on("SIGINT", () => shutdown("SIGINT"));
+  });
+
+program
+  .command("store")
+  .description("the control plane's store")
+  .command("copy")
+  .description("copy an installation's SQLite store into an empty PostgreSQL database, checked by row counts")
+  .requiredOption("--from <dir>", "the data directory of the installation (stop its control plane first)")
+  .requiredOption("--to <url>", "postgres://... of an empty database (PostgreSQL 15 or newer)")
+  .action(async (options: { from: string; to: string }) => {
+    const report = await copyStore(options.from, options.to);
+    process.stdout.write(
+      `copied into ${report.to}:\n` +
+        table(["TABLE", "ROWS"], Object.entries(report.rows).map(([name, n]) => [name, String(n)])) +
+        `start the control plane with --database-url (and the same --data-dir, which keeps its keys)\n`,
+    );
   });
 
 interface AdminOptions {

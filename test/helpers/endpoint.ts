@@ -24,6 +24,14 @@ export async function createEndpoint(cp: ControlPlaneProcess, endpoint: Record<s
   return { id: created.data.id, workerEnv: env.data.env };
 }
 
+/**
+ * The endpoint as a worker sees it when its calls go to control plane `to` rather than `from`, the one whose
+ * worker env it is (replicas on one database, or a store moved to another control plane).
+ */
+export function calling(endpoint: TestEndpoint, from: ControlPlaneProcess, to: ControlPlaneProcess): TestEndpoint {
+  return { ...endpoint, workerEnv: Object.fromEntries(Object.entries(endpoint.workerEnv).map(([k, v]) => [k, v.replaceAll(from.url, to.url)])) };
+}
+
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs` saying what it awaited. */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

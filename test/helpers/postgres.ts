@@ -9,8 +9,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function freshDatabase(label: string): Promise<TestDatabase> {
-  const admin = testbedEnv("BERTH_TEST_DATABASE_URL");
+/** A new database on the test bed's PostgreSQL, or on the server `adminUrl` names (a benchmark's). */
+export async function freshDatabase(label: string, adminUrl?: string): Promise<TestDatabase> {
+  const admin = adminUrl ?? testbedEnv("BERTH_TEST_DATABASE_URL");
   const name = `berth_${label.replace(/[^a-z0-9]/g, "_")}_${crypto.randomBytes(4).toString("hex")}`;
   const sql = postgres(admin, { max: 1, onnotice: () => undefined });
   try {

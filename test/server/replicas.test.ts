@@ -4,13 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ControlPlaneProcess } from "../helpers/control-plane";
-import { apiClient, createEndpoint, eventually, workerClient, type TestEndpoint } from "../helpers/endpoint";
-
-/** The endpoint as a worker sees it when its calls go to `cp` instead of the control plane that made the env. */
-function via(ep: TestEndpoint, from: ControlPlaneProcess, to: ControlPlaneProcess): TestEndpoint {
-  const env = Object.fromEntries(Object.entries(ep.workerEnv).map(([k, v]) => [k, v.replaceAll(from.url, to.url)]));
-  return { ...ep, workerEnv: env };
-}
+import { apiClient, calling, createEndpoint, eventually, workerClient, type TestEndpoint } from "../helpers/endpoint";
 
 describe("two control planes on one PostgreSQL database", () => {
   let a: ControlPlaneProcess;
@@ -40,14 +34,14 @@ describe("two control planes on one PostgreSQL database", () => {
       return res.status === 200 ? res : undefined;
     }, 5000);
     assert.equal(run.data.status, "IN_QUEUE");
-    const worker = workerClient(via(ep, a, b), "w0");
+    const worker = workerClient(calling(ep, a, b), "w0");
     const taken = await worker.take();
     assert.equal(taken.data.id, run.data.id);
     assert.equal((await worker.done(taken.data.id, { output: "ok" })).status, 200);
   });
 
   test("a job submitted on one is handed at once to a worker long-polling the other", async () => {
-    const worker = workerClient(via(ep, a, b), "w1");
+    const worker = workerClient(calling(ep, a, b), "w1");
     const started = performance.now();
     const taking = worker.take();
     await eventually("the worker's long-poll to be open", async () => {
@@ -64,7 +58,7 @@ describe("two control planes on one PostgreSQL database", () => {
   });
 
   test("a /runsync waiting on one answers when its job completes through the other", async () => {
-    const worker = workerClient(via(ep, a, a), "w2");
+    const worker = workerClient(calling(ep, a, a), "w2");
     const runsync = apiClient(b).post(`/v2/${ep.id}/runsync?wait=20000`, { input: { n: 2 } });
     const taken = await eventually("the job", async () => {
       const res = await worker.take();
@@ -79,7 +73,7 @@ describe("two control planes on one PostgreSQL database", () => {
   });
 
   test("a cancel sent to one reaches the worker long-polling job-stop on the other", async () => {
-    const worker = workerClient(via(ep, a, b), "w3");
+    const worker = workerClient(calling(ep, a, b), "w3");
     const run = await apiClient(a).post(`/v2/${ep.id}/run`, { input: { n: 3 } });
     const taken = await worker.take();
     assert.equal(taken.data.id, run.data.id);
