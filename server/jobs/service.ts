@@ -147,11 +147,13 @@ export class JobService {
   async waitForEnd(endpointId: string, id: string, waitMs: number, signal?: AbortSignal): Promise<JobStatusBody> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const job = await this.mustGet(endpointId, id);
-      if (isTerminal(job.status)) return statusBody(job, Date.now());
-      if (!(await this.jobWaiters.wait(id, deadline - Date.now(), signal))) {
-        return statusBody(await this.mustGet(endpointId, id), Date.now());
+      const change = this.jobWaiters.watch(id, deadline - Date.now(), signal);
+      const job = await this.lookWhileWatching(change, () => this.mustGet(endpointId, id));
+      if (isTerminal(job.status)) {
+        change.cancel();
+        return statusBody(job, Date.now());
       }
+      if (!(await change.woken)) return statusBody(await this.mustGet(endpointId, id), Date.now());
     }
   }
 
@@ -160,9 +162,13 @@ export class JobService {
     const deadline = Date.now() + waitMs;
     const reply = async (job: JobRow) => ({ status: job.status, stream: (await this.store.readChunks(job)).map((output) => ({ output })) });
     for (;;) {
-      const job = await this.mustGet(endpointId, id);
-      if (isTerminal(job.status) || (await this.store.hasUnreadChunks(job))) return reply(job);
-      if (!(await this.jobWaiters.wait(id, deadline - Date.now(), signal))) return reply(await this.mustGet(endpointId, id));
+      const change = this.jobWaiters.watch(id, deadline - Date.now(), signal);
+      const job = await this.lookWhileWatching(change, () => this.mustGet(endpointId, id));
+      if (isTerminal(job.status) || (await this.lookWhileWatching(change, () => this.store.hasUnreadChunks(job)))) {
+        change.cancel();
+        return reply(job);
+      }
+      if (!(await change.woken)) return reply(await this.mustGet(endpointId, id));
     }
   }
 
@@ -219,8 +225,12 @@ export class JobService {
         if (!(await this.presence.waitForRelease(endpointId, workerId, deadline - Date.now(), signal))) return [];
         continue;
       }
-      const jobs = await this.store.take(endpointId, workerId, limit, now);
+      // Waiting starts before the look, so a job queued while the look is under way still wakes this take.
+      const queued = this.queueWaiters.watch(endpointId, deadline - Date.now(), signal);
+      const jobs = await this.lookWhileWatching(queued, () => this.store.take(endpointId, workerId, limit, now));
       if (jobs.length > 0) {
+        // A wake-up meant for one worker (notifyOne) that this take no longer needs goes to the next one.
+        if (queued.cancel()) this.queueWaiters.notifyOne(endpointId);
         await this.storage.durable();
         if (signal?.aborted) {
           // Nobody is left to receive them: put them back rather than strand them on this worker.
@@ -231,7 +241,7 @@ export class JobService {
         for (const job of jobs) this.jobChanged(job.id);
         return jobs;
       }
-      if (!(await this.queueWaiters.wait(endpointId, deadline - Date.now(), signal))) return [];
+      if (!(await queued.woken)) return [];
       if (this.removedEndpoints.has(endpointId)) return [];
     }
   }
@@ -462,6 +472,16 @@ export class JobService {
   private async touched(endpointId: string, workerId: string, now: number, sdkVersion?: string): Promise<void> {
     await this.workers.touch(endpointId, workerId, now, sdkVersion);
     this.presence.called(endpointId, workerId, now);
+  }
+
+  /** A look at the store made while watching for a change: if the look fails, the watch ends with it. */
+  private async lookWhileWatching<T>(watch: { cancel(): boolean }, look: () => Promise<T>): Promise<T> {
+    try {
+      return await look();
+    } catch (err) {
+      watch.cancel();
+      throw err;
+    }
   }
 
   /** Whoever waits on the job, here or on another control plane, looks again. */

@@ -7,23 +7,47 @@ export class Waiters<K> {
 
   /** Resolves true when `notify(key)` is called, false at the deadline or when `signal` aborts. */
   wait(key: K, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    if (signal?.aborted || timeoutMs <= 0) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const set = this.waiting.get(key) ?? new Set();
-      this.waiting.set(key, set);
-      const done = (notified: boolean) => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        set.delete(wake);
-        if (set.size === 0 && this.waiting.get(key) === set) this.waiting.delete(key);
-        resolve(notified);
-      };
-      const wake = () => done(true);
-      const onAbort = () => done(false);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      set.add(wake);
-    });
+    return this.watch(key, timeoutMs, signal).woken;
+  }
+
+  /**
+   * Starts waiting now, before the caller looks at the store: a change made while it looks (an await away, on
+   * PostgreSQL) still wakes it. `cancel` stops waiting when the look found what it wanted, and says whether a
+   * notification had already arrived, so a caller that took it from someone else (notifyOne) can pass it on.
+   */
+  watch(key: K, timeoutMs: number, signal?: AbortSignal): { woken: Promise<boolean>; cancel(): boolean } {
+    let notified = false;
+    let finish: (woke: boolean) => void = () => undefined;
+    const woken =
+      signal?.aborted || timeoutMs <= 0
+        ? Promise.resolve(false)
+        : new Promise<boolean>((resolve) => {
+            const set = this.waiting.get(key) ?? new Set();
+            this.waiting.set(key, set);
+            let settled = false;
+            finish = (woke: boolean) => {
+              if (settled) return;
+              settled = true;
+              notified = woke;
+              clearTimeout(timer);
+              signal?.removeEventListener("abort", onAbort);
+              set.delete(wake);
+              if (set.size === 0 && this.waiting.get(key) === set) this.waiting.delete(key);
+              resolve(woke);
+            };
+            const wake = () => finish(true);
+            const onAbort = () => finish(false);
+            const timer = setTimeout(() => finish(false), timeoutMs);
+            signal?.addEventListener("abort", onAbort, { once: true });
+            set.add(wake);
+          });
+    return {
+      woken,
+      cancel: () => {
+        finish(false);
+        return notified;
+      },
+    };
   }
 
   notify(key: K): void {
