@@ -159,12 +159,12 @@ async function configuration(label: string, replicas: number, databaseUrl?: stri
   const planes = [first];
   try {
     for (let i = 1; i < replicas; i++) {
-      planes.push(await ControlPlaneProcess.start({ database, dataDir: first.dataDir, apiKey: first.apiKey }));
+      planes.push(await ControlPlaneProcess.start({ database, apiKey: first.apiKey }));
     }
     return await measure(label, planes);
   } finally {
     for (const cp of planes.reverse()) await cp.stop();
-    await first.removeData();
+    for (const cp of planes) await cp.removeData();
   }
 }
 

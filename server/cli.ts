@@ -67,7 +67,7 @@ program
     process.stdout.write(
       `copied into ${report.to}:\n` +
         table(["TABLE", "ROWS"], Object.entries(report.rows).map(([name, n]) => [name, String(n)])) +
-        `start the control plane with --database-url (and the same --data-dir, which keeps its keys)\n`,
+        `start the control plane with --database-url; the worker-key secret and runtime id are in the database now\n`,
     );
   });
 

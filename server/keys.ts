@@ -1,11 +1,14 @@
 import crypto from "node:crypto";
 import path from "node:path";
 import { readOrCreateFile } from "./data-dir";
+import type { Settings } from "./store/settings";
 
 /**
- * Secrets of one control plane, kept in its data directory (mode 0600) and made on first start:
- * - `secret`: the key that worker keys are derived from;
- * - `api-key`: the client/admin API key, made only when none is configured.
+ * Secrets of a control plane, made on first start:
+ * - `secret`: the key that worker keys are derived from, kept with its store (the data directory, or the
+ *   PostgreSQL database its replicas share);
+ * - `api-key`: the client/admin API key, made only when none is configured, in the data directory (mode 0600)
+ *   for its operator to read.
  */
 export class Keys {
   /** Derived worker keys by endpoint id: every worker call checks one, and an HMAC per call is measurable. */
@@ -16,8 +19,12 @@ export class Keys {
     readonly apiKeys: readonly string[],
   ) {}
 
-  static load(dataDir: string, configuredApiKeys: readonly string[]): { keys: Keys; generatedApiKeyFile?: string } {
-    const secret = Buffer.from(readOrCreateFile(path.join(dataDir, "secret"), () => randomToken(32)), "base64url");
+  static async load(
+    settings: Settings,
+    dataDir: string,
+    configuredApiKeys: readonly string[],
+  ): Promise<{ keys: Keys; generatedApiKeyFile?: string }> {
+    const secret = Buffer.from(await settings.readOrCreate("secret", () => randomToken(32)), "base64url");
     if (configuredApiKeys.length > 0) return { keys: new Keys(secret, configuredApiKeys) };
     const file = path.join(dataDir, "api-key");
     const apiKey = readOrCreateFile(file, () => "berth_" + randomToken(24));

@@ -31,7 +31,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   const started = performance.now();
   const log = pino({ level: config.logLevel });
   const store = await openStore(config, log);
-  const { keys, generatedApiKeyFile } = Keys.load(config.dataDir, config.apiKeys);
+  const { keys, generatedApiKeyFile } = await Keys.load(store.settings, config.dataDir, config.apiKeys);
   const resources = await ResourceStore.open(store.resources, {
     signals: store.signals,
     failed: (err) => log.error({ err }, "could not reload the resources another control plane changed"),
@@ -64,6 +64,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
         runtime = await startRuntime({
           config,
           fleetWorkerRows: store.fleetWorkers,
+          settings: store.settings,
           resources,
           jobs,
           workerEnv: (endpointId, workerId) => workerEnv(config, publicUrl(), keys, endpointId, workerId),

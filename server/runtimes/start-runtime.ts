@@ -1,13 +1,12 @@
 import crypto from "node:crypto";
-import path from "node:path";
 import type { FastifyBaseLogger } from "fastify";
 import type { ServerConfig } from "../config";
-import { readOrCreateFile } from "../data-dir";
 import type { JobService } from "../jobs/service";
 import { Fleet } from "./docker/fleet";
 import { describeInventory } from "./docker/placement";
 import type { ResourceStore } from "../store/resources";
 import { FleetWorkerStore, type FleetWorkerRows } from "../store/fleet-workers";
+import type { Settings } from "../store/settings";
 import { DockerDriver } from "./docker/docker-driver";
 import { KubeCluster } from "./kubernetes/cluster";
 import { KubernetesRuntime } from "./kubernetes/kubernetes-runtime";
@@ -20,6 +19,8 @@ export interface RuntimeDeps {
   config: ServerConfig;
   /** Where the Docker fleet keeps its decisions (the runtime_workers table of the control plane's database). */
   fleetWorkerRows: FleetWorkerRows;
+  /** Where the control plane's id on the runtime is kept, shared by every control plane on the same store. */
+  settings: Settings;
   resources: ResourceStore;
   jobs: JobService;
   workerEnv: (endpointId: string, workerId?: string) => Record<string, string>;
@@ -43,8 +44,7 @@ export async function startRuntime(deps: RuntimeDeps): Promise<WorkerRuntime | u
   }
   // Workers and volumes are labelled with this id, so control planes sharing an engine or a namespace never
   // touch each other's.
-  const controlPlaneId =
-    config.controlPlaneId ?? readOrCreateFile(path.join(config.dataDir, "control-plane-id"), () => crypto.randomBytes(6).toString("hex"));
+  const controlPlaneId = config.controlPlaneId ?? (await deps.settings.readOrCreate("control-plane-id", () => crypto.randomBytes(6).toString("hex")));
   return config.runtime === "kubernetes" ? startKubernetes(deps, controlPlaneId) : startDocker(deps, controlPlaneId);
 }
 

@@ -19,18 +19,21 @@ const TABLES = [
 /** Rows per INSERT: well under PostgreSQL's 65535 parameters for the widest table (20 columns). */
 const BATCH = 1000;
 
+/** What SQLite's control plane keeps as files in its data directory and PostgreSQL's in its settings table. */
+const SETTINGS = ["secret", "control-plane-id"];
+
 export interface CopyReport {
   /** The target, its password masked. */
   to: string;
-  /** Rows copied per table, each checked against the source's count. */
-  rows: Record<(typeof TABLES)[number], number>;
+  /** Rows copied per table, each checked against the source's count; `settings` from the data directory's files. */
+  rows: Record<(typeof TABLES)[number] | "settings", number>;
 }
 
 /**
  * Copies an installation's SQLite store (the data directory of `berth server`) into an empty PostgreSQL database,
  * in one transaction: the target is migrated first, refused if any of its tables has a row, and committed only
- * when every table's count matches the source's. The data directory's keys are not copied: control planes on the
- * PostgreSQL store keep using them (the same data directory, or its files mounted).
+ * when every table's count matches the source's. The data directory's worker-key secret and runtime id go into the
+ * settings table, so the workers' keys stay valid and the workers already running stay the control plane's.
  */
 export async function copyStore(fromDataDir: string, toUrl: string): Promise<CopyReport> {
   const file = path.join(fromDataDir, "berth.db");
@@ -50,6 +53,11 @@ export async function copyStore(fromDataDir: string, toUrl: string): Promise<Cop
           if (n !== all.length) throw new Error(`${table}: copied ${n} rows of ${all.length}; nothing was committed`);
           copied[table] = n;
         }
+        const settings = SETTINGS.filter((name) => fs.existsSync(path.join(fromDataDir, name)));
+        for (const name of settings) {
+          await tx`INSERT INTO settings (name, value) VALUES (${name}, ${fs.readFileSync(path.join(fromDataDir, name), "utf8").trim()})`;
+        }
+        copied.settings = settings.length;
         return copied;
       });
       return { to: target.name, rows };
@@ -62,7 +70,7 @@ export async function copyStore(fromDataDir: string, toUrl: string): Promise<Cop
 }
 
 async function refuseNonEmpty(sql: Sql, name: string): Promise<void> {
-  for (const table of TABLES) {
+  for (const table of [...TABLES, "settings"]) {
     const rows = await sql.unsafe(`SELECT 1 FROM ${table} LIMIT 1`);
     if (rows.length > 0) throw new Error(`--to ${name}: the database is not empty (${table} has rows); copy only into a new database`);
   }

@@ -11,11 +11,13 @@ import { PostgresDatabase } from "./postgres/database";
 import { PostgresFleetWorkerRows } from "./postgres/fleet-worker-rows";
 import { postgresJobStorage } from "./postgres/jobs";
 import { PostgresLease } from "./postgres/lease";
+import { PostgresSettings } from "./postgres/settings";
 import { PostgresSignals } from "./postgres/signals";
 import { PostgresResourceRows } from "./postgres/resource-rows";
 import { PostgresUsageStore } from "./postgres/usage-runs";
 import { SqliteResourceRows } from "./resource-rows";
 import type { ResourceRows } from "./resources";
+import { DataDirSettings, type Settings } from "./settings";
 import { SqliteUsageStore } from "./usage-runs";
 
 /** Everything the control plane keeps, on one backend. */
@@ -32,6 +34,8 @@ export interface ControlPlaneStore {
   lease: Lease;
   /** How they tell each other what changed. */
   signals: Signals;
+  /** What a control plane makes once and keeps: its worker-key secret, its id on the runtime. */
+  settings: Settings;
   close(): Promise<void>;
 }
 
@@ -52,6 +56,7 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
       usage: new PostgresUsageStore(database.sql),
       lease: new PostgresLease(database.sql),
       signals,
+      settings: new PostgresSettings(database.sql),
       close: async () => {
         await signals.close();
         await database.close();
@@ -69,6 +74,7 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
     usage: new SqliteUsageStore(database),
     lease: soleLease,
     signals: noSignals,
+    settings: new DataDirSettings(options.dataDir),
     close: async () => database.close(),
   };
 }

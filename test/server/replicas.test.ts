@@ -1,6 +1,6 @@
 // Two control planes on one PostgreSQL database, as two replicas behind a load balancer would be: every API on
 // either, each long-poll answered when the change happens on the other (LISTEN/NOTIFY, no polling), one leader.
-// They share a data directory for the worker-key secret (as replicas share a mounted secret).
+// Each has a data directory of its own: the worker-key secret is the database's, so a worker's key works on both.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ControlPlaneProcess } from "../helpers/control-plane";
@@ -13,13 +13,14 @@ describe("two control planes on one PostgreSQL database", () => {
 
   before(async () => {
     a = await ControlPlaneProcess.start({ store: "postgres", env: { BERTH_LONG_POLL_MS: "15000" } });
-    b = await ControlPlaneProcess.start({ database: a.database, dataDir: a.dataDir, apiKey: a.apiKey, env: { BERTH_LONG_POLL_MS: "15000" } });
+    b = await ControlPlaneProcess.start({ database: a.database, apiKey: a.apiKey, env: { BERTH_LONG_POLL_MS: "15000" } });
     ep = await createEndpoint(a);
   });
   after(async () => {
     await b?.stop();
     await a?.stop();
     await a?.removeData();
+    await b?.removeData();
   });
 
   test("exactly one of them leads", async () => {

@@ -2,6 +2,7 @@
 // control plane on the same data directory: everything reads back the same, and the workers' keys still work.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { test } from "node:test";
@@ -49,11 +50,16 @@ test("an installation copied from SQLite into PostgreSQL is served from there as
   assert.equal(copied.code, 0, copied.stderr);
   assert.match(copied.stdout, /jobs\s+2\b/);
   assert.match(copied.stdout, /endpoints\s+1\b/);
+  assert.match(copied.stdout, /settings\s+1\b/, "the worker-key secret (this installation ran no runtime, so it has no runtime id)");
   assert.ok(!copied.stdout.includes(new URL(target.url).password), "the password is masked");
 
-  // The same address as before, as a moved installation keeps it: workers and clients change nothing.
-  const pg = await ControlPlaneProcess.start({ database: target, dataDir: sqlite.dataDir, apiKey: sqlite.apiKey, port: Number(new URL(sqlite.url).port) });
-  t.after(() => pg.stop());
+  // The same address as before, as a moved installation keeps it, but a new data directory: the worker-key secret
+  // came along in the database, so workers and clients change nothing.
+  const pg = await ControlPlaneProcess.start({ database: target, apiKey: sqlite.apiKey, port: Number(new URL(sqlite.url).port) });
+  t.after(async () => {
+    await pg.stop();
+    fs.rmSync(pg.dataDir, { recursive: true, force: true });
+  });
   const after = await read(apiClient(pg));
   assert.deepEqual({ ...after, done: { ...after.done, delayTime: 0 }, queued: { ...after.queued, delayTime: 0 } }, {
     ...before,

@@ -132,4 +132,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     expires_at TIMESTAMPTZ NOT NULL
   );
   `,
+  // What SQLite's control plane keeps as files in its data directory (the worker-key secret, the control plane's
+  // id on its runtime), shared here by every control plane on the database.
+  `
+  CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
 ];
