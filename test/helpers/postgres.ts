@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import postgres from "postgres";
+import { BIGINT_AS_NUMBER } from "../../server/store/postgres/database";
 import { testbedEnv } from "./env";
 
 /** A database of its own on the test bed's PostgreSQL, dropped by `drop` (its connections ended first). */
@@ -13,25 +14,13 @@ export interface TestDatabase {
 export async function freshDatabase(label: string, adminUrl?: string): Promise<TestDatabase> {
   const admin = adminUrl ?? testbedEnv("BERTH_TEST_DATABASE_URL");
   const name = `berth_${label.replace(/[^a-z0-9]/g, "_")}_${crypto.randomBytes(4).toString("hex")}`;
-  const sql = postgres(admin, { max: 1, onnotice: () => undefined });
-  try {
-    await sql.unsafe(`CREATE DATABASE ${name}`);
-  } finally {
-    await sql.end();
-  }
+  await withClient(admin, (sql) => sql.unsafe(`CREATE DATABASE ${name}`));
   const url = new URL(admin);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     name,
-    async drop() {
-      const sql = postgres(admin, { max: 1, onnotice: () => undefined });
-      try {
-        await sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await sql.end();
-      }
-    },
+    drop: () => withClient(admin, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
 }
 
@@ -42,15 +31,16 @@ export function positional(sql: string): string {
 }
 
 /** Rows of a raw query on a test database, as plain objects with BIGINT columns as numbers (as Berth reads them). */
-export async function queryDatabase(url: string, sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
-  const client = postgres(url, {
-    max: 1,
-    onnotice: () => undefined,
-    types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (text: string) => Number(text) } },
-  });
+export function queryDatabase(url: string, sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+  return withClient(url, async (client) => [...(await client.unsafe(positional(sql), params as never[]))].map((row) => ({ ...row })));
+}
+
+/** One connection to `url` for the length of `use`, BIGINT read as Berth reads it. */
+async function withClient<T>(url: string, use: (sql: postgres.Sql<{ bigint: number }>) => Promise<T>): Promise<T> {
+  const sql = postgres(url, { max: 1, onnotice: () => undefined, types: { bigint: BIGINT_AS_NUMBER } }) as unknown as postgres.Sql<{ bigint: number }>;
   try {
-    return [...(await client.unsafe(positional(sql), params as never[]))].map((row) => ({ ...row }));
+    return await use(sql);
   } finally {
-    await client.end();
+    await sql.end();
   }
 }

@@ -13,6 +13,23 @@ export async function plain<T>(rows: Promise<T[]>): Promise<T[]> {
   return [...(await rows)];
 }
 
+/** BIGINT (times in ms, counts) read back as numbers, as SQLite's integers are: every value Berth keeps fits. */
+export const BIGINT_AS_NUMBER = { to: 20, from: [20], serialize: (n: number) => String(n), parse: (text: string) => Number(text) };
+
+/**
+ * Writes that must land in the order they were made, though the pool may run two statements at once: each starts
+ * once the one before it has ended, whether that one succeeded or not.
+ */
+export class WritesInOrder {
+  private last: Promise<unknown> = Promise.resolve();
+
+  run(write: () => PromiseLike<unknown>): Promise<void> {
+    const done = this.last.catch(() => undefined).then(write);
+    this.last = done;
+    return done.then(() => undefined);
+  }
+}
+
 /** The URL as it may be shown: its password replaced by `***`. */
 export function maskedUrl(url: string): string {
   try {
@@ -44,7 +61,7 @@ export class PostgresDatabase {
         max: options.max ?? 10,
         connect_timeout: 10,
         onnotice: () => undefined,
-        types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (text: string) => Number(text) } },
+        types: { bigint: BIGINT_AS_NUMBER },
       }) as unknown as Sql;
     } catch (err) {
       throw new Error(`database ${name}: ${(err as Error).message}`);

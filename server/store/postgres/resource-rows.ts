@@ -1,9 +1,9 @@
 import type { EndpointRow, ResourceChange, ResourceRow, ResourceRows, ResourceSnapshot, RevisionRow } from "../resources";
-import { plain, type Sql } from "./database";
+import { plain, WritesInOrder, type Sql } from "./database";
 
 /** The resource tables in PostgreSQL: each admin write in one transaction, applied in the order they were made. */
 export class PostgresResourceRows implements ResourceRows {
-  private last: Promise<unknown> = Promise.resolve();
+  private readonly writes = new WritesInOrder();
 
   constructor(private readonly sql: Sql) {}
 
@@ -18,8 +18,7 @@ export class PostgresResourceRows implements ResourceRows {
   }
 
   apply(changes: ResourceChange[]): Promise<void> {
-    // The pool may run two transactions at once; chained, the later write never lands before the earlier one.
-    const applied = this.last.catch(() => undefined).then(() =>
+    return this.writes.run(() =>
       this.sql.begin(async (tx) => {
         for (const change of changes) {
           if (change.op === "addRevision") {
@@ -33,7 +32,5 @@ export class PostgresResourceRows implements ResourceRows {
         }
       }),
     );
-    this.last = applied;
-    return applied.then(() => undefined);
   }
 }
