@@ -36,7 +36,10 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     signals: store.signals,
     failed: (err) => log.error({ err }, "could not reload the resources another control plane changed"),
   });
-  const jobs = await JobService.open(store.jobs, config, store.signals);
+  const jobs = await JobService.open(store.jobs, config, {
+    signals: store.signals,
+    failed: (err) => log.error({ err }, "could not share which workers are held with the other control planes"),
+  });
   let url = "";
   let runtime: WorkerRuntime | undefined;
   const publicUrl = () => config.publicUrl ?? url;

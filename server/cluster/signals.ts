@@ -7,8 +7,11 @@
 export interface Signals {
   /** Tells every other control plane listening on the channel. */
   send(channel: string, message: object): void;
-  /** Messages the others send on the channel (never this one's own). */
-  listen(channel: string, handler: (message: object) => void): Promise<void>;
+  /**
+   * Messages the others send on the channel (never this one's own). `resumed` is called when messages flow again
+   * after a break (a reconnect), during which some may have been lost.
+   */
+  listen(channel: string, handler: (message: object) => void, resumed?: () => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -18,3 +21,13 @@ export const noSignals: Signals = {
   listen: async () => undefined,
   close: async () => undefined,
 };
+
+/** What a part of the store kept in memory needs to follow the other control planes' changes. */
+export interface SharedStore {
+  signals: Signals;
+  /** Told of a write or reload that failed (logged: the store converges at the next change). */
+  failed: (err: Error) => void;
+}
+
+/** One control plane on its own store. */
+export const notShared: SharedStore = { signals: noSignals, failed: () => undefined };

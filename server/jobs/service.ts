@@ -1,12 +1,13 @@
 import crypto from "node:crypto";
 import type { ServerConfig } from "../config";
-import { noSignals, type Signals } from "../cluster/signals";
+import { notShared, type SharedStore, type Signals } from "../cluster/signals";
 import { NotAllowedError, NotFoundError } from "../errors";
 import type { QueueStats } from "../policy/autoscaler";
 import { isTerminal, statusBody, type CallingWorker, type JobRow, type JobStatusBody, type JobSubmission, type RecentJob } from "./model";
 import type { JobCounts, JobStorage, JobStore, WorkerCallRow, WorkerCallStore } from "./stores";
 import { Waiters } from "./waiters";
 import { WorkerPresence } from "./worker-presence";
+import { HeldWorkers } from "./held-workers";
 
 /** The channel control planes sharing a store tell each other about jobs on. */
 const JOB_SIGNALS = "berth_jobs";
@@ -93,6 +94,7 @@ export class JobService {
     private readonly storage: JobStorage,
     private readonly config: JobServiceConfig,
     private readonly signals: Signals,
+    private readonly held: HeldWorkers,
   ) {
     this.store = storage.jobs;
     this.workers = storage.workerCalls;
@@ -102,10 +104,11 @@ export class JobService {
    * The job service over its storage, told by the other control planes sharing it (`signals`) what changes there.
    * Every known worker gets a fresh start: nobody could call a dead server.
    */
-  static async open(storage: JobStorage, config: JobServiceConfig, signals: Signals = noSignals): Promise<JobService> {
+  static async open(storage: JobStorage, config: JobServiceConfig, shared: SharedStore = notShared): Promise<JobService> {
     await storage.workerCalls.resetLastSeen(Date.now());
-    const service = new JobService(storage, config, signals);
-    await signals.listen(JOB_SIGNALS, (message) => service.signalled(message as JobSignal));
+    const held = await HeldWorkers.open(storage.heldWorkers, shared.signals, shared.failed);
+    const service = new JobService(storage, config, shared.signals, held);
+    await shared.signals.listen(JOB_SIGNALS, (message) => service.signalled(message as JobSignal));
     return service;
   }
 
@@ -220,9 +223,9 @@ export class JobService {
     for (;;) {
       const now = Date.now();
       await this.touched(endpointId, workerId, now);
-      if (this.presence.isHeld(endpointId, workerId)) {
+      if (this.held.isHeld(endpointId, workerId)) {
         // A held worker waits apart, so that a new job's single wake-up (notifyOne) never lands on it.
-        if (!(await this.presence.waitForRelease(endpointId, workerId, deadline - Date.now(), signal))) return [];
+        if (!(await this.held.waitForRelease(endpointId, workerId, deadline - Date.now(), signal))) return [];
         continue;
       }
       // Waiting starts before the look, so a job queued while the look is under way still wakes this take.
@@ -348,16 +351,17 @@ export class JobService {
 
   /** The worker gets no new jobs until released (its long-polls keep waiting); jobs it has are unaffected. */
   hold(endpointId: string, workerId: string): void {
-    this.presence.hold(endpointId, workerId);
+    this.held.hold(endpointId, workerId);
   }
 
   release(endpointId: string, workerId: string): void {
-    this.presence.release(endpointId, workerId);
+    this.held.release(endpointId, workerId);
   }
 
   /** A runtime saw the worker die: its jobs go back to the queue now rather than when it would count as lost. */
   async workerGone(endpointId: string, workerId: string, why: string): Promise<void> {
     this.presence.forget(endpointId, workerId);
+    this.held.release(endpointId, workerId);
     await this.releaseJobsOf(endpointId, workerId, why);
     await this.workers.remove(endpointId, workerId);
   }
@@ -429,6 +433,7 @@ export class JobService {
     this.queueWaiters.notifyAll();
     this.jobWaiters.notifyAll();
     this.presence.close();
+    this.held.close();
   }
 
   // ---- internals ----

@@ -103,10 +103,28 @@ export interface WorkerCallStore {
   resetLastSeen(now: number): Promise<void>;
 }
 
-/** The job service's storage: its two stores and the group commit they write through. */
+/** A worker, named within its endpoint. */
+export interface WorkerRef {
+  endpointId: string;
+  workerId: string;
+}
+
+/**
+ * Which workers are held (held-workers.ts), for the control planes that share the store; with SQLite there is one,
+ * whose memory is enough, and a restart starts with none held (runtimes hold their workers again on start).
+ */
+export interface HeldWorkerRows {
+  all(): Promise<WorkerRef[]>;
+  /** Starts writing at once, in call order. */
+  hold(worker: WorkerRef): Promise<void>;
+  release(worker: WorkerRef): Promise<void>;
+}
+
+/** The job service's storage: its stores and the group commit they write through. */
 export interface JobStorage {
   jobs: JobStore;
   workerCalls: WorkerCallStore;
+  heldWorkers: HeldWorkerRows;
   /** Resolves once every write made so far is on disk. */
   durable(): Promise<void>;
 }

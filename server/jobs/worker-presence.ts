@@ -1,38 +1,16 @@
 import { Waiters } from "./waiters";
 
 /**
- * What the control plane keeps in memory about each worker besides its jobs: whether it may take new ones (held
- * workers: frozen standbys, draining and outdated ones), the jobs it must abandon (its job-stop channel), and who
- * waits for its first call (cold-start timing). A worker id names a worker within its endpoint only, so every
- * entry is keyed by both. After a restart all of this starts empty: runtimes hold their workers again on start.
+ * What the control plane keeps in memory about each worker besides its jobs and whether it is held
+ * (held-workers.ts): the jobs it must abandon (its job-stop channel), and who waits for its first call (cold-start
+ * timing). A worker id names a worker within its endpoint only, so every entry is keyed by both. After a restart
+ * all of this starts empty.
  */
 export class WorkerPresence {
-  private readonly held = new Set<string>();
-  /** job-take long-polls of held workers. */
-  private readonly releaseWaiters = new Waiters<string>();
   /** Jobs each worker must abandon; told once through its job-stop channel. */
   private readonly stops = new Map<string, Set<string>>();
   private readonly stopWaiters = new Waiters<string>();
   private readonly firstCallWaiters = new Map<string, { since: number; resolve: (at: number) => void }>();
-
-  /** The worker gets no new jobs until released (its long-polls keep waiting); jobs it has are unaffected. */
-  hold(endpointId: string, workerId: string): void {
-    this.held.add(workerRef(endpointId, workerId));
-  }
-
-  release(endpointId: string, workerId: string): void {
-    const ref = workerRef(endpointId, workerId);
-    if (this.held.delete(ref)) this.releaseWaiters.notify(ref);
-  }
-
-  isHeld(endpointId: string, workerId: string): boolean {
-    return this.held.has(workerRef(endpointId, workerId));
-  }
-
-  /** Resolves true once the worker is released, false at the deadline or when `signal` aborts. */
-  waitForRelease(endpointId: string, workerId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    return this.releaseWaiters.wait(workerRef(endpointId, workerId), timeoutMs, signal);
-  }
 
   /** Queues a stop of the job for the worker's next (or open) job-stop long-poll. */
   requestStop(endpointId: string, workerId: string, jobId: string): void {
@@ -72,16 +50,13 @@ export class WorkerPresence {
     }
   }
 
-  /** The worker is gone: nothing waits for it any more and it is no longer held. */
+  /** The worker is gone: nothing waits for its first call any more. */
   forget(endpointId: string, workerId: string): void {
-    const ref = workerRef(endpointId, workerId);
-    this.firstCallWaiters.delete(ref);
-    this.held.delete(ref);
+    this.firstCallWaiters.delete(workerRef(endpointId, workerId));
   }
 
   /** Every long-poll answers now (shutdown). */
   close(): void {
-    this.releaseWaiters.notifyAll();
     this.stopWaiters.notifyAll();
   }
 }

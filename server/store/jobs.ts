@@ -1,14 +1,21 @@
 import type { Statement } from "better-sqlite3";
 import type { JobRow, JobStatus } from "../jobs/model";
-import type { JobCounts, JobStorage, JobStore, JobSummaryRow, NewJob } from "../jobs/stores";
+import type { HeldWorkerRows, JobCounts, JobStorage, JobStore, JobSummaryRow, NewJob } from "../jobs/stores";
 import type { QueueStats } from "../policy/autoscaler";
 import type { BerthDatabase } from "./database";
 import { SqliteWorkerCallStore } from "./worker-calls";
 
 /** The job service's storage in the control plane's SQLite database, writing through its group commit. */
 export function sqliteJobStorage(database: BerthDatabase): JobStorage {
-  return { jobs: new SqliteJobStore(database), workerCalls: new SqliteWorkerCallStore(database), durable: () => database.durable() };
+  return { jobs: new SqliteJobStore(database), workerCalls: new SqliteWorkerCallStore(database), heldWorkers: heldInMemoryOnly, durable: () => database.durable() };
 }
+
+/** One control plane on SQLite keeps which workers are held in its memory alone: nobody else hands out jobs. */
+const heldInMemoryOnly: HeldWorkerRows = {
+  all: async () => [],
+  hold: async () => undefined,
+  release: async () => undefined,
+};
 
 /** SQL for jobs and their stream chunks. Each method is one statement or one small transaction. */
 export class SqliteJobStore implements JobStore {

@@ -1,16 +1,10 @@
 import crypto from "node:crypto";
-import { noSignals, type Signals } from "../cluster/signals";
+import { notShared, type SharedStore } from "../cluster/signals";
 import { ConflictError, InvalidFieldError, NotFoundError } from "../errors";
 import type { EndpointSpec, NetworkVolumeSpec, TemplateSpec } from "../resources/schemas";
 
 /** The channel control planes sharing a database say "resources changed" on. */
 const RESOURCE_SIGNALS = "berth_resources";
-
-/** The other control planes sharing the database, and where a failed reload is reported. */
-export interface SharedWith {
-  signals: Signals;
-  failed(err: Error): void;
-}
 
 export interface StoredResource<S> {
   id: string;
@@ -152,17 +146,17 @@ export class ResourceStore {
 
   private constructor(
     private readonly rows: ResourceRows,
-    private readonly shared: SharedWith,
+    private readonly shared: SharedStore,
   ) {}
 
   /**
    * Loads the resources. With `shared`, a write by another control plane sharing the database reloads them here
    * (they are few: a reload reads every row).
    */
-  static async open(rows: ResourceRows, shared: SharedWith = { signals: noSignals, failed: () => undefined }): Promise<ResourceStore> {
+  static async open(rows: ResourceRows, shared: SharedStore = notShared): Promise<ResourceStore> {
     const store = new ResourceStore(rows, shared);
     store.replaceAll(await rows.load());
-    await shared.signals.listen(RESOURCE_SIGNALS, () => void store.reload());
+    await shared.signals.listen(RESOURCE_SIGNALS, () => void store.reload(), () => void store.reload());
     return store;
   }
 

@@ -2,11 +2,17 @@ import type { JobRow, JobStatus } from "../../jobs/model";
 import type { JobCounts, JobStorage, JobStore, JobSummaryRow, NewJob } from "../../jobs/stores";
 import type { QueueStats } from "../../policy/autoscaler";
 import { plain, type PostgresDatabase, type Sql } from "./database";
+import { PostgresHeldWorkerRows } from "./held-worker-rows";
 import { PostgresWorkerCallStore } from "./worker-calls";
 
 /** The job service's storage in PostgreSQL. */
 export function postgresJobStorage(database: PostgresDatabase): JobStorage {
-  return { jobs: new PostgresJobStore(database.sql), workerCalls: new PostgresWorkerCallStore(database.sql), durable: () => database.durable() };
+  return {
+    jobs: new PostgresJobStore(database.sql),
+    workerCalls: new PostgresWorkerCallStore(database.sql),
+    heldWorkers: new PostgresHeldWorkerRows(database.sql),
+    durable: () => database.durable(),
+  };
 }
 
 /** A job row's columns (not `seq`, which only orders the queue), so rows read as SQLite's do. */

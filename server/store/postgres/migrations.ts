@@ -140,4 +140,13 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // Which workers may take no new jobs (standbys, draining and outdated workers): the leader's runtime decides,
+  // every control plane hands out jobs.
+  `
+  CREATE TABLE held_workers (
+    endpoint_id TEXT NOT NULL,
+    worker_id   TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, worker_id)
+  );
+  `,
 ];

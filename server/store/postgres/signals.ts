@@ -31,11 +31,20 @@ export class PostgresSignals implements Signals {
     }
   }
 
-  async listen(channel: string, handler: (message: object) => void): Promise<void> {
-    const { unlisten } = await this.sql.listen(channel, (payload) => {
-      const batch = JSON.parse(payload) as { from: string; messages: object[] };
-      if (batch.from !== this.origin) for (const message of batch.messages) handler(message);
-    });
+  async listen(channel: string, handler: (message: object) => void, resumed?: () => void): Promise<void> {
+    let listening = false;
+    const { unlisten } = await this.sql.listen(
+      channel,
+      (payload) => {
+        const batch = JSON.parse(payload) as { from: string; messages: object[] };
+        if (batch.from !== this.origin) for (const message of batch.messages) handler(message);
+      },
+      // postgres.js calls this on every LISTEN, the first one included.
+      () => {
+        if (listening) resumed?.();
+        listening = true;
+      },
+    );
     this.unlisten.push(unlisten);
   }
 
