@@ -23,6 +23,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   installErrorHandler(app);
   app.get("/healthz", async () => ({ ok: true }));
+  app.get("/readyz", async (_request, reply) =>
+    deps.draining() ? reply.code(503).send({ ready: false, reason: "draining: shutting down, its clients go to another control plane" }) : { ready: true },
+  );
+  // A keep-alive connection would bring a client back to a replica that is going away.
+  app.addHook("onSend", async (_request, reply) => {
+    if (deps.draining()) reply.header("connection", "close");
+  });
   app.register(openApiRoutes);
   app.register(clientRoutes, { prefix: "/v2", ...deps });
   app.register(workerRoutes, { prefix: "/v2", ...deps });

@@ -42,6 +42,12 @@ export const serverConfigSchema = z.object({
    */
   leaseTtlMs: ms(300, 3_000),
   leaseRenewMs: ms(100, 1_000),
+  /**
+   * At SIGTERM, how long the control plane goes on serving while /readyz answers 503, so a load balancer (or a
+   * Service) stops sending it requests before its long-polls are handed back. Default 5 s with a database URL
+   * (several replicas), 0 without: SQLite's one control plane has nobody to hand over to.
+   */
+  drainDelayMs: z.coerce.number().int().min(0).max(120_000).optional(),
   /** How often timeouts, expiries and lost workers are looked for. */
   sweepIntervalMs: ms(10, 1_000),
   /**

@@ -16,6 +16,7 @@ import { LeaderElection } from "./cluster/leader-election";
 import { WebhookSender } from "./jobs/webhooks";
 import { openStore } from "./store/open-store";
 import { ResourceStore } from "./store/resources";
+import { SharedRuntime } from "./runtimes/shared-runtime";
 
 export interface RunningControlPlane {
   app: FastifyInstance;
@@ -40,18 +41,28 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     signals: store.signals,
     failed: (err) => log.error({ err }, "could not share which workers are held with the other control planes"),
   });
+  // Only the leader runs the runtime; the others answer from what it publishes (none to publish with SQLite).
+  const sharedRuntime =
+    store.runtimeViews && config.runtime !== "none"
+      ? await SharedRuntime.open(store.runtimeViews, resources, jobs, {
+          signals: store.signals,
+          failed: (err) => log.error({ err }, "could not publish or read the leading control plane's runtime views"),
+        })
+      : undefined;
   let url = "";
-  let runtime: WorkerRuntime | undefined;
+  let led: WorkerRuntime | undefined;
+  const runtime = () => led ?? sharedRuntime?.follower;
   const publicUrl = () => config.publicUrl ?? url;
   const monitoring = new Monitoring(
-    { usage: store.usage, jobs, resources, runtime: () => runtime },
+    { usage: store.usage, jobs, resources, runtime },
     {
       queueSampleMs: config.queueSampleMs,
       queueHistoryMs: QUEUE_HISTORY_MS,
       prices: { perGpuSecond: parseGpuPrices(config.gpuPrices), activeDiscount: config.activeWorkerDiscount },
     },
   );
-  const app = buildApp({ config, log, keys, jobs, resources, publicUrl, runtime: () => runtime, monitoring });
+  let draining = false;
+  const app = buildApp({ config, log, keys, jobs, resources, publicUrl, runtime, monitoring, draining: () => draining });
   const sweeper = new JobSweeper(jobs, new WebhookSender(store.jobs.jobs, config.webhookRetryDelayMs, app.log), config, app.log);
 
   // Every control plane serves every API; only the one holding the lease runs the runtime and the sweeper. With
@@ -64,7 +75,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     {
       lead: async () => {
         sweeper.start();
-        runtime = await startRuntime({
+        led = await startRuntime({
           config,
           fleetWorkerRows: store.fleetWorkers,
           settings: store.settings,
@@ -74,12 +85,14 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
           coldStart: (endpointId, seconds) => monitoring.metrics.coldStart(endpointId, seconds),
           log: app.log,
         });
+        if (led) sharedRuntime?.lead(led);
         if (store.kind !== "sqlite") app.log.info({ holder }, "leading: this control plane runs the runtime and the sweeper");
       },
       stepDown: async () => {
-        const led = runtime;
-        runtime = undefined;
-        await led?.stop();
+        const stopping = led;
+        led = undefined;
+        await sharedRuntime?.stepDown();
+        await stopping?.stop();
         await sweeper.stop();
         if (store.kind !== "sqlite") app.log.warn({ holder }, "no longer leading: the runtime and the sweeper stopped here");
       },
@@ -115,6 +128,14 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     app,
     url,
     async close() {
+      // Not ready first, serving all the while, so the load balancer sends new requests elsewhere; then the lease
+      // goes (another replica leads at once) and every open long-poll answers, its client calling again elsewhere.
+      draining = true;
+      const drainDelayMs = config.drainDelayMs ?? (config.databaseUrl ? 5_000 : 0);
+      if (drainDelayMs > 0) {
+        app.log.info({ drainDelayMs }, "draining: /readyz answers 503 while requests still arrive");
+        await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+      }
       await leader.stop();
       monitoring.stop();
       jobs.close();

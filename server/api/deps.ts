@@ -19,4 +19,6 @@ export interface AppDeps {
   /** What runs the endpoints' workers (Docker or Kubernetes); undefined with `--runtime none` (or until it is up). */
   runtime: () => WorkerRuntime | undefined;
   monitoring: Monitoring;
+  /** True from SIGTERM on: /readyz answers 503 and every reply closes its connection, so clients go elsewhere. */
+  draining: () => boolean;
 }

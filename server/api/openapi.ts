@@ -389,6 +389,13 @@ function publicPaths(): Json {
   return {
     "/openapi.json": { get: { summary: "this document", security: [], responses: { "200": ok("OpenAPI 3.1") } } },
     "/healthz": { get: { summary: "the control plane is up", security: [], responses: { "200": ok("up") } } },
+    "/readyz": {
+      get: {
+        summary: "the control plane takes requests: 503 from SIGTERM on, while it drains (load balancers and readiness probes)",
+        security: [],
+        responses: { "200": ok("ready"), "503": ok("draining") },
+      },
+    },
   };
 }
 

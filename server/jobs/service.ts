@@ -83,6 +83,8 @@ export class JobService {
   private readonly jobWaiters = new Waiters<string>();
   /** Deleted endpoints, so a job-take long-poll on one ends at once. Ids are random and never reused. */
   private readonly removedEndpoints = new Set<string>();
+  /** Aborted at close: every long-poll, open or still to come, answers at once from then on. */
+  private readonly closing = new AbortController();
   /** Told about every newly queued job, so the autoscaler can react at once instead of at its next tick. */
   private readonly queuedListeners = new Set<(endpointId: string) => void>();
   /** Told about every job that reaches a terminal status (metrics, usage metering), once, with its final row. */
@@ -150,7 +152,7 @@ export class JobService {
   async waitForEnd(endpointId: string, id: string, waitMs: number, signal?: AbortSignal): Promise<JobStatusBody> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const change = this.jobWaiters.watch(id, deadline - Date.now(), signal);
+      const change = this.jobWaiters.watch(id, deadline - Date.now(), this.untilClosing(signal));
       const job = await this.lookWhileWatching(change, () => this.mustGet(endpointId, id));
       if (isTerminal(job.status)) {
         change.cancel();
@@ -165,7 +167,7 @@ export class JobService {
     const deadline = Date.now() + waitMs;
     const reply = async (job: JobRow) => ({ status: job.status, stream: (await this.store.readChunks(job)).map((output) => ({ output })) });
     for (;;) {
-      const change = this.jobWaiters.watch(id, deadline - Date.now(), signal);
+      const change = this.jobWaiters.watch(id, deadline - Date.now(), this.untilClosing(signal));
       const job = await this.lookWhileWatching(change, () => this.mustGet(endpointId, id));
       if (isTerminal(job.status) || (await this.lookWhileWatching(change, () => this.store.hasUnreadChunks(job)))) {
         change.cancel();
@@ -225,11 +227,11 @@ export class JobService {
       await this.touched(endpointId, workerId, now);
       if (this.held.isHeld(endpointId, workerId)) {
         // A held worker waits apart, so that a new job's single wake-up (notifyOne) never lands on it.
-        if (!(await this.held.waitForRelease(endpointId, workerId, deadline - Date.now(), signal))) return [];
+        if (!(await this.held.waitForRelease(endpointId, workerId, deadline - Date.now(), this.untilClosing(signal)))) return [];
         continue;
       }
       // Waiting starts before the look, so a job queued while the look is under way still wakes this take.
-      const queued = this.queueWaiters.watch(endpointId, deadline - Date.now(), signal);
+      const queued = this.queueWaiters.watch(endpointId, deadline - Date.now(), this.untilClosing(signal));
       const jobs = await this.lookWhileWatching(queued, () => this.store.take(endpointId, workerId, limit, now));
       if (jobs.length > 0) {
         // A wake-up meant for one worker (notifyOne) that this take no longer needs goes to the next one.
@@ -300,7 +302,7 @@ export class JobService {
   /** Jobs this worker must stop, waiting up to `waitMs` for one. */
   async takeStops(endpointId: string, workerId: string, waitMs: number, signal?: AbortSignal): Promise<string[]> {
     await this.touched(endpointId, workerId, Date.now());
-    return this.presence.takeStops(endpointId, workerId, waitMs, signal);
+    return this.presence.takeStops(endpointId, workerId, waitMs, this.untilClosing(signal));
   }
 
   // ---- the admin side ----
@@ -428,8 +430,9 @@ export class JobService {
     }
   }
 
-  /** Stops waking anyone: every long-poll answers now. */
+  /** Every long-poll answers now, and any that arrives later at once (a control plane handing its clients back). */
   close(): void {
+    this.closing.abort();
     this.queueWaiters.notifyAll();
     this.jobWaiters.notifyAll();
     this.presence.close();
@@ -437,6 +440,11 @@ export class JobService {
   }
 
   // ---- internals ----
+
+  /** A long-poll's wait ends when its client goes away or when this service closes. */
+  private untilClosing(signal?: AbortSignal): AbortSignal {
+    return signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
+  }
 
   private async mustGet(endpointId: string, id: string): Promise<JobRow> {
     const job = await this.store.get(endpointId, id);

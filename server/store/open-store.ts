@@ -14,9 +14,11 @@ import { PostgresLease } from "./postgres/lease";
 import { PostgresSettings } from "./postgres/settings";
 import { PostgresSignals } from "./postgres/signals";
 import { PostgresResourceRows } from "./postgres/resource-rows";
+import { PostgresRuntimeViewRows } from "./postgres/runtime-view-rows";
 import { PostgresUsageStore } from "./postgres/usage-runs";
 import { SqliteResourceRows } from "./resource-rows";
 import type { ResourceRows } from "./resources";
+import type { RuntimeViewRows } from "./runtime-views";
 import { DataDirSettings, type Settings } from "./settings";
 import { SqliteUsageStore } from "./usage-runs";
 
@@ -36,6 +38,8 @@ export interface ControlPlaneStore {
   signals: Signals;
   /** What a control plane makes once and keeps: its worker-key secret, its id on the runtime. */
   settings: Settings;
+  /** Where the leader publishes its runtime's views for the others; none with SQLite, whose control plane is alone. */
+  runtimeViews?: RuntimeViewRows;
   close(): Promise<void>;
 }
 
@@ -57,6 +61,7 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
       lease: new PostgresLease(database.sql),
       signals,
       settings: new PostgresSettings(database.sql),
+      runtimeViews: new PostgresRuntimeViewRows(database.sql),
       close: async () => {
         await signals.close();
         await database.close();

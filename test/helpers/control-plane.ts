@@ -60,8 +60,9 @@ export class ControlPlaneProcess {
     const child = spawn(
       process.execPath,
       [BERTH_BIN, "server", "--port", String(options.port ?? 0), "--data-dir", dataDir, "--api-key", apiKey],
-      // No runtime unless a test asks for one: most tests run their workers as local processes.
-      { env: { ...process.env, BERTH_RUNTIME: "none", ...storeEnv, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+      // No runtime unless a test asks for one: most tests run their workers as local processes. No drain delay at
+      // SIGTERM either (no load balancer to tell), unless a test of draining asks for one.
+      { env: { ...process.env, BERTH_RUNTIME: "none", BERTH_DRAIN_DELAY_MS: "0", ...storeEnv, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
     );
     const logs: string[] = [];
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

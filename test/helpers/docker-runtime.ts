@@ -7,7 +7,7 @@ import { RuntimeHarness } from "./runtime-harness";
 import { ensureWorkerImage } from "./worker-image";
 
 /** Settings that make the fleet react within a second or two, so tests need not wait out production defaults. */
-const FAST_FLEET = {
+export const FAST_FLEET = {
   BERTH_RUNTIME: "docker",
   BERTH_RECONCILE_INTERVAL_MS: "200",
   BERTH_PING_INTERVAL_MS: "1000",

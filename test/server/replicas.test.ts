@@ -2,6 +2,7 @@
 // either, each long-poll answered when the change happens on the other (LISTEN/NOTIFY, no polling), one leader.
 // Each has a data directory of its own: the worker-key secret is the database's, so a worker's key works on both.
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { ControlPlaneProcess } from "../helpers/control-plane";
 import { apiClient, calling, createEndpoint, eventually, workerClient, type TestEndpoint } from "../helpers/endpoint";
@@ -85,5 +86,48 @@ describe("two control planes on one PostgreSQL database", () => {
     const told = await stops;
     assert.equal(told.status, 200);
     assert.deepEqual(told.data, { jobsToStop: [run.data.id] });
+  });
+
+  test("a replica told to stop stops being ready, serves through its drain delay, then hands its long-polls back and exits", async () => {
+    const drainMs = 1500;
+    const c = await ControlPlaneProcess.start({ database: a.database, apiKey: a.apiKey, env: { BERTH_LONG_POLL_MS: "15000", BERTH_DRAIN_DELAY_MS: String(drainMs) } });
+    try {
+      await eventually("the third replica to know the endpoint", async () => ((await apiClient(c).get(`/v2/${ep.id}/health`)).status === 200 ? true : undefined), 5000);
+      assert.equal((await fetch(`${c.url}/readyz`)).status, 200);
+      const worker = workerClient(calling(ep, a, c), "w4");
+      const polling = worker.take();
+      const queued = await apiClient(a).post(`/v2/${ep.id}/run`, { input: { n: 4 } });
+      const taken = await polling;
+      assert.equal(taken.data.id, queued.data.id);
+      // A runsync and a job-take long-poll are open on it when it is told to stop.
+      const runsync = apiClient(c).post(`/v2/${ep.id}/runsync?wait=20000`, { input: { n: 5 } });
+      const quiet = await createEndpoint(a);
+      await eventually("the third replica to know the quiet endpoint", async () => ((await apiClient(c).get(`/v2/${quiet.id}/health`)).status === 200 ? true : undefined), 5000);
+      const idle = workerClient(calling(quiet, a, c), "w5").take();
+      const stopped = performance.now();
+      const exited = c.stop();
+      const ready = await eventually("/readyz to answer 503", async () => {
+        const res = await fetch(`${c.url}/readyz`);
+        return res.status === 503 ? res : undefined;
+      }, 1000);
+      assert.equal(ready.headers.get("connection"), "close", "a draining replica closes its connections");
+      // Still serving while the load balancer catches up.
+      assert.equal((await worker.done(taken.data.id, { output: 4 })).status, 200);
+      const [answer, handedBack] = await Promise.all([runsync, idle]);
+      const waited = performance.now() - stopped;
+      assert.equal(answer.status, 200);
+      assert.equal(answer.data.status, "IN_QUEUE", "the runsync wait answers with the job's status, for its client to poll elsewhere");
+      assert.equal(handedBack.status, 204, "the job-take long-poll answers empty, for its worker to call again elsewhere");
+      assert.ok(waited >= drainMs - 100 && waited < 10_000, `answered after the drain delay, not at the end of their waits (${Math.round(waited)} ms)`);
+      assert.equal(await exited, 0);
+      // The job the runsync queued is still there for a worker of another replica.
+      const other = workerClient(calling(ep, a, a), "w6");
+      const next = await other.take();
+      assert.equal(next.data.id, answer.data.id);
+      await other.done(next.data.id, { output: 5 });
+    } finally {
+      await c.stop();
+      fs.rmSync(c.dataDir, { recursive: true, force: true });
+    }
   });
 });

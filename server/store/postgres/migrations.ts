@@ -149,4 +149,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (endpoint_id, worker_id)
   );
   `,
+  // What the leader's runtime shows, published for the other control planes (runtimes/shared-runtime.ts).
+  `
+  CREATE TABLE runtime_views (
+    endpoint_id TEXT PRIMARY KEY,
+    published   TEXT NOT NULL
+  );
+  `,
 ];
