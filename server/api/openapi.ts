@@ -33,7 +33,7 @@ import {
   streamReplySchema,
   waitQuerySchema,
 } from "./client-schemas";
-import { batchQuerySchema, jobDoneBodySchema, jobsToStopSchema, pingQuerySchema, streamBodySchema, workerJobSchema } from "./worker-schemas";
+import { batchQuerySchema, jobDoneBodySchema, jobsToStopSchema, pingQuerySchema, streamBodySchema, takeQuerySchema, workerJobSchema } from "./worker-schemas";
 
 type Json = Record<string, unknown>;
 
@@ -298,12 +298,13 @@ function workerPaths(): Json {
   const worker = ["endpointId", "workerId"];
   const workerJob = ["endpointId", "workerId", "jobId"];
   return {
-    "/v2/{endpointId}/job-take/{workerId}": op("get", "long-poll for a job (?job_in_progress=0|1)", worker, {
-      "200": ok("a job, now this worker's", ref("WorkerJob")),
-      ...none("job"),
-      ...badRequest,
-      ...notFound("endpoint"),
-    }),
+    "/v2/{endpointId}/job-take/{workerId}": op(
+      "get",
+      "long-poll for a job",
+      worker,
+      { "200": ok("a job, now this worker's", ref("WorkerJob")), ...none("job"), ...badRequest, ...notFound("endpoint") },
+      { parameters: queryParameters(takeQuerySchema) },
+    ),
     "/v2/{endpointId}/job-take-batch/{workerId}": op(
       "get",
       "long-poll for up to batch_size jobs",

@@ -10,6 +10,7 @@ import {
   batchQuerySchema,
   jobDoneBodySchema,
   pingQuerySchema,
+  takeQuerySchema,
   streamBodySchema,
   workerJobParamsSchema,
   workerParamsSchema,
@@ -39,14 +40,15 @@ export async function workerRoutes(app: FastifyInstance, deps: AppDeps): Promise
 
   app.get("/:endpointId/job-take/:workerId", async (request, reply) => {
     const { endpointId, workerId } = workerOf(request, workerParamsSchema);
-    const [job] = await jobs.take(endpointId, workerId, 1, config.longPollMs, clientGone(reply));
+    const { job_in_progress } = parse(takeQuerySchema, request.query, "query");
+    const [job] = await jobs.take(endpointId, workerId, 1, config.longPollMs, clientGone(reply), { runsNothing: job_in_progress === "0" });
     return job ? workerJobBody(job) : reply.status(204).send();
   });
 
   app.get("/:endpointId/job-take-batch/:workerId", async (request, reply) => {
     const { endpointId, workerId } = workerOf(request, workerParamsSchema);
-    const { batch_size } = parse(batchQuerySchema, request.query, "query");
-    const taken = await jobs.take(endpointId, workerId, batch_size, config.longPollMs, clientGone(reply));
+    const { batch_size, job_in_progress } = parse(batchQuerySchema, request.query, "query");
+    const taken = await jobs.take(endpointId, workerId, batch_size, config.longPollMs, clientGone(reply), { runsNothing: job_in_progress === "0" });
     return taken.length > 0 ? taken.map(workerJobBody) : reply.status(204).send();
   });
 

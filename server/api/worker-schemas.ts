@@ -7,8 +7,16 @@ const MAX_BATCH = 100;
 export const workerParamsSchema = z.object({ endpointId: z.string().min(1).max(128), workerId: z.string().min(1).max(256) });
 export const workerJobParamsSchema = workerParamsSchema.extend({ jobId: z.string().min(1).max(128) });
 
+/** Any value is accepted (runpod-python ignores a 400 and would ask again forever); only "0" means anything. */
+export const takeQuerySchema = z.object({
+  job_in_progress: z
+    .string()
+    .optional()
+    .describe("1 while the worker runs a job; 0 when it runs none, so jobs still its own were never received (a crash cut the answer off) and are handed to it again"),
+});
+
 /** Larger batches are clamped, not refused: runpod-python ignores a 400 and would ask again forever. */
-export const batchQuerySchema = z.object({
+export const batchQuerySchema = takeQuerySchema.extend({
   batch_size: z.coerce
     .number()
     .int()

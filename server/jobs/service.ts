@@ -219,9 +219,28 @@ export class JobService {
 
   // ---- worker side ----
 
-  /** Hands up to `limit` jobs to a worker, holding the request up to `waitMs` while the queue is empty. */
-  async take(endpointId: string, workerId: string, limit: number, waitMs: number, signal?: AbortSignal): Promise<JobRow[]> {
+  /**
+   * Hands up to `limit` jobs to a worker, holding the request up to `waitMs` while the queue is empty. A worker that
+   * says it runs nothing yet has jobs in progress here never got the answer that carried them (a control plane
+   * died as it answered, or the connection broke): it gets those again, so they neither run twice nor wait out
+   * their execution timeout.
+   */
+  async take(
+    endpointId: string,
+    workerId: string,
+    limit: number,
+    waitMs: number,
+    signal?: AbortSignal,
+    worker: { runsNothing?: boolean } = {},
+  ): Promise<JobRow[]> {
     const deadline = Date.now() + waitMs;
+    if (worker.runsNothing) {
+      const undelivered = await this.store.inProgressOf(endpointId, workerId);
+      if (undelivered.length > 0) {
+        await this.touched(endpointId, workerId, Date.now());
+        return undelivered.sort((x, y) => x.created_at - y.created_at).slice(0, limit);
+      }
+    }
     for (;;) {
       const now = Date.now();
       await this.touched(endpointId, workerId, now);

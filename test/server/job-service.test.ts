@@ -405,6 +405,25 @@ function suite(backend: Backend): void {
         [j1, j2],
       );
     });
+
+    test("a worker that says it runs nothing gets again the jobs it was handed but never received, unchanged", async (t) => {
+      const f = await fixture(t);
+      await background(f);
+      const lost1 = await f.running("ep-a", "w1");
+      const lost2 = await f.running("ep-a", "w1");
+      const before = await f.snapshot();
+      f.advance(5_000);
+      // Told it still runs a job: nothing is handed again (and the queue is empty).
+      assert.deepEqual(await f.jobs.take("ep-a", "w1", 1, 0, undefined, { runsNothing: false }), []);
+      // Told it runs nothing: its two jobs come back, oldest first, as they are (no new attempt, same start).
+      const again = await f.jobs.take("ep-a", "w1", 5, 0, undefined, { runsNothing: true });
+      assert.deepEqual(again.map((j) => j.id), [lost1, lost2]);
+      for (const job of again) assert.deepEqual({ ...job }, before.jobs.find((r) => r.id === job.id));
+      assert.deepEqual((await f.snapshot()).jobs, before.jobs, "no row changed");
+      // The limit holds, and another worker saying it runs nothing gets none of them.
+      assert.deepEqual((await f.jobs.take("ep-a", "w1", 1, 0, undefined, { runsNothing: true })).map((j) => j.id), [lost1]);
+      assert.deepEqual(await f.jobs.take("ep-a", "w9", 5, 0, undefined, { runsNothing: true }), []);
+    });
   });
 
   describe("JobService.done", () => {
