@@ -1,29 +1,36 @@
 import type { dynamic } from "@pulumi/pulumi";
 import { z } from "zod";
+import { serverConfigSchema } from "../server/config";
 import { imageNameSchema } from "../server/resources/schemas";
 import { DockerEngine } from "../docker-engine/engine";
 import { LABELS } from "../docker-engine/labels";
 import { realClock, type Clock } from "./clock";
 import { changedKeys, validate } from "./inputs";
 
-/** What the ControlPlane resource takes. The key arrives here as a plain value; Pulumi keeps it secret in state. */
+/**
+ * What the ControlPlane resource takes. The key and the database URL arrive here as plain values; Pulumi keeps them
+ * secret in state.
+ */
 interface ControlPlaneInputs {
   name: string;
   image: string;
   port: number;
   apiKey: string;
+  databaseUrl?: string;
   simulatedGpus?: string;
   gpus?: string;
   extraWorkers?: number;
 }
 
-const SETTINGS = ["image", "port", "apiKey", "simulatedGpus", "gpus", "extraWorkers"];
+const SETTINGS = ["image", "port", "apiKey", "databaseUrl", "simulatedGpus", "gpus", "extraWorkers"];
 
 const controlPlaneSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,40}$/, "must be 1-41 lowercase letters, digits, '.', '_' or '-'"),
   image: imageNameSchema,
   port: z.number().int().min(1).max(65535),
   apiKey: z.string().min(16, "must be at least 16 characters"),
+  // The server's own rule, so that preview refuses what the control plane would refuse at start; it never echoes the value.
+  databaseUrl: serverConfigSchema.shape.databaseUrl,
   extraWorkers: z.number().int().min(0).max(100).optional(),
 });
 /** How long a new control plane may take to answer its health check. */
@@ -52,7 +59,12 @@ async function install(inputs: ControlPlaneInputs): Promise<string> {
     name: names.container,
     image: inputs.image,
     cmd: ["server", "--host", "127.0.0.1", "--port", String(inputs.port), "--data-dir", "/data", ...flags],
-    env: { BERTH_API_KEYS: inputs.apiKey, BERTH_CONTROL_PLANE_ID: names.controlPlaneId },
+    // Secrets in env rather than flags: a command line shows in `ps` and `docker ps` to anyone on the host.
+    env: {
+      BERTH_API_KEYS: inputs.apiKey,
+      BERTH_CONTROL_PLANE_ID: names.controlPlaneId,
+      ...(inputs.databaseUrl ? { BERTH_DATABASE_URL: inputs.databaseUrl } : {}),
+    },
     labels: { [LABELS.controlPlaneContainer]: inputs.name },
     hostConfig: {
       // The host's network: workers (host network too) reach it on 127.0.0.1, as they would a local `berth server`.

@@ -4,6 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 /** The port the control plane listens on in its pod, and its Service's. */
 const PORT = 8910;
 const NAME = "berth-control-plane";
+/** The key of the database URL in the control plane's Secret, beside `apiKey`. */
+const DATABASE_KEY = "databaseUrl";
 
 export interface KubernetesControlPlaneArgs {
   /** The namespace it is installed in and runs its workers in; created (and deleted) with it. */
@@ -17,7 +19,18 @@ export interface KubernetesControlPlaneArgs {
    * Default: the in-cluster Service URL, for programs that run inside the cluster.
    */
   externalUrl?: pulumi.Input<string>;
-  /** Storage class of the claim holding its SQLite store; default the cluster's. */
+  /**
+   * PostgreSQL 15 or newer to keep its store in (`postgres://user:password@host:5432/berth`); give it as a secret
+   * (`config.requireSecret`). Kept in the Kubernetes Secret beside the API key. With it, `replicas` control planes
+   * share the database and roll one at a time; without it, one control plane keeps SQLite on a claim.
+   */
+  database?: pulumi.Input<string>;
+  /**
+   * How many control planes run; default 2 with `database`, and only 1 without (SQLite has one writer). A plain
+   * number, not an Input: it decides whether a PodDisruptionBudget exists.
+   */
+  replicas?: number;
+  /** Storage class of the claim holding its SQLite store (without `database`); default the cluster's. */
   storageClass?: pulumi.Input<string>;
   /** Size of that claim; default 10Gi. */
   storageSize?: pulumi.Input<string>;
@@ -29,11 +42,61 @@ export interface KubernetesControlPlaneArgs {
 }
 
 /**
+ * How many control planes to run, checked before anything is registered: several only on PostgreSQL, since a
+ * SQLite store has one writer.
+ */
+function replicasOf(name: string, args: KubernetesControlPlaneArgs): number {
+  const onPostgres = args.database !== undefined;
+  const replicas = args.replicas ?? (onPostgres ? 2 : 1);
+  const refuse = (rule: string) => new pulumi.RunError(`KubernetesControlPlane ${name}: replicas: ${rule}`);
+  if (!Number.isInteger(replicas) || replicas < 1) throw refuse(`must be a whole number of at least 1 (got ${replicas})`);
+  if (replicas > 1 && !onPostgres) {
+    throw refuse(`must be 1 without database (got ${replicas}): SQLite has one writer; give database (PostgreSQL) to run several`);
+  }
+  return replicas;
+}
+
+/**
+ * On PostgreSQL a new pod is ready before an old one stops (maxUnavailable 0), one at a time; on SQLite the old
+ * pod stops first, as the store and its claim have one writer.
+ */
+function rolloutStrategy(onPostgres: boolean): k8s.types.input.apps.v1.DeploymentStrategy {
+  return onPostgres ? { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } } : { type: "Recreate" };
+}
+
+/** The claim holding the SQLite store, which outlives the pod. */
+function sqliteClaim(
+  name: string,
+  args: KubernetesControlPlaneArgs,
+  meta: k8s.types.input.meta.v1.ObjectMeta,
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.PersistentVolumeClaim {
+  return new k8s.core.v1.PersistentVolumeClaim(
+    name,
+    {
+      metadata: { ...meta, name: `${NAME}-data` },
+      spec: {
+        accessModes: [args.storageAccessMode ?? "ReadWriteOnce"],
+        storageClassName: args.storageClass,
+        resources: { requests: { storage: args.storageSize ?? "10Gi" } },
+      },
+    },
+    opts,
+  );
+}
+
+/**
  * Berth's control plane installed in a Kubernetes cluster with @pulumi/kubernetes: its namespace, a service
- * account whose Role reaches only that namespace, its API key as a Secret, a claim for its store, a one-replica
- * Deployment (Recreate: the SQLite store has one writer) and a Service. It runs `--runtime kubernetes`, so the
- * endpoints created through it run as Deployments beside it. Give it to Templates, NetworkVolumes and Endpoints
- * as `controlPlane`, like the Docker `ControlPlane`.
+ * account whose Role reaches only that namespace, its API key (and database URL) as a Secret, a Deployment and a
+ * Service. It runs `--runtime kubernetes`, so the endpoints created through it run as Deployments beside it. Give
+ * it to Templates, NetworkVolumes and Endpoints as `controlPlane`, like the Docker `ControlPlane`.
+ *
+ * Without `database` its store is SQLite on a claim: one replica, and a Recreate rollout, because a SQLite file has
+ * one writer and a ReadWriteOnce claim one pod; an upgrade stops the API until the new pod is up. With `database`
+ * (PostgreSQL) several replicas share the store and elect a leader through it, so an upgrade rolls one pod at a
+ * time without losing one (maxUnavailable 0), a drain leaves one at most down (a PodDisruptionBudget), and a
+ * stopping pod, unready from SIGTERM (/readyz), has 60 s to hand its long-polls back. No claim then: /data is a
+ * scratch directory, since the store is the database and the API key comes from the Secret.
  */
 export class KubernetesControlPlane extends pulumi.ComponentResource {
   /** Where the other resources (and clients) reach its APIs: `externalUrl`, else `serviceUrl`. */
@@ -44,6 +107,7 @@ export class KubernetesControlPlane extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
 
   constructor(name: string, args: KubernetesControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
+    const replicas = replicasOf(name, args);
     super("berth:index:KubernetesControlPlane", name, {}, opts);
     const parent = { parent: this };
     const labels = { "app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "berth", "app.kubernetes.io/instance": name };
@@ -82,41 +146,41 @@ export class KubernetesControlPlane extends pulumi.ComponentResource {
       inNamespace,
     );
     const apiKey = pulumi.secret(args.apiKey);
-    const keySecret = new k8s.core.v1.Secret(name, { metadata: meta, stringData: { apiKey } }, inNamespace);
-    const store = new k8s.core.v1.PersistentVolumeClaim(
+    const database = args.database === undefined ? undefined : pulumi.secret(args.database);
+    const keySecret = new k8s.core.v1.Secret(
       name,
-      {
-        metadata: { ...meta, name: `${NAME}-data` },
-        spec: {
-          accessModes: [args.storageAccessMode ?? "ReadWriteOnce"],
-          storageClassName: args.storageClass,
-          resources: { requests: { storage: args.storageSize ?? "10Gi" } },
-        },
-      },
+      { metadata: meta, stringData: { apiKey, ...(database ? { [DATABASE_KEY]: database } : {}) } },
       inNamespace,
     );
+    const fromSecret = (key: string) => ({ valueFrom: { secretKeyRef: { name: keySecret.metadata.name, key } } });
     const serviceUrl = pulumi.interpolate`http://${NAME}.${ns}.svc.cluster.local:${PORT}`;
     const env = [
       { name: "BERTH_RUNTIME", value: "kubernetes" },
       { name: "BERTH_KUBE_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
       { name: "BERTH_CONTROL_PLANE_ID", value: ns },
       { name: "BERTH_PUBLIC_URL", value: serviceUrl },
-      { name: "BERTH_API_KEYS", valueFrom: { secretKeyRef: { name: keySecret.metadata.name, key: "apiKey" } } },
+      { name: "BERTH_API_KEYS", ...fromSecret("apiKey") },
+      ...(database ? [{ name: "BERTH_DATABASE_URL", ...fromSecret(DATABASE_KEY) }] : []),
       ...(args.workerStorageClass ? [{ name: "BERTH_KUBE_STORAGE_CLASS", value: args.workerStorageClass }] : []),
       ...(args.logLevel ? [{ name: "BERTH_LOG_LEVEL", value: args.logLevel }] : []),
     ];
+    const dataVolume = database
+      ? { name: "data", emptyDir: {} }
+      : { name: "data", persistentVolumeClaim: { claimName: sqliteClaim(name, args, meta, inNamespace).metadata.name } };
     const deployment = new k8s.apps.v1.Deployment(
       name,
       {
         metadata: meta,
         spec: {
-          replicas: 1,
-          strategy: { type: "Recreate" },
+          replicas,
+          strategy: rolloutStrategy(database !== undefined),
           selector: { matchLabels: labels },
           template: {
             metadata: { labels },
             spec: {
               serviceAccountName: account.metadata.name,
+              // Time for a stopping replica to hand its long-polls and runsync waits back to the others.
+              ...(database ? { terminationGracePeriodSeconds: 60 } : {}),
               containers: [
                 {
                   name: "control-plane",
@@ -124,17 +188,22 @@ export class KubernetesControlPlane extends pulumi.ComponentResource {
                   args: ["server", "--host", "0.0.0.0", "--port", String(PORT), "--data-dir", "/data"],
                   env,
                   ports: [{ name: "http", containerPort: PORT }],
-                  readinessProbe: { httpGet: { path: "/healthz", port: PORT } },
+                  // Unready from the moment it starts draining, so the Service stops sending it new requests.
+                  readinessProbe: { httpGet: { path: "/readyz", port: PORT } },
                   volumeMounts: [{ name: "data", mountPath: "/data" }],
                 },
               ],
-              volumes: [{ name: "data", persistentVolumeClaim: { claimName: store.metadata.name } }],
+              volumes: [dataVolume],
             },
           },
         },
       },
       { ...inNamespace, dependsOn: [namespace, binding] },
     );
+    if (replicas >= 2) {
+      // A node drain evicts one control plane at a time, so the others keep serving.
+      new k8s.policy.v1.PodDisruptionBudget(name, { metadata: meta, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } }, inNamespace);
+    }
     const service = new k8s.core.v1.Service(
       name,
       { metadata: meta, spec: { selector: labels, ports: [{ name: "http", port: PORT, targetPort: PORT }] } },

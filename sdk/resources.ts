@@ -36,6 +36,11 @@ export interface ControlPlaneArgs {
   image: pulumi.Input<string>;
   /** Its API key; give it as a secret (`config.requireSecret`). At least 16 characters. */
   apiKey: pulumi.Input<string>;
+  /**
+   * PostgreSQL 15 or newer to keep its store in, `postgres://` or `postgresql://` (production); give it as a secret
+   * (`config.requireSecret`). Absent: SQLite in its data volume. Changing it re-creates the container.
+   */
+  databaseUrl?: pulumi.Input<string>;
   /** The port it listens on, on 127.0.0.1 of the Docker host; default 8910. */
   port?: pulumi.Input<number>;
   /** A simulated GPU inventory for a host without GPUs, e.g. `NVIDIA GeForce RTX 4090=2` (shown as simulated). */
@@ -56,7 +61,14 @@ export class ControlPlane extends pulumi.dynamic.Resource {
   declare readonly apiKey: pulumi.Output<string>;
 
   constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.CustomResourceOptions) {
-    const inputs = { ...args, name, port: args.port ?? 8910, apiKey: pulumi.secret(args.apiKey), url: undefined };
+    const inputs = {
+      ...args,
+      name,
+      port: args.port ?? 8910,
+      apiKey: pulumi.secret(args.apiKey),
+      databaseUrl: args.databaseUrl === undefined ? undefined : pulumi.secret(args.databaseUrl),
+      url: undefined,
+    };
     super(thinProvider("controlPlane"), name, inputs, opts, "berth", "ControlPlane");
   }
 }

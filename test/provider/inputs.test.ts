@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import { controlPlaneProvider } from "../../provider/control-plane";
 import { changedKeys, containsUnknown, liveInputs, pick, stableJson, UNKNOWN, validate } from "../../provider/inputs";
 import { endpointSpecSchema, networkVolumeSpecSchema, templateSpecSchema } from "../../server/resources/schemas";
 
@@ -194,4 +195,22 @@ test("liveInputs leaves out fields the control plane does not report and keys no
   const state = { name: "models", size: 100, dataCenterId: "EU-RO-1" };
   // A field without a default is drift as soon as it is set outside Pulumi, and the read value wins over state.
   assert.deepEqual(liveInputs(view, state, ["name", "size", "dataCenterId"], {}), { name: "models", size: 200 });
+});
+
+test("the ControlPlane resource refuses a database URL that is not PostgreSQL's, naming databaseUrl and not its value", async () => {
+  const inputs = { name: "prod", image: "berth/control-plane:0.1.0", port: 8910, apiKey: "key-0123456789abcdef" };
+  const password = "db-password-7f3a";
+  assert.deepEqual((await controlPlaneProvider.check!({}, { ...inputs, databaseUrl: `postgres://berth:${password}@db:5432/berth` })).failures, []);
+  assert.deepEqual((await controlPlaneProvider.check!({}, { ...inputs, databaseUrl: `postgresql://berth:${password}@db/berth` })).failures, []);
+  for (const databaseUrl of [`mysql://berth:${password}@db:3306/berth`, `berth:${password}@db:5432/berth`, `postgres://`]) {
+    const { failures } = await controlPlaneProvider.check!({}, { ...inputs, databaseUrl });
+    assert.deepEqual(failures, [{ property: "databaseUrl", reason: "databaseUrl: must be a postgres:// or postgresql:// URL" }], databaseUrl);
+    assert.ok(!JSON.stringify(failures).includes(password), "the failure does not show the password");
+  }
+});
+
+test("a changed database URL is a change of the ControlPlane, re-creating its container like any setting", async () => {
+  const olds = { name: "prod", image: "berth/control-plane:0.1.0", port: 8910, apiKey: "key-0123456789abcdef" };
+  const diff = await controlPlaneProvider.diff!("berth-control-plane-prod", olds, { ...olds, databaseUrl: "postgres://berth:pw@db:5432/berth" });
+  assert.deepEqual(diff, { changes: true, replaces: [], deleteBeforeReplace: true });
 });
