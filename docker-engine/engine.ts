@@ -49,6 +49,8 @@ export interface ContainerState {
 export interface ContainerInspect {
   Id: string;
   Name: string;
+  /** RFC 3339, with nanoseconds. */
+  Created: string;
   State: ContainerState;
   Config: { Cmd: string[] | null; Env: string[]; Labels: Record<string, string> | null };
   HostConfig: HostConfig;

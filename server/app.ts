@@ -1,5 +1,6 @@
 import path from "node:path";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
+import { catchUpWithOtherControlPlanes } from "./api/catch-up";
 import { installErrorHandler } from "./api/errors";
 import { adminRoutes } from "./api/admin-routes";
 import { metricsRoute, monitoringRoutes } from "./api/monitoring-routes";
@@ -22,6 +23,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return503OnClosing: false,
   });
   installErrorHandler(app);
+  catchUpWithOtherControlPlanes(app, deps.resources);
   app.get("/healthz", async () => ({ ok: true }));
   app.get("/readyz", async (_request, reply) =>
     deps.draining() ? reply.code(503).send({ ready: false, reason: "draining: shutting down, its clients go to another control plane" }) : { ready: true },

@@ -2,7 +2,8 @@
 # PostgreSQL for the test bed: Debian's server package (installed when missing, 15 or newer), one cluster with its
 # data under $BERTH_CACHE, run in the background on 127.0.0.1 only (no unix socket), password authentication for
 # its one superuser `berth`, whose password is made once and kept beside the data. Tests make a database of their
-# own per suite. Reused when it already answers. Prints BERTH_TEST_DATABASE_URL=postgres://berth:...@host:port/berth.
+# own per suite. Reused when it already answers. Prints BERTH_TEST_DATABASE_URL=postgres://berth:...@host:port/berth
+# and BERTH_POSTGRES_BIN (initdb, pg_ctl, postgres).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 port="${BERTH_POSTGRES_PORT:-55432}"
@@ -64,3 +65,5 @@ fi
 PGPASSWORD="$password" psql -h 127.0.0.1 -p "$port" -U berth -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'berth'" | grep -q 1 \
   || PGPASSWORD="$password" psql -h 127.0.0.1 -p "$port" -U berth -d postgres -qc "CREATE DATABASE berth" >&2
 echo "BERTH_TEST_DATABASE_URL=postgres://berth:$password@127.0.0.1:$port/berth"
+# The server's programs, for a test that needs a PostgreSQL of its own (one it may stop and start).
+echo "BERTH_POSTGRES_BIN=$bin"

@@ -8,6 +8,7 @@
 #   8. Pulumi's Kubernetes provider plugin (testbed/pulumi-kubernetes.sh; cold: ~11 min of Go build)
 #   9. Debian's Chromium for the workers page's browser tests (testbed/chromium.sh)
 #  10. Debian's PostgreSQL on 127.0.0.1 for the production store's tests (testbed/postgres.sh)
+#  11. Debian's HAProxy, for the tests of several control planes behind a load balancer (testbed/haproxy.sh)
 # `up.sh --demo` brings up only what the main job (scripts/demo.sh) uses: 1, 2, 3 and 5. The rest is for tests,
 # and a first demo on a fresh machine should not wait twenty minutes for a Kubernetes build it never uses.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -33,6 +34,7 @@ if $everything; then
   python="$(timed bash "$BERTH_ROOT/testbed/python.sh")"
   registry="$(timed bash "$BERTH_ROOT/testbed/registry.sh")"
   postgres="$(timed bash "$BERTH_ROOT/testbed/postgres.sh")"
+  haproxy="$(timed bash "$BERTH_ROOT/testbed/haproxy.sh")"
   kubernetes="$(timed bash "$BERTH_ROOT/testbed/kubernetes.sh")"
   pulumi_kubernetes_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi-kubernetes.sh")"
   chromium="$(timed bash "$BERTH_ROOT/testbed/chromium.sh")"
@@ -60,6 +62,7 @@ fi
 echo "export BERTH_PYTHON='$python'"
 echo "export $chromium"
 echo "export $registry"
-echo "export $postgres"
+while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$postgres"
+echo "export $haproxy"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$kubernetes"
 echo "export PATH='$pulumi_bin':'$pulumi_kubernetes_bin':'$(sed -n 's/^BERTH_KUBE_BIN=//p' <<<"$kubernetes")':\"\$PATH\""

@@ -5,6 +5,8 @@
  * costs a long-poll its wait, never data, which is always read from the store.
  */
 export interface Signals {
+  /** False for a store nobody else writes: there is never anything to hear, or to read again. */
+  readonly shared: boolean;
   /** Tells every other control plane listening on the channel. */
   send(channel: string, message: object): void;
   /**
@@ -17,6 +19,7 @@ export interface Signals {
 
 /** One control plane on its own store (SQLite): nobody else to tell. */
 export const noSignals: Signals = {
+  shared: false,
   send: () => undefined,
   listen: async () => undefined,
   close: async () => undefined,

@@ -165,6 +165,20 @@ export class ResourceStore {
     return this.written;
   }
 
+  /**
+   * Reads every row again, starting now, so that what another control plane wrote before this call is seen here
+   * even if its signal has not arrived: a request through a load balancer may follow, on this control plane, a
+   * write that landed on another a moment ago. Nothing to do on a store nobody else writes.
+   */
+  async catchUp(): Promise<void> {
+    if (!this.shared.signals.shared) return;
+    if (this.reloading) {
+      this.reloadAgain = true;
+      await this.reloading;
+    }
+    await (this.reloading ?? this.reload());
+  }
+
   // --- templates ------------------------------------------------------------------------------------------
 
   getTemplate(id: string): TemplateRecord | undefined {

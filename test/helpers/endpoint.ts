@@ -1,8 +1,11 @@
 import axios, { type AxiosInstance } from "axios";
 import type { ControlPlaneProcess } from "./control-plane";
 
+/** Where a control plane's APIs answer: the process itself, or a load balancer in front of several. */
+export type ApiTarget = Pick<ControlPlaneProcess, "url" | "apiKey">;
+
 /** An axios client for a control plane's APIs with its API key; statuses are left to the caller to check. */
-export function apiClient(cp: ControlPlaneProcess, key = cp.apiKey): AxiosInstance {
+export function apiClient(cp: ApiTarget, key = cp.apiKey): AxiosInstance {
   return axios.create({ baseURL: cp.url, headers: { Authorization: `Bearer ${key}` }, validateStatus: () => true });
 }
 
@@ -13,7 +16,7 @@ export interface TestEndpoint {
 }
 
 /** Creates a template and an endpoint through the admin API, and fetches the endpoint's worker environment. */
-export async function createEndpoint(cp: ControlPlaneProcess, endpoint: Record<string, unknown> = {}): Promise<TestEndpoint> {
+export async function createEndpoint(cp: ApiTarget, endpoint: Record<string, unknown> = {}): Promise<TestEndpoint> {
   const api = apiClient(cp);
   const template = await api.post("/admin/templates", { name: `tpl-${Date.now()}`, imageName: "berth/test-worker:dev" });
   if (template.status !== 200) throw new Error(`creating a template: HTTP ${template.status} ${JSON.stringify(template.data)}`);

@@ -11,6 +11,7 @@ const MAX_PAYLOAD = 7000;
  * it ignores its own. postgres.js listens on a connection of its own and listens again after a reconnect.
  */
 export class PostgresSignals implements Signals {
+  readonly shared = true;
   private readonly origin = crypto.randomBytes(6).toString("hex");
   private readonly pending = new Map<string, object[]>();
   private flushScheduled = false;
