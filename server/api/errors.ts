@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from "fastify";
 import { ZodError } from "zod";
 import { ConflictError, describeZodError, DomainError, InvalidFieldError, NotFoundError } from "../errors";
+import { storeUnavailable } from "../store/unavailable";
 
 /**
  * An error a client caused, answered as `{ error, message, details? }` with a 4xx status.
@@ -35,8 +36,9 @@ export function fromDomainError(err: DomainError): ApiError {
 
 /**
  * Turns every failure into a JSON body: domain errors get their kind's status; ApiErrors and fastify's own
- * client errors (bad JSON, oversize body, wrong content type) keep their 4xx status; anything else is logged
- * with its stack and answered as a generic 500 that leaks nothing.
+ * client errors (bad JSON, oversize body, wrong content type) keep their 4xx status; an unreachable database
+ * (PostgreSQL down or restarting) is a 503 with Retry-After, which RunPod's clients and workers retry; anything
+ * else is logged with its stack and answered as a generic 500 that leaks nothing.
  */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((thrown: FastifyError | ApiError | DomainError | ZodError, request, reply) => {
@@ -47,6 +49,13 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (err instanceof ZodError) {
       const { message, details } = describeZodError(err, "body");
       return reply.status(400).send({ error: "invalid_request", message, details });
+    }
+    if (storeUnavailable(err)) {
+      request.log.warn({ err: err.message, code: (err as { code?: string }).code }, "the store is unreachable: answered 503");
+      return reply
+        .status(503)
+        .header("retry-after", "1")
+        .send({ error: "store_unavailable", message: "the control plane's database cannot be reached right now; send the request again shortly" });
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
