@@ -13,6 +13,7 @@ import type { WorkerRuntime } from "./runtimes/worker-runtime";
 import { workerEnv } from "./worker-env";
 import { JobSweeper } from "./jobs/sweeper";
 import { LeaderElection } from "./cluster/leader-election";
+import { soleLeader } from "./cluster/fence";
 import { WebhookSender } from "./jobs/webhooks";
 import { openStore } from "./store/open-store";
 import { ResourceStore } from "./store/resources";
@@ -83,6 +84,8 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
           jobs,
           workerEnv: (endpointId, workerId) => workerEnv(config, publicUrl(), keys, endpointId, workerId),
           coldStart: (endpointId, seconds) => monitoring.metrics.coldStart(endpointId, seconds),
+          // Alone on its store (SQLite), a control plane leads for good: a stalled event loop must not stop it acting.
+          fence: store.signals.shared ? () => leader.holdsLease() : soleLeader,
           log: app.log,
         });
         if (led) sharedRuntime?.lead(led);

@@ -61,6 +61,11 @@ export class LeaderElection {
     return this.leading;
   }
 
+  /** Leading, and the lease still valid by this control plane's clock now (the runtime's fence: cluster/fence.ts). */
+  holdsLease(): boolean {
+    return this.leading && this.clock.now() < this.validUntil;
+  }
+
   /**
    * Makes the first claim (and leads, if granted) before it resolves, then keeps claiming every interval. A first
    * lead that fails rejects, so a control plane that cannot run its runtime says so at start; later ones are reported.

@@ -8,6 +8,7 @@ import type { ResourceStore } from "../store/resources";
 import { FleetWorkerStore, type FleetWorkerRows } from "../store/fleet-workers";
 import type { Settings } from "../store/settings";
 import { DockerDriver } from "./docker/docker-driver";
+import type { Fence } from "../cluster/fence";
 import { KubeCluster } from "./kubernetes/cluster";
 import { KubernetesRuntime } from "./kubernetes/kubernetes-runtime";
 import type { WorkerRuntime } from "./worker-runtime";
@@ -25,6 +26,8 @@ export interface RuntimeDeps {
   jobs: JobService;
   workerEnv: (endpointId: string, workerId?: string) => Record<string, string>;
   coldStart: (endpointId: string, seconds: number) => void;
+  /** Whether this control plane still holds the lease: asked before every change the runtime makes. */
+  fence: Fence;
   log: FastifyBaseLogger;
 }
 
@@ -50,7 +53,7 @@ export async function startRuntime(deps: RuntimeDeps): Promise<WorkerRuntime | u
 
 async function startKubernetes(deps: RuntimeDeps, controlPlaneId: string): Promise<WorkerRuntime> {
   const { config, log } = deps;
-  const cluster = KubeCluster.connect({ kubeconfig: config.kubeconfig, namespace: config.kubeNamespace });
+  const cluster = KubeCluster.connect({ kubeconfig: config.kubeconfig, namespace: config.kubeNamespace, fence: deps.fence });
   let version: string;
   try {
     version = await cluster.version();
@@ -85,7 +88,7 @@ async function startDocker(deps: RuntimeDeps, controlPlaneId: string): Promise<W
   }
   const { inventory, warnings } = await detectGpuInventory({ declared: config.gpus, simulated: config.simulatedGpus });
   for (const warning of warnings) log.warn({ gpuInventory: inventory.source }, warning);
-  const driver = new DockerDriver({ engine, controlPlaneId, networkMode: config.dockerNetwork });
+  const driver = new DockerDriver({ engine, controlPlaneId, networkMode: config.dockerNetwork, fence: deps.fence });
   const store = await FleetWorkerStore.open(deps.fleetWorkerRows, (err) => log.error({ err }, "could not record a fleet worker"));
   const running = () =>
     store

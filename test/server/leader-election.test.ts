@@ -32,6 +32,10 @@ class FakeClock implements ElectionClock {
     this.time = end;
     await settle();
   }
+  /** Time passes with no timer run: a process frozen (SIGSTOP, a stalled machine) that has not woken yet. */
+  freeze(ms: number): void {
+    this.time += ms;
+  }
 }
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -90,6 +94,24 @@ describe("leader election: the rules", () => {
     const stepped = duties.events.find(([what]) => what === "stepDown")![1];
     assert.equal(stepped, CONFIG.leaseTtlMs - CONFIG.renewEveryMs, "stepped down at the last grant's ttl less one interval");
     assert.ok(stepped < CONFIG.leaseTtlMs, "before anyone else could claim the lease");
+  });
+
+  test("the fence: a leader frozen past its lease holds it no more, before its timers have run to say so", async () => {
+    const clock = new FakeClock();
+    const lease = scriptedLease();
+    const duties = recordingDuties(clock);
+    const election = new LeaderElection(lease, "a", CONFIG, duties, (err) => assert.fail(err), clock);
+    await election.start();
+    assert.equal(election.holdsLease(), true);
+    clock.freeze(CONFIG.leaseTtlMs - CONFIG.renewEveryMs - 1);
+    assert.equal(election.holdsLease(), true, "just inside the last grant's ttl less one interval");
+    clock.freeze(1);
+    assert.equal(election.isLeader, true, "no timer has run yet");
+    assert.equal(election.holdsLease(), false, "but the lease is not held any more");
+    lease.answer("refuse");
+    await clock.advance(0);
+    assert.equal(election.isLeader, false);
+    await election.stop();
   });
 
   test("a refused renewal steps down at once; a later grant leads again", async () => {

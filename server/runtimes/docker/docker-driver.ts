@@ -8,6 +8,7 @@ import {
 } from "./container-driver";
 import { DockerEngineError, splitImageReference, type ContainerInspect, type ContainerSpec, type DockerEngine } from "../../../docker-engine/engine";
 import { LABELS } from "../../../docker-engine/labels";
+import { mustHoldLease, soleLeader, type Fence } from "../../cluster/fence";
 
 export interface DockerDriverOptions {
   engine: DockerEngine;
@@ -18,6 +19,8 @@ export interface DockerDriverOptions {
    * environment points there, which a container on a bridge network would reach as its own loopback, not the host's.
    */
   networkMode?: string;
+  /** Asked before every change to the engine: a control plane that lost the lease changes nothing. */
+  fence?: Fence;
 }
 
 /** The variable that tells a worker which simulated GPUs it was given, since no device shows them. */
@@ -73,9 +76,11 @@ export class DockerDriver implements ContainerDriver {
   private readonly engine: DockerEngine;
   private memTotal: number | undefined;
   private readonly networkMode: string;
+  private readonly fence: Fence;
 
   constructor(options: DockerDriverOptions) {
     this.engine = options.engine;
+    this.fence = options.fence ?? soleLeader;
     this.controlPlaneId = options.controlPlaneId;
     this.networkMode = options.networkMode ?? "host";
     this.location = options.engine.host;
@@ -100,6 +105,7 @@ export class DockerDriver implements ContainerDriver {
 
   /** The local volume driver has no size quota: the size is only recorded, as a label, as it was at creation. */
   async ensureVolume(volume: VolumeSpec): Promise<void> {
+    mustHoldLease(this.fence, `create volume ${volume.volumeId}`);
     await this.engine.createVolume(volumeName(volume.volumeId), {
       [LABELS.controlPlane]: this.controlPlaneId,
       [LABELS.volume]: volume.volumeId,
@@ -108,10 +114,12 @@ export class DockerDriver implements ContainerDriver {
   }
 
   async removeVolume(volumeId: string): Promise<void> {
+    mustHoldLease(this.fence, `remove volume ${volumeId}`);
     await this.engine.removeVolume(volumeName(volumeId));
   }
 
   async startWorker(spec: WorkerSpec): Promise<void> {
+    mustHoldLease(this.fence, `start worker ${spec.workerId}`);
     const name = containerName(spec.workerId);
     // A container of that name is left from an earlier try (a crash between create and record, a failed start).
     if (await this.owned(name)) await this.engine.removeContainer(name);
@@ -121,6 +129,7 @@ export class DockerDriver implements ContainerDriver {
   }
 
   async freezeWorker(workerId: string): Promise<void> {
+    mustHoldLease(this.fence, `freeze worker ${workerId}`);
     const name = containerName(workerId);
     // Already frozen: nothing to do (the engine would answer 409). A missing one gets the engine's 404 from pause.
     if ((await this.owned(name))?.State.Paused) return;
@@ -128,6 +137,7 @@ export class DockerDriver implements ContainerDriver {
   }
 
   async resumeWorker(workerId: string): Promise<void> {
+    mustHoldLease(this.fence, `resume worker ${workerId}`);
     const name = containerName(workerId);
     const container = await this.owned(name);
     if (container && !container.State.Paused) return;
@@ -135,6 +145,7 @@ export class DockerDriver implements ContainerDriver {
   }
 
   async stopWorker(workerId: string, graceMs: number): Promise<void> {
+    mustHoldLease(this.fence, `stop worker ${workerId}`);
     const name = containerName(workerId);
     const container = await this.owned(name);
     if (!container) return;

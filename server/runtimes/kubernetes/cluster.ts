@@ -15,6 +15,7 @@ import {
   type V1PodCondition,
   type V1Secret,
 } from "@kubernetes/client-node";
+import { mustHoldLease, soleLeader, type Fence } from "../../cluster/fence";
 
 /** Where a pod learns its own namespace when it runs in a cluster. */
 const IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -24,6 +25,8 @@ export interface ClusterOptions {
   kubeconfig?: string;
   /** Absent: the pod's own namespace in a cluster, else the kubeconfig context's, else "default". */
   namespace?: string;
+  /** Asked before every change to the cluster: a control plane that lost the lease changes nothing. */
+  fence?: Fence;
 }
 
 /** A Kubernetes API error in words: which call on which object, the HTTP status, and the API server's message. */
@@ -75,6 +78,7 @@ export class KubeCluster {
   private constructor(
     private readonly kubeConfig: KubeConfig,
     readonly namespace: string,
+    private readonly fence: Fence,
   ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
@@ -92,7 +96,7 @@ export class KubeCluster {
     }
     const inCluster = fs.existsSync(IN_CLUSTER_NAMESPACE_FILE) ? fs.readFileSync(IN_CLUSTER_NAMESPACE_FILE, "utf8").trim() : undefined;
     const namespace = options.namespace ?? inCluster ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? "default";
-    return new KubeCluster(kubeConfig, namespace);
+    return new KubeCluster(kubeConfig, namespace, options.fence ?? soleLeader);
   }
 
   /** The API server's version; throws when it does not answer or refuses the credentials. */
@@ -127,13 +131,13 @@ export class KubeCluster {
 
   async createDeployment(body: V1Deployment): Promise<void> {
     const namespace = this.namespace;
-    await this.call(`create deployment ${body.metadata?.name}`, () => this.apps.createNamespacedDeployment({ namespace, body }));
+    await this.change(`create deployment ${body.metadata?.name}`, () => this.apps.createNamespacedDeployment({ namespace, body }));
   }
 
   /** Applies a JSON patch (RFC 6902) to the Deployment. */
   async patchDeployment(name: string, operations: Array<{ op: "replace" | "add"; path: string; value: unknown }>): Promise<void> {
     const namespace = this.namespace;
-    await this.call(`patch deployment ${name}`, () =>
+    await this.change(`patch deployment ${name}`, () =>
       this.apps.patchNamespacedDeployment({ namespace, name, body: operations }, setHeaderOptions("Content-Type", PatchStrategy.JsonPatch)),
     );
   }
@@ -141,31 +145,31 @@ export class KubeCluster {
   /** Sets the Deployment's replicas through its scale subresource, the way an autoscaler does. */
   async scaleDeployment(name: string, replicas: number): Promise<void> {
     const namespace = this.namespace;
-    await this.call(`scale deployment ${name} to ${replicas}`, () =>
+    await this.change(`scale deployment ${name} to ${replicas}`, () =>
       this.apps.patchNamespacedDeploymentScale({ namespace, name, body: { spec: { replicas } } }, mergePatch),
     );
   }
 
   async deleteDeployment(name: string): Promise<void> {
     const namespace = this.namespace;
-    await this.ignoringMissing(`delete deployment ${name}`, () =>
+    await this.changeIgnoringMissing(`delete deployment ${name}`, () =>
       this.apps.deleteNamespacedDeployment({ namespace, name, propagationPolicy: "Background" }),
     );
   }
 
   async createSecret(body: V1Secret): Promise<void> {
     const namespace = this.namespace;
-    await this.call(`create secret ${body.metadata?.name}`, () => this.core.createNamespacedSecret({ namespace, body }));
+    await this.change(`create secret ${body.metadata?.name}`, () => this.core.createNamespacedSecret({ namespace, body }));
   }
 
   async deleteSecret(name: string): Promise<void> {
     const namespace = this.namespace;
-    await this.ignoringMissing(`delete secret ${name}`, () => this.core.deleteNamespacedSecret({ namespace, name }));
+    await this.changeIgnoringMissing(`delete secret ${name}`, () => this.core.deleteNamespacedSecret({ namespace, name }));
   }
 
   async createClaim(body: V1PersistentVolumeClaim): Promise<void> {
     const namespace = this.namespace;
-    await this.call(`create persistentvolumeclaim ${body.metadata?.name}`, () =>
+    await this.change(`create persistentvolumeclaim ${body.metadata?.name}`, () =>
       this.core.createNamespacedPersistentVolumeClaim({ namespace, body }),
     );
   }
@@ -173,19 +177,19 @@ export class KubeCluster {
   /** Asks for more storage: the volume expansion of the claim's storage class does the rest. */
   async resizeClaim(name: string, storage: string): Promise<void> {
     const namespace = this.namespace;
-    await this.call(`resize persistentvolumeclaim ${name} to ${storage}`, () =>
+    await this.change(`resize persistentvolumeclaim ${name} to ${storage}`, () =>
       this.core.patchNamespacedPersistentVolumeClaim({ namespace, name, body: { spec: { resources: { requests: { storage } } } } }, mergePatch),
     );
   }
 
   async deleteClaim(name: string): Promise<void> {
     const namespace = this.namespace;
-    await this.ignoringMissing(`delete persistentvolumeclaim ${name}`, () => this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name }));
+    await this.changeIgnoringMissing(`delete persistentvolumeclaim ${name}`, () => this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name }));
   }
 
   async annotatePod(name: string, annotations: Record<string, string>): Promise<void> {
     const namespace = this.namespace;
-    await this.ignoringMissing(`annotate pod ${name}`, () =>
+    await this.changeIgnoringMissing(`annotate pod ${name}`, () =>
       this.core.patchNamespacedPod({ namespace, name, body: { metadata: { annotations } } }, mergePatch),
     );
   }
@@ -193,7 +197,7 @@ export class KubeCluster {
   /** Sets one condition in the pod's status (a strategic merge keyed by type keeps the kubelet's own). */
   async setPodCondition(name: string, condition: V1PodCondition): Promise<void> {
     const namespace = this.namespace;
-    await this.ignoringMissing(`set condition ${condition.type} of pod ${name}`, () =>
+    await this.changeIgnoringMissing(`set condition ${condition.type} of pod ${name}`, () =>
       this.core.patchNamespacedPodStatus(
         { namespace, name, body: { status: { conditions: [condition] } } },
         setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
@@ -223,6 +227,17 @@ export class KubeCluster {
         },
       ]),
     );
+  }
+
+  /** A change to the cluster, made only while this control plane holds the lease. */
+  private change<T>(action: string, request: () => Promise<T>): Promise<T> {
+    mustHoldLease(this.fence, action);
+    return this.call(action, request);
+  }
+
+  private changeIgnoringMissing(action: string, request: () => Promise<unknown>): Promise<void> {
+    mustHoldLease(this.fence, action);
+    return this.ignoringMissing(action, request);
   }
 
   private async call<T>(action: string, request: () => Promise<T>): Promise<T> {
