@@ -234,16 +234,15 @@ export class JobService {
     worker: { runsNothing?: boolean } = {},
   ): Promise<JobRow[]> {
     const deadline = Date.now() + waitMs;
-    if (worker.runsNothing) {
-      const undelivered = await this.store.inProgressOf(endpointId, workerId);
-      if (undelivered.length > 0) {
-        await this.touched(endpointId, workerId, Date.now());
-        return undelivered.sort((x, y) => x.created_at - y.created_at).slice(0, limit);
-      }
-    }
-    for (;;) {
+    // The first look for undelivered jobs goes out beside the call's record, not after it: no extra round trip.
+    const [, undelivered] = await Promise.all([
+      this.touched(endpointId, workerId, Date.now()),
+      worker.runsNothing ? this.store.inProgressOf(endpointId, workerId) : [],
+    ]);
+    if (undelivered.length > 0) return undelivered.sort((x, y) => x.created_at - y.created_at).slice(0, limit);
+    for (let first = true; ; first = false) {
       const now = Date.now();
-      await this.touched(endpointId, workerId, now);
+      if (!first) await this.touched(endpointId, workerId, now);
       if (this.held.isHeld(endpointId, workerId)) {
         // A held worker waits apart, so that a new job's single wake-up (notifyOne) never lands on it.
         if (!(await this.held.waitForRelease(endpointId, workerId, deadline - Date.now(), this.untilClosing(signal)))) return [];
