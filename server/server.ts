@@ -68,6 +68,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
 
   // Every control plane serves every API; only the one holding the lease runs the runtime and the sweeper. With
   // SQLite there is one control plane, which always holds it.
+  const shared = store.signals.shared;
   const holder = `${os.hostname()}/${process.pid}/${crypto.randomBytes(3).toString("hex")}`;
   const leader = new LeaderElection(
     store.lease,
@@ -85,11 +86,11 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
           workerEnv: (endpointId, workerId) => workerEnv(config, publicUrl(), keys, endpointId, workerId),
           coldStart: (endpointId, seconds) => monitoring.metrics.coldStart(endpointId, seconds),
           // Alone on its store (SQLite), a control plane leads for good: a stalled event loop must not stop it acting.
-          fence: store.signals.shared ? () => leader.holdsLease() : soleLeader,
+          fence: shared ? () => leader.holdsLease() : soleLeader,
           log: app.log,
         });
         if (led) sharedRuntime?.lead(led);
-        if (store.kind !== "sqlite") app.log.info({ holder }, "leading: this control plane runs the runtime and the sweeper");
+        if (shared) app.log.info({ holder }, "leading: this control plane runs the runtime and the sweeper");
       },
       stepDown: async () => {
         const stopping = led;
@@ -97,7 +98,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
         await sharedRuntime?.stepDown();
         await stopping?.stop();
         await sweeper.stop();
-        if (store.kind !== "sqlite") app.log.warn({ holder }, "no longer leading: the runtime and the sweeper stopped here");
+        if (shared) app.log.warn({ holder }, "no longer leading: the runtime and the sweeper stopped here");
       },
     },
     (err) => app.log.error({ err, holder }, "leader election"),
