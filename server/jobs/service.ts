@@ -234,23 +234,28 @@ export class JobService {
     worker: { runsNothing?: boolean } = {},
   ): Promise<JobRow[]> {
     const deadline = Date.now() + waitMs;
-    // The first look for undelivered jobs goes out beside the call's record, not after it: no extra round trip.
-    const [, undelivered] = await Promise.all([
-      this.touched(endpointId, workerId, Date.now()),
-      worker.runsNothing ? this.store.inProgressOf(endpointId, workerId) : [],
-    ]);
-    if (undelivered.length > 0) return undelivered.sort((x, y) => x.created_at - y.created_at).slice(0, limit);
-    for (let first = true; ; first = false) {
+    if (worker.runsNothing) {
+      const undelivered = await this.store.inProgressOf(endpointId, workerId);
+      if (undelivered.length > 0) {
+        await this.touched(endpointId, workerId, Date.now());
+        return undelivered.sort((x, y) => x.created_at - y.created_at).slice(0, limit);
+      }
+    }
+    for (;;) {
       const now = Date.now();
-      if (!first) await this.touched(endpointId, workerId, now);
       if (this.held.isHeld(endpointId, workerId)) {
-        // A held worker waits apart, so that a new job's single wake-up (notifyOne) never lands on it.
-        if (!(await this.held.waitForRelease(endpointId, workerId, deadline - Date.now(), this.untilClosing(signal)))) return [];
+        // A held worker waits apart, so that a new job's single wake-up (notifyOne) never lands on it; its wait
+        // starts before its call is recorded, so a release meanwhile is not missed.
+        const released = this.held.waitForRelease(endpointId, workerId, deadline - Date.now(), this.untilClosing(signal));
+        await this.touched(endpointId, workerId, now);
+        if (!(await released)) return [];
         continue;
       }
       // Waiting starts before the look, so a job queued while the look is under way still wakes this take.
       const queued = this.queueWaiters.watch(endpointId, deadline - Date.now(), this.untilClosing(signal));
-      const jobs = await this.lookWhileWatching(queued, () => this.store.take(endpointId, workerId, limit, now));
+      // The call is recorded by the take itself: one statement, one round trip.
+      const jobs = await this.lookWhileWatching(queued, () => this.storage.calls.take(endpointId, workerId, limit, now));
+      this.presence.called(endpointId, workerId, now);
       if (jobs.length > 0) {
         // A wake-up meant for one worker (notifyOne) that this take no longer needs goes to the next one.
         if (queued.cancel()) this.queueWaiters.notifyOne(endpointId);
@@ -289,9 +294,11 @@ export class JobService {
     const failed = body.error !== undefined && body.error !== null && body.error !== "";
     const output = body.output === undefined ? null : JSON.stringify(body.output);
     const error = failed ? (typeof body.error === "string" ? body.error : JSON.stringify(body.error)) : null;
-    const finished = await this.store.finish(endpointId, jobId, workerId, failed ? "FAILED" : "COMPLETED", output, error, now);
-    if (!finished) await this.mustGet(endpointId, jobId);
-    await this.touchedWithResult(endpointId, workerId, now, body);
+    // The call is recorded by the same statement, and only if the job exists on this endpoint.
+    const { finished, known } = await this.storage.calls.finish(endpointId, jobId, workerId, failed ? "FAILED" : "COMPLETED", output, error, now);
+    if (!known) throw jobNotFound(endpointId, jobId);
+    this.presence.called(endpointId, workerId, now);
+    if (body.stopPod === true) await this.workers.markLeaving(endpointId, workerId);
     await this.storage.durable();
     if (finished) this.ended(finished);
   }
@@ -466,7 +473,7 @@ export class JobService {
 
   private async mustGet(endpointId: string, id: string): Promise<JobRow> {
     const job = await this.store.get(endpointId, id);
-    if (!job) throw new NotFoundError("job_not_found", `job ${id} does not exist on endpoint ${endpointId} (or has expired)`);
+    if (!job) throw jobNotFound(endpointId, id);
     return job;
   }
 
@@ -577,4 +584,8 @@ function callingWorker(row: WorkerCallRow): CallingWorker {
     unhealthyReason: row.unhealthy_reason ?? undefined,
     leaving: row.leaving === 1,
   };
+}
+
+function jobNotFound(endpointId: string, id: string): NotFoundError {
+  return new NotFoundError("job_not_found", `job ${id} does not exist on endpoint ${endpointId} (or has expired)`);
 }

@@ -33,10 +33,6 @@ export type JobSummaryRow = Pick<JobRow, "id" | "status" | "worker_id" | "create
 export interface JobStore {
   insert(jobs: NewJob[]): Promise<void>;
   get(endpointId: string, id: string): Promise<JobRow | undefined>;
-  /** Hands up to `limit` queued jobs, oldest first, to a worker. */
-  take(endpointId: string, workerId: string, limit: number, now: number): Promise<JobRow[]>;
-  /** Ends a job in progress on this worker with its result; undefined when it is not (or no longer) its. */
-  finish(endpointId: string, id: string, workerId: string, status: "COMPLETED" | "FAILED", output: string | null, error: string | null, now: number): Promise<JobRow | undefined>;
   /** Records a progress update of a job in progress on this worker; false when it is not (or no longer) its. */
   progress(endpointId: string, id: string, workerId: string, output: string): Promise<boolean>;
   /** Ends a job that has not ended yet (cancel, timeout, final failure); undefined when it already had. */
@@ -120,10 +116,31 @@ export interface HeldWorkerRows {
   release(worker: WorkerRef): Promise<void>;
 }
 
+/** A job-done call's outcome: the job finished by it, and whether the job exists on the endpoint at all. */
+export interface FinishCall {
+  finished: JobRow | undefined;
+  known: boolean;
+}
+
+/**
+ * The two calls of the worker API's hot path, each a write to jobs and to the worker's call record together: in
+ * one statement where the store is a server (one round trip, one commit), in turn where it is in-process.
+ */
+export interface WorkerCallWrites {
+  /** Records the call at `now`, then hands the worker up to `limit` queued jobs, oldest first. */
+  take(endpointId: string, workerId: string, limit: number, now: number): Promise<JobRow[]>;
+  /**
+   * Finishes the job if it is still this worker's, and records the call at `now` only if the job exists on the
+   * endpoint (a call about another endpoint's job counts for nothing).
+   */
+  finish(endpointId: string, id: string, workerId: string, status: "COMPLETED" | "FAILED", output: string | null, error: string | null, now: number): Promise<FinishCall>;
+}
+
 /** The job service's storage: its stores and the group commit they write through. */
 export interface JobStorage {
   jobs: JobStore;
   workerCalls: WorkerCallStore;
+  calls: WorkerCallWrites;
   heldWorkers: HeldWorkerRows;
   /** Resolves once every write made so far is on disk. */
   durable(): Promise<void>;

@@ -1,13 +1,31 @@
 import type { Statement } from "better-sqlite3";
 import type { JobRow, JobStatus } from "../jobs/model";
-import type { HeldWorkerRows, JobCounts, JobStorage, JobStore, JobSummaryRow, NewJob } from "../jobs/stores";
+import type { HeldWorkerRows, JobCounts, JobStorage, JobStore, JobSummaryRow, NewJob, WorkerCallWrites } from "../jobs/stores";
 import type { QueueStats } from "../policy/autoscaler";
 import type { BerthDatabase } from "./database";
 import { SqliteWorkerCallStore } from "./worker-calls";
 
 /** The job service's storage in the control plane's SQLite database, writing through its group commit. */
 export function sqliteJobStorage(database: BerthDatabase): JobStorage {
-  return { jobs: new SqliteJobStore(database), workerCalls: new SqliteWorkerCallStore(database), heldWorkers: heldInMemoryOnly, durable: () => database.durable() };
+  const jobs = new SqliteJobStore(database);
+  const workerCalls = new SqliteWorkerCallStore(database);
+  return { jobs, workerCalls, calls: callWritesInTurn(jobs, workerCalls), heldWorkers: heldInMemoryOnly, durable: () => database.durable() };
+}
+
+/** In-process, a take or a result and the call's record cost no round trip: they are written in turn. */
+function callWritesInTurn(jobs: SqliteJobStore, workerCalls: SqliteWorkerCallStore): WorkerCallWrites {
+  return {
+    async take(endpointId, workerId, limit, now) {
+      await workerCalls.touch(endpointId, workerId, now);
+      return jobs.take(endpointId, workerId, limit, now);
+    },
+    async finish(endpointId, id, workerId, status, output, error, now) {
+      const finished = await jobs.finish(endpointId, id, workerId, status, output, error, now);
+      const known = finished !== undefined || (await jobs.get(endpointId, id)) !== undefined;
+      if (known) await workerCalls.touch(endpointId, workerId, now);
+      return { finished, known };
+    },
+  };
 }
 
 /** One control plane on SQLite keeps which workers are held in its memory alone: nobody else hands out jobs. */

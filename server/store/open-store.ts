@@ -9,7 +9,7 @@ import { SqliteFleetWorkerRows, type FleetWorkerRows } from "./fleet-workers";
 import { sqliteJobStorage } from "./jobs";
 import { PostgresDatabase } from "./postgres/database";
 import { PostgresFleetWorkerRows } from "./postgres/fleet-worker-rows";
-import { postgresJobStorage } from "./postgres/jobs";
+import { postgresJobStorage } from "./postgres/job-storage";
 import { PostgresLease } from "./postgres/lease";
 import { PostgresSettings } from "./postgres/settings";
 import { PostgresSignals } from "./postgres/signals";

@@ -7,7 +7,7 @@ import { HeldWorkers } from "../../server/jobs/held-workers";
 import { JobService } from "../../server/jobs/service";
 import { PostgresDatabase } from "../../server/store/postgres/database";
 import { PostgresHeldWorkerRows } from "../../server/store/postgres/held-worker-rows";
-import { postgresJobStorage } from "../../server/store/postgres/jobs";
+import { postgresJobStorage } from "../../server/store/postgres/job-storage";
 import { PostgresSignals } from "../../server/store/postgres/signals";
 import { eventually } from "../helpers/endpoint";
 import { freshDatabase, queryDatabase, type TestDatabase } from "../helpers/postgres";

@@ -16,7 +16,8 @@ import type { JobStorage, WorkerCallRow } from "../../server/jobs/stores";
 import { BerthDatabase } from "../../server/store/database";
 import { sqliteJobStorage } from "../../server/store/jobs";
 import { PostgresDatabase } from "../../server/store/postgres/database";
-import { JOB_COLUMNS, postgresJobStorage } from "../../server/store/postgres/jobs";
+import { postgresJobStorage } from "../../server/store/postgres/job-storage";
+import { JOB_COLUMNS } from "../../server/store/postgres/jobs";
 import { freshDatabase, positional } from "../helpers/postgres";
 
 const T0 = 1_700_000_000_000;

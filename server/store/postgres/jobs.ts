@@ -1,19 +1,7 @@
 import type { JobRow, JobStatus } from "../../jobs/model";
-import type { JobCounts, JobStorage, JobStore, JobSummaryRow, NewJob } from "../../jobs/stores";
+import type { JobCounts, JobStore, JobSummaryRow, NewJob } from "../../jobs/stores";
 import type { QueueStats } from "../../policy/autoscaler";
-import { plain, type PostgresDatabase, type Sql } from "./database";
-import { PostgresHeldWorkerRows } from "./held-worker-rows";
-import { PostgresWorkerCallStore } from "./worker-calls";
-
-/** The job service's storage in PostgreSQL. */
-export function postgresJobStorage(database: PostgresDatabase): JobStorage {
-  return {
-    jobs: new PostgresJobStore(database.sql),
-    workerCalls: new PostgresWorkerCallStore(database.sql),
-    heldWorkers: new PostgresHeldWorkerRows(database.sql),
-    durable: () => database.durable(),
-  };
-}
+import { plain, type Sql } from "./database";
 
 /** A job row's columns (not `seq`, which only orders the queue), so rows read as SQLite's do. */
 export const JOB_COLUMNS = [
@@ -70,36 +58,6 @@ export class PostgresJobStore implements JobStore {
 
   async get(endpointId: string, id: string): Promise<JobRow | undefined> {
     const [row] = await this.sql<JobRow[]>`SELECT ${this.columns} FROM jobs WHERE id = ${id} AND endpoint_id = ${endpointId}`;
-    return row;
-  }
-
-  /** Hands up to `limit` queued jobs, oldest first, to a worker. */
-  async take(endpointId: string, workerId: string, limit: number, now: number): Promise<JobRow[]> {
-    const taken = await this.sql<Array<JobRow & { seq: number }>>`
-      UPDATE jobs SET status = 'IN_PROGRESS', worker_id = ${workerId}, started_at = ${now}, attempts = attempts + 1
-      WHERE id IN (
-        SELECT id FROM jobs WHERE endpoint_id = ${endpointId} AND status = 'IN_QUEUE'
-        ORDER BY created_at, seq LIMIT ${Math.max(1, Math.trunc(limit))}
-        FOR UPDATE SKIP LOCKED)
-      RETURNING ${this.columns}, seq`;
-    // RETURNING gives rows in no promised order; workers get them oldest first.
-    return taken.sort((a, b) => a.created_at - b.created_at || a.seq - b.seq).map(({ seq: _, ...row }) => row);
-  }
-
-  async finish(
-    endpointId: string,
-    id: string,
-    workerId: string,
-    status: "COMPLETED" | "FAILED",
-    output: string | null,
-    error: string | null,
-    now: number,
-  ): Promise<JobRow | undefined> {
-    const [row] = await this.sql<JobRow[]>`
-      UPDATE jobs SET status = ${status}, output = ${output}, error = ${error}, finished_at = ${now},
-        webhook_due_at = CASE WHEN webhook IS NOT NULL THEN ${now}::bigint END
-      WHERE id = ${id} AND endpoint_id = ${endpointId} AND status = 'IN_PROGRESS' AND worker_id = ${workerId}
-      RETURNING ${this.columns}`;
     return row;
   }
 
