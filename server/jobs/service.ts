@@ -17,7 +17,8 @@ type JobSignal =
   | { requeued: string }
   | { job: string }
   | { stop: { endpointId: string; workerId: string; jobId: string } }
-  | { removed: string };
+  | { removed: string }
+  | { called: { endpointId: string; workerId: string; at: number } };
 
 export const DEFAULT_EXECUTION_TIMEOUT_MS = 600_000;
 export const DEFAULT_TTL_MS = 24 * 60 * 60_000;
@@ -255,7 +256,7 @@ export class JobService {
       const queued = this.queueWaiters.watch(endpointId, deadline - Date.now(), this.untilClosing(signal));
       // The call is recorded by the take itself: one statement, one round trip.
       const jobs = await this.lookWhileWatching(queued, () => this.storage.calls.take(endpointId, workerId, limit, now));
-      this.presence.called(endpointId, workerId, now);
+      this.heard(endpointId, workerId, now);
       if (jobs.length > 0) {
         // A wake-up meant for one worker (notifyOne) that this take no longer needs goes to the next one.
         if (queued.cancel()) this.queueWaiters.notifyOne(endpointId);
@@ -297,7 +298,7 @@ export class JobService {
     // The call is recorded by the same statement, and only if the job exists on this endpoint.
     const { finished, known } = await this.storage.calls.finish(endpointId, jobId, workerId, failed ? "FAILED" : "COMPLETED", output, error, now);
     if (!known) throw jobNotFound(endpointId, jobId);
-    this.presence.called(endpointId, workerId, now);
+    this.heard(endpointId, workerId, now);
     if (body.stopPod === true) await this.workers.markLeaving(endpointId, workerId);
     await this.storage.durable();
     if (finished) this.ended(finished);
@@ -509,7 +510,15 @@ export class JobService {
 
   private async touched(endpointId: string, workerId: string, now: number, sdkVersion?: string): Promise<void> {
     await this.workers.touch(endpointId, workerId, now, sdkVersion);
-    this.presence.called(endpointId, workerId, now);
+    this.heard(endpointId, workerId, now);
+  }
+
+  /**
+   * A call reached this control plane. One that ends a silence may be the first call a runtime on another control
+   * plane waits for (cold-start timing, server/runtimes): the others hear of it.
+   */
+  private heard(endpointId: string, workerId: string, now: number): void {
+    if (this.presence.called(endpointId, workerId, now)) this.signals.send(JOB_SIGNALS, { called: { endpointId, workerId, at: now } });
   }
 
   /** A look at the store made while watching for a change: if the look fails, the watch ends with it. */
@@ -559,6 +568,8 @@ export class JobService {
       this.presence.requestStop(message.stop.endpointId, message.stop.workerId, message.stop.jobId);
     } else if ("removed" in message) {
       this.endpointRemoved(message.removed);
+    } else if ("called" in message) {
+      this.presence.calledElsewhere(message.called.endpointId, message.called.workerId, message.called.at);
     }
   }
 
