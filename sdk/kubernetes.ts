@@ -147,9 +147,11 @@ export class KubernetesControlPlane extends pulumi.ComponentResource {
     );
     const apiKey = pulumi.secret(args.apiKey);
     const database = args.database === undefined ? undefined : pulumi.secret(args.database);
+    // Named by Pulumi, not fixed: a changed key or URL replaces the Secret under a new name (Secrets are immutable to
+    // the Kubernetes provider), so the pods that read it at start roll over to it.
     const keySecret = new k8s.core.v1.Secret(
       name,
-      { metadata: meta, stringData: { apiKey, ...(database ? { [DATABASE_KEY]: database } : {}) } },
+      { metadata: { namespace: ns, labels }, stringData: { apiKey, ...(database ? { [DATABASE_KEY]: database } : {}) } },
       inNamespace,
     );
     const fromSecret = (key: string) => ({ valueFrom: { secretKeyRef: { name: keySecret.metadata.name, key } } });

@@ -113,3 +113,8 @@ test("a replica count that is not a whole number of at least one is refused, nam
     );
   }
 });
+
+test("the Secret is named by Pulumi, so a changed key or URL replaces it under a new name and the pods roll over", async () => {
+  const [secret] = ofType(await declare({ database: DATABASE }), "kubernetes:core/v1:Secret");
+  assert.equal(secret!.resolved.metadata.name, undefined, "no fixed name: Pulumi names it, and names its replacement anew");
+});
