@@ -34,3 +34,15 @@ export interface SharedStore {
 
 /** One control plane on its own store. */
 export const notShared: SharedStore = { signals: noSignals, failed: () => undefined };
+
+/**
+ * Reads until no change was counted while reading (`changes` counts the signals heard, or the writes made here),
+ * so what it returns is no older than any of them: a read that raced a change is made again.
+ */
+export async function readAfterChanges<T>(read: () => Promise<T>, changes: () => number): Promise<T> {
+  for (;;) {
+    const before = changes();
+    const value = await read();
+    if (changes() === before) return value;
+  }
+}

@@ -1,4 +1,4 @@
-import type { Signals } from "../cluster/signals";
+import { readAfterChanges, type Signals } from "../cluster/signals";
 import type { HeldWorkerRows, WorkerRef } from "./stores";
 import { Waiters } from "./waiters";
 
@@ -74,16 +74,11 @@ export class HeldWorkers {
   }
 
   private async reload(): Promise<void> {
-    for (;;) {
-      const seen = this.signalsSeen;
-      const rows = await this.rows.all();
-      if (seen !== this.signalsSeen) continue;
-      const now = new Set(rows.map((r) => workerRef(r.endpointId, r.workerId)));
-      const before = this.held;
-      this.held = now;
-      for (const ref of before) if (!now.has(ref)) this.releaseWaiters.notify(ref);
-      return;
-    }
+    const rows = await readAfterChanges(() => this.rows.all(), () => this.signalsSeen);
+    const now = new Set(rows.map((r) => workerRef(r.endpointId, r.workerId)));
+    const before = this.held;
+    this.held = now;
+    for (const ref of before) if (!now.has(ref)) this.releaseWaiters.notify(ref);
   }
 
   private unhold(ref: string): void {

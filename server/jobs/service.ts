@@ -287,7 +287,8 @@ export class JobService {
     if (body.status === "IN_PROGRESS") {
       const progressed = await this.store.progress(endpointId, jobId, workerId, JSON.stringify(body.output ?? null));
       if (!progressed) await this.mustGet(endpointId, jobId);
-      await this.touchedWithResult(endpointId, workerId, now, body);
+      await this.touched(endpointId, workerId, now);
+      await this.leavesIfAsked(endpointId, workerId, body);
       if (progressed) this.jobChanged(jobId);
       await this.storage.durable();
       return;
@@ -299,7 +300,7 @@ export class JobService {
     const { finished, known } = await this.storage.calls.finish(endpointId, jobId, workerId, failed ? "FAILED" : "COMPLETED", output, error, now);
     if (!known) throw jobNotFound(endpointId, jobId);
     this.heard(endpointId, workerId, now);
-    if (body.stopPod === true) await this.workers.markLeaving(endpointId, workerId);
+    await this.leavesIfAsked(endpointId, workerId, body);
     await this.storage.durable();
     if (finished) this.ended(finished);
   }
@@ -502,11 +503,11 @@ export class JobService {
     }
   }
 
-  /** A job-done call: the worker was heard from, and leaves after this job when it says so. */
-  private async touchedWithResult(endpointId: string, workerId: string, now: number, body: JobDoneBody): Promise<void> {
-    await this.touched(endpointId, workerId, now);
+  /** A job-done call that says stopPod: the worker leaves after this job. */
+  private async leavesIfAsked(endpointId: string, workerId: string, body: JobDoneBody): Promise<void> {
     if (body.stopPod === true) await this.workers.markLeaving(endpointId, workerId);
   }
+
 
   private async touched(endpointId: string, workerId: string, now: number, sdkVersion?: string): Promise<void> {
     await this.workers.touch(endpointId, workerId, now, sdkVersion);

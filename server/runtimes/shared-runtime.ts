@@ -1,4 +1,4 @@
-import type { SharedStore } from "../cluster/signals";
+import { readAfterChanges, type SharedStore } from "../cluster/signals";
 import type { JobService } from "../jobs/service";
 import type { ResourceStore } from "../store/resources";
 import type { RuntimeViewRows } from "../store/runtime-views";
@@ -149,13 +149,8 @@ export class SharedRuntime {
   }
 
   private async reload(): Promise<void> {
-    for (;;) {
-      const seen = this.signalsSeen;
-      const rows = await this.rows.load();
-      if (seen !== this.signalsSeen) continue;
-      if (this.leading) return;
-      this.views = new Map(rows.map((row) => [row.endpointId, JSON.parse(row.published) as Published]));
-      return;
-    }
+    const rows = await readAfterChanges(() => this.rows.load(), () => this.signalsSeen);
+    if (this.leading) return;
+    this.views = new Map(rows.map((row) => [row.endpointId, JSON.parse(row.published) as Published]));
   }
 }

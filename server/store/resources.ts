@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import { notShared, type SharedStore } from "../cluster/signals";
+import { notShared, readAfterChanges, type SharedStore } from "../cluster/signals";
 import { ConflictError, InvalidFieldError, NotFoundError } from "../errors";
 import type { EndpointSpec, NetworkVolumeSpec, TemplateSpec } from "../resources/schemas";
 
@@ -380,12 +380,11 @@ export class ResourceStore {
 
   /** Reads every row once this store's own writes are in, and again if one was made while reading. */
   private async reloadOnce(): Promise<void> {
-    for (;;) {
+    const read = async () => {
       await this.written.catch(() => undefined);
-      const generation = this.generation;
-      const snapshot = await this.rows.load();
-      if (generation === this.generation) return this.replaceAll(snapshot);
-    }
+      return this.rows.load();
+    };
+    this.replaceAll(await readAfterChanges(read, () => this.generation));
   }
 
   private replaceAll(snapshot: ResourceSnapshot): void {
