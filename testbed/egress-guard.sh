@@ -13,10 +13,11 @@
 #      (in $BERTH_EGRESS_REPORT). Go binaries (pulumi, kubectl, dockerd) bypass libc, so:
 #   2. iptables and ip6tables rules, by the sender's cgroup (v2 path, which the kernel tracks per socket even on a
 #      cgroup v1 host) and by bridge: CMD's processes (cgroup berth-egress/suite), the test bed's services
-#      (dockerd, containerd, the Kubernetes control plane: berth-egress/bed), containers on the host network
-#      (Docker puts each in /docker/<id>) and containers on Docker's bridges. A new connection to a non-local
-#      address outside the bed's networks is logged (prefix "berth-egress SOURCE:") and rejected: TCP with a reset,
-#      anything else with an ICMP error, so the caller fails at once instead of waiting for a time-out.
+#      (dockerd, containerd, the Kubernetes control plane and real node: berth-egress/bed), containers on the host
+#      network (Docker puts each in /docker/<id>), containers on Docker's bridges and pods on the real node's bridge
+#      (berth-cni0). A new connection to a non-local address outside the bed's networks is logged (prefix
+#      "berth-egress SOURCE:") and rejected: TCP with a reset, anything else with an ICMP error, so the caller fails
+#      at once instead of waiting for a time-out.
 # berth-egress/probe is a canary group with the same rules whose attempts do not fail the run: the guard's own
 # test (test/testbed/egress-guard.test.ts) proves the iptables layer with it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -45,9 +46,9 @@ allowed_networks() {
   bridge_networks 6
 }
 
-# The subnets of Docker's bridges, of one IP family (4 or 6).
+# The subnets of Docker's bridges and the real node's pod bridge (testbed/kubelet.sh), of one IP family (4 or 6).
 bridge_networks() {
-  ip -o "-$1" route show | awk '$2 == "dev" && ($3 == "docker0" || $3 ~ /^br-/) && $1 ~ /\// { print $1 }'
+  ip -o "-$1" route show | awk '$2 == "dev" && ($3 == "docker0" || $3 ~ /^br-/ || $3 == "berth-cni0") && $1 ~ /\// { print $1 }'
 }
 
 shim() {
@@ -86,6 +87,7 @@ install_rules() {
   "$tool" -w -I OUTPUT 4 -m cgroup --path docker -j "$CHAIN_PREFIX-container"
   "$tool" -w -I "$forward" 1 -i docker0 -j "$CHAIN_PREFIX-bridge"
   "$tool" -w -I "$forward" 2 -i br-+ -j "$CHAIN_PREFIX-bridge"
+  "$tool" -w -I "$forward" 3 -i berth-cni0 -j "$CHAIN_PREFIX-bridge"
 }
 
 remove_rules() {
@@ -109,7 +111,7 @@ move_to() {
 
 bed_pids() {
   # Matched on the kernel's 15-character process names: kube-controller-manager is "kube-controller".
-  pgrep -x 'dockerd|containerd|registry|kube-apiserver|kube-controller|kube-scheduler|etcd|kwok|kwok-controller' || true
+  pgrep -x 'dockerd|containerd|registry|kube-apiserver|kube-controller|kube-scheduler|etcd|kwok|kwok-controller|kubelet|kube-proxy' || true
   pgrep -f 'containerd-shim' || true
 }
 

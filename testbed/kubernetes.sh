@@ -39,7 +39,12 @@ mkdir -p "$bin"
 missing() { for b in "$@"; do [ -x "$bin/$b" ] || return 0; done; return 1; }
 need_go() { command -v go >/dev/null || die "Go is needed to build the Kubernetes control plane; install Go 1.26 or newer"; }
 
-if missing kube-apiserver kube-controller-manager kube-scheduler kubectl; then
+# The control plane's binaries, and the kubelet and kube-proxy of the real node (testbed/kubelet.sh); only the
+# missing ones are built, so a cache from before the real node gains just those two.
+k8s_commands=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
+to_build=()
+for command in "${k8s_commands[@]}"; do [ -x "$bin/$command" ] || to_build+=("k8s.io/kubernetes/cmd/$command"); done
+if [ ${#to_build[@]} -gt 0 ]; then
   need_go
   module="$BERTH_ROOT/testbed/kubernetes/k8s"
   grep -Eq "(^|\s)k8s.io/kubernetes $KUBERNETES_VERSION(\s|\$)" "$module/go.mod" \
@@ -52,13 +57,10 @@ if missing kube-apiserver kube-controller-manager kube-scheduler kubectl; then
   done
   ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
   ldflags+=" -X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z"
-  log "building kube-apiserver, kube-controller-manager, kube-scheduler and kubectl $KUBERNETES_VERSION from Go modules" \
-      "(cold: ~6 min on 2 cores; cached afterwards)"
+  log "building ${to_build[*]##*/} $KUBERNETES_VERSION from Go modules (cold: ~8 min on 2 cores; cached afterwards)"
   started=$SECONDS
   rm -rf "$bin/k8s.tmp"
-  (cd "$module" && go build -trimpath -ldflags "$ldflags" -o "$bin/k8s.tmp/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+  (cd "$module" && go build -trimpath -ldflags "$ldflags" -o "$bin/k8s.tmp/" "${to_build[@]}")
   mv "$bin/k8s.tmp/"* "$bin/"
   rmdir "$bin/k8s.tmp"
   log "built the Kubernetes binaries in $((SECONDS - started)) s"
@@ -94,11 +96,14 @@ healthy() {
   [ -f "$kubeconfig" ] && [ "$(kube --request-timeout=5s get --raw /healthz 2>/dev/null)" = "ok" ]
 }
 
-if healthy; then
+# A cluster made from another kwokctl.yaml is made again: kwokctl reads it only at creation.
+config_hash="$(sha256sum "$BERTH_ROOT/testbed/kubernetes/kwokctl.yaml" | cut -c1-16)"
+config_stamp="$KWOK_WORKDIR/clusters/$cluster/berth-config-hash"
+if healthy && [ "$(cat "$config_stamp" 2>/dev/null)" = "$config_hash" ]; then
   log "kwok cluster $cluster answers ($kubeconfig)"
 else
   if [ -d "$KWOK_WORKDIR/clusters/$cluster" ]; then
-    log "deleting the stale kwok cluster $cluster"
+    log "deleting the stale (or differently configured) kwok cluster $cluster"
     kwokctl delete cluster --kubeconfig "$contexts" --force
   fi
   log "creating the kwok cluster $cluster (logs: $KWOK_WORKDIR/clusters/$cluster/logs)"
@@ -114,6 +119,7 @@ else
     tail -n 20 "$KWOK_WORKDIR/clusters/$cluster/logs/"*.log >&2 || true
     die "the kwok cluster $cluster did not answer /healthz"
   }
+  echo "$config_hash" >"$config_stamp"
 fi
 
 # Pods cannot be created in a namespace until the controller manager has made its default service account.

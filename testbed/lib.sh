@@ -26,6 +26,8 @@ PULUMI_KUBERNETES_VERSION="4.24.1"
 KUBERNETES_VERSION="v1.36.3"
 ETCD_VERSION="v3.6.16"
 KWOK_VERSION="v0.8.0"
+# crictl for the real node (testbed/kubelet.sh): clears a stopped node's pods; any recent one speaks CRI v1.
+CRICTL_VERSION="v1.37.0"
 
 # The oldest PostgreSQL Berth's production store supports (testbed/postgres.sh runs Debian's, 15 on bookworm).
 POSTGRES_MIN_MAJOR=15

@@ -4,7 +4,8 @@
 #   1. Docker engine (testbed/docker.sh)      3. Pulumi CLI + language host (testbed/pulumi.sh)
 #   2. offline base images (testbed/images.sh) 4. the runpod Python package (testbed/python.sh)
 #   5. the project's npm dependencies (npm ci)  6. a local container registry (testbed/registry.sh)
-#   7. a Kubernetes control plane with kwok's fake GPU nodes (testbed/kubernetes.sh; cold: ~8 min of Go builds)
+#   7. a Kubernetes control plane with kwok's fake GPU nodes (testbed/kubernetes.sh; cold: ~10 min of Go builds)
+#      and a real node beside them: kubelet, kube-proxy, containerd (testbed/kubelet.sh)
 #   8. Pulumi's Kubernetes provider plugin (testbed/pulumi-kubernetes.sh; cold: ~11 min of Go build)
 #   9. Debian's Chromium for the workers page's browser tests (testbed/chromium.sh)
 #  10. Debian's PostgreSQL on 127.0.0.1 for the production store's tests (testbed/postgres.sh)
@@ -36,6 +37,7 @@ if $everything; then
   postgres="$(timed bash "$BERTH_ROOT/testbed/postgres.sh")"
   haproxy="$(timed bash "$BERTH_ROOT/testbed/haproxy.sh")"
   kubernetes="$(timed bash "$BERTH_ROOT/testbed/kubernetes.sh")"
+  real_node="$(BERTH_REGISTRY_ADDR="${registry#BERTH_REGISTRY=}" timed bash "$BERTH_ROOT/testbed/kubelet.sh")"
   pulumi_kubernetes_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi-kubernetes.sh")"
   chromium="$(timed bash "$BERTH_ROOT/testbed/chromium.sh")"
 fi
@@ -65,4 +67,5 @@ echo "export $registry"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$postgres"
 echo "export $haproxy"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$kubernetes"
+echo "export $real_node"
 echo "export PATH='$pulumi_bin':'$pulumi_kubernetes_bin':'$(sed -n 's/^BERTH_KUBE_BIN=//p' <<<"$kubernetes")':\"\$PATH\""
