@@ -39,6 +39,12 @@ export interface KubernetesControlPlaneArgs {
   /** Storage class of network volumes' claims (ReadWriteMany, expandable); default the cluster's. */
   workerStorageClass?: pulumi.Input<string>;
   logLevel?: pulumi.Input<string>;
+  /**
+   * Where its pods may run, e.g. CPU nodes apart from the GPU nodes its workers take: the pods' nodeSelector and
+   * tolerations, as Kubernetes reads them. Default: any node without a taint.
+   */
+  nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  tolerations?: pulumi.Input<pulumi.Input<k8s.types.input.core.v1.Toleration>[]>;
 }
 
 /**
@@ -181,6 +187,8 @@ export class KubernetesControlPlane extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               serviceAccountName: account.metadata.name,
+              nodeSelector: args.nodeSelector,
+              tolerations: args.tolerations,
               // Time for a stopping replica to hand its long-polls and runsync waits back to the others.
               ...(database ? { terminationGracePeriodSeconds: 60 } : {}),
               containers: [

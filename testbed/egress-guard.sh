@@ -87,7 +87,8 @@ install_rules() {
   "$tool" -w -I OUTPUT 4 -m cgroup --path docker -j "$CHAIN_PREFIX-container"
   "$tool" -w -I "$forward" 1 -i docker0 -j "$CHAIN_PREFIX-bridge"
   "$tool" -w -I "$forward" 2 -i br-+ -j "$CHAIN_PREFIX-bridge"
-  "$tool" -w -I "$forward" 3 -i berth-cni0 -j "$CHAIN_PREFIX-bridge"
+  # Pods on the real node: what leaves their bridge (frames between two pods on it stay on this machine).
+  "$tool" -w -I "$forward" 3 -i berth-cni0 ! -o berth-cni0 -j "$CHAIN_PREFIX-bridge"
 }
 
 remove_rules() {
@@ -207,7 +208,9 @@ run() {
   (
     echo "$BASHPID" >"$root/berth-egress/suite/cgroup.procs"
     export LD_PRELOAD="$preload" BERTH_EGRESS_REPORT="$REPORT_DEFAULT"
-    export BERTH_EGRESS_ALLOW="$(allowed_networks | paste -sd, -)" BERTH_EGRESS_CGROUP="$root/berth-egress"
+    # The shim also lets through the test cluster's Service addresses (kube-apiserver's default range): kube-proxy
+    # turns them into pod addresses after connect(), and the iptables layer checks those.
+    export BERTH_EGRESS_ALLOW="$( (allowed_networks; echo "$KUBE_SERVICE_CIDR") | paste -sd, -)" BERTH_EGRESS_CGROUP="$root/berth-egress"
     exec "$@"
   ) || status=$?
   check "$REPORT_DEFAULT" || status=1

@@ -230,5 +230,10 @@ for _ in $(seq 1 120); do
 done
 ready || { tail -n 30 "$dir/kubelet.log" >&2; die "node $NODE_NAME did not become Ready within 120 s"; }
 running kube-proxy || { tail -n 30 "$dir/kube-proxy.log" >&2; die "kube-proxy exited"; }
+# The pod network in the Node, where tests and tools read it; the controller manager allocates none (no
+# --allocate-node-cidrs), and the kubelet's podCIDR setting stays local. Set once: the API refuses a change.
+if [ -z "$(kube get node "$NODE_NAME" -o jsonpath='{.spec.podCIDR}')" ]; then
+  kube patch node "$NODE_NAME" -p "{\"spec\":{\"podCIDR\":\"$POD_CIDR\",\"podCIDRs\":[\"$POD_CIDR\"]}}" >&2
+fi
 log "real node $NODE_NAME is Ready"
 echo "BERTH_REAL_NODE=$NODE_NAME"

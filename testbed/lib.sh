@@ -28,6 +28,8 @@ ETCD_VERSION="v3.6.16"
 KWOK_VERSION="v0.8.0"
 # crictl for the real node (testbed/kubelet.sh): clears a stopped node's pods; any recent one speaks CRI v1.
 CRICTL_VERSION="v1.37.0"
+# The Service addresses of the test cluster: kube-apiserver's default range, which kwokctl keeps.
+KUBE_SERVICE_CIDR="10.0.0.0/24"
 
 # The oldest PostgreSQL Berth's production store supports (testbed/postgres.sh runs Debian's, 15 on bookworm).
 POSTGRES_MIN_MAJOR=15

@@ -118,3 +118,13 @@ test("the Secret is named by Pulumi, so a changed key or URL replaces it under a
   const [secret] = ofType(await declare({ database: DATABASE }), "kubernetes:core/v1:Secret");
   assert.equal(secret!.resolved.metadata.name, undefined, "no fixed name: Pulumi names it, and names its replacement anew");
 });
+
+test("nodeSelector and tolerations place its pods, and are absent unless given", async () => {
+  const tolerations = [{ key: "dedicated", operator: "Equal", value: "control-plane", effect: "NoSchedule" }];
+  const placed = deploymentOf(await declare({ database: DATABASE, nodeSelector: { pool: "cpu" }, tolerations })).template.spec;
+  assert.deepEqual(placed.nodeSelector, { pool: "cpu" });
+  assert.deepEqual(placed.tolerations, tolerations);
+  const anywhere = deploymentOf(await declare({ database: DATABASE })).template.spec;
+  assert.equal(anywhere.nodeSelector, undefined);
+  assert.equal(anywhere.tolerations, undefined);
+});

@@ -16,6 +16,7 @@ import { TestDockerEngine } from "../helpers/docker-engine";
 import { apiClient, createEndpoint, eventually, type ApiTarget } from "../helpers/endpoint";
 import { freePort, LoadBalancer } from "../helpers/load-balancer";
 import { freshDatabase, type TestDatabase } from "../helpers/postgres";
+import { SteadyLoad } from "../helpers/steady-load";
 import { WorkerProcess } from "../helpers/worker-process";
 import { ensureWorkerImage } from "../helpers/worker-image";
 
@@ -94,30 +95,10 @@ describe("three control planes behind a load balancer, the leader and then a fol
       workers.push(WorkerProcess.python("worker.py", { ...steady.workerEnv, BERTH_TEST_RUN_LOG: path.join(runLogs, id) }, id));
     }
 
-    const endpoint = runpodSdk(api.apiKey, { baseUrl: `${lb.url}/v2` }).endpoint(steady.id)!;
-    const acknowledged: string[] = [];
-    const refused: string[] = [];
-    let loading = true;
-    let n = 0;
-    const load = (async () => {
-      while (loading) {
-        try {
-          const run = await endpoint.run({ input: { n: n++ } });
-          if (run?.id) acknowledged.push(run.id);
-          else refused.push(JSON.stringify(run));
-        } catch (err) {
-          refused.push(String(err));
-        }
-        await new Promise((resolve) => setTimeout(resolve, 400));
-      }
-    })();
-    const moreAcknowledged = (count: number) => {
-      const target = acknowledged.length + count;
-      return eventually(`${count} more jobs acknowledged`, () => (acknowledged.length >= target ? true : undefined), 30_000);
-    };
+    const load = new SteadyLoad(runpodSdk(api.apiKey, { baseUrl: `${lb.url}/v2` }).endpoint(steady.id)!);
 
     try {
-      await moreAcknowledged(10);
+      await load.more(10);
       // 1. The leader dies.
       const first = leaderNow()!;
       const killedAt = Date.now();
@@ -134,7 +115,7 @@ describe("three control planes behind a load balancer, the leader and then a fol
       console.log(`failover: leader killed; new leader after ${handoverMs} ms; probe worker created after ${scaledMs} ms`);
       assert.ok(handoverMs <= HANDOVER_MS, `a new leader within ${HANDOVER_MS} ms of the death (took ${handoverMs} ms)`);
       assert.ok(scaledMs <= HANDOVER_MS, `scaling resumed within ${HANDOVER_MS} ms of the death (${scaledMs} ms)`);
-      await moreAcknowledged(10);
+      await load.more(10);
 
       // 2. It comes back (same port), and is in rotation again.
       const back = await first.restart();
@@ -146,35 +127,16 @@ describe("three control planes behind a load balancer, the leader and then a fol
       // 3. A follower dies.
       const follower = planes.find((cp) => cp !== leaderNow() && cp !== back)!;
       await follower.kill();
-      await moreAcknowledged(15);
+      await load.more(15);
     } finally {
-      loading = false;
-      await load;
+      await load.stop();
     }
 
-    assert.deepEqual(refused, [], "every /run was acknowledged");
-    const terminal = ["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"];
-    const statuses = () => Promise.all(acknowledged.map((id) => endpoint.status(id)));
-    let ended = await statuses();
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline && !ended.every((s) => terminal.includes(s.status)); ) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      ended = await statuses();
-    }
-    assert.deepEqual(
-      ended.filter((s) => s.status !== "COMPLETED").map((s) => `${s.id}: ${s.status}${"workerId" in s ? ` on ${String(s.workerId)}` : ""}`),
-      [],
-      `every acknowledged job COMPLETED; the workers said last:\n${workers.map((w) => `${w.workerId} (exit ${w.child.exitCode ?? w.child.signalCode ?? "none yet"}): ${w.lines.slice(-15).join("\n")}`).join("\n")}`,
-    );
-
-    const runs = new Map<string, number>();
-    for (const file of fs.readdirSync(runLogs)) {
-      for (const id of fs.readFileSync(path.join(runLogs, file), "utf8").split("\n").filter(Boolean)) runs.set(id, (runs.get(id) ?? 0) + 1);
-    }
-    assert.deepEqual(acknowledged.filter((id) => runs.get(id) !== 1).map((id) => `${id} ran ${runs.get(id) ?? 0} times`), [], "each ran exactly once");
+    await load.assertEachCompletedOnce(runLogs, workers);
 
     const failed = lb.requests().filter((r) => r.status >= 500);
     assert.deepEqual(failed, [], "no request was answered 5xx");
     const retried = lb.requests().filter((r) => r.retries > 0).length;
-    console.log(`failover: ${acknowledged.length} jobs acknowledged and completed once each; ${lb.requests().length} requests through the load balancer, ${retried} sent again to another control plane, 0 answered 5xx`);
+    console.log(`failover: ${load.acknowledged.length} jobs acknowledged and completed once each; ${lb.requests().length} requests through the load balancer, ${retried} sent again to another control plane, 0 answered 5xx`);
   });
 });
