@@ -2,6 +2,7 @@ import type { JobRow, JobStatus } from "../../jobs/model";
 import type { JobCounts, JobStore, JobSummaryRow, NewJob } from "../../jobs/stores";
 import type { QueueStats } from "../../policy/autoscaler";
 import { plain, type Sql } from "./database";
+import type { GroupCommit } from "./group-commit";
 
 /** A job row's columns (not `seq`, which only orders the queue), so rows read as SQLite's do. */
 export const JOB_COLUMNS = [
@@ -35,7 +36,10 @@ export const JOB_COLUMNS = [
 export class PostgresJobStore implements JobStore {
   private readonly columns;
 
-  constructor(private readonly sql: Sql) {
+  constructor(
+    private readonly sql: Sql,
+    private readonly group: GroupCommit,
+  ) {
     this.columns = sql(JOB_COLUMNS);
   }
 
@@ -53,7 +57,7 @@ export class PostgresJobStore implements JobStore {
       retention_ms: job.retentionMs,
       created_at: job.createdAt,
     }));
-    await this.sql`INSERT INTO jobs ${this.sql(rows)}`;
+    await this.group.run((sql) => sql`INSERT INTO jobs ${sql(rows)}`);
   }
 
   async get(endpointId: string, id: string): Promise<JobRow | undefined> {

@@ -2,20 +2,25 @@ import type { FinishCall, WorkerCallWrites } from "../../jobs/stores";
 import type { JobRow } from "../../jobs/model";
 import { JOB_COLUMNS } from "./jobs";
 import type { Sql } from "./database";
+import type { GroupCommit } from "./group-commit";
 
 /**
  * The worker API's hot path in PostgreSQL: a take or a result and the worker's call record in one statement (a
- * data-modifying CTE), so each costs one round trip and one commit rather than two.
+ * data-modifying CTE), so each costs one round trip and one commit rather than two, and under load it shares that
+ * commit with the others arriving meanwhile (GroupCommit).
  */
 export class PostgresWorkerCallWrites implements WorkerCallWrites {
   private readonly columns;
 
-  constructor(private readonly sql: Sql) {
+  constructor(
+    private readonly sql: Sql,
+    private readonly group: GroupCommit,
+  ) {
     this.columns = sql(JOB_COLUMNS);
   }
 
   async take(endpointId: string, workerId: string, limit: number, now: number): Promise<JobRow[]> {
-    const taken = await this.sql<Array<JobRow & { seq: number }>>`
+    const taken = await this.group.run((sql) => sql<Array<JobRow & { seq: number }>>`
       WITH called AS (
         INSERT INTO workers (endpoint_id, id, first_seen_at, last_seen_at) VALUES (${endpointId}, ${workerId}, ${now}, ${now})
         ON CONFLICT (endpoint_id, id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
@@ -25,13 +30,13 @@ export class PostgresWorkerCallWrites implements WorkerCallWrites {
         SELECT id FROM jobs WHERE endpoint_id = ${endpointId} AND status = 'IN_QUEUE'
         ORDER BY created_at, seq LIMIT ${Math.max(1, Math.trunc(limit))}
         FOR UPDATE SKIP LOCKED)
-      RETURNING ${this.columns}, seq`;
+      RETURNING ${this.columns}, seq`);
     // RETURNING gives rows in no promised order; workers get them oldest first.
     return taken.sort((a, b) => a.created_at - b.created_at || a.seq - b.seq).map(({ seq: _, ...row }) => row);
   }
 
   async finish(endpointId: string, id: string, workerId: string, status: "COMPLETED" | "FAILED", output: string | null, error: string | null, now: number): Promise<FinishCall> {
-    const [row] = await this.sql<Array<{ finished: JobRow | null; known: boolean }>>`
+    const [row] = await this.group.run((sql) => sql<Array<{ finished: JobRow | null; known: boolean }>>`
       WITH job AS (
         SELECT id FROM jobs WHERE id = ${id} AND endpoint_id = ${endpointId}
       ), called AS (
@@ -44,7 +49,7 @@ export class PostgresWorkerCallWrites implements WorkerCallWrites {
         WHERE id = ${id} AND endpoint_id = ${endpointId} AND status = 'IN_PROGRESS' AND worker_id = ${workerId}
         RETURNING ${this.columns}
       )
-      SELECT (SELECT row_to_json(finished) FROM finished) AS finished, EXISTS (SELECT 1 FROM job) AS known`;
+      SELECT (SELECT row_to_json(finished) FROM finished) AS finished, EXISTS (SELECT 1 FROM job) AS known`);
     return { finished: row!.finished ?? undefined, known: row!.known };
   }
 }
