@@ -46,7 +46,7 @@ export async function clientRoutes(app: FastifyInstance, deps: AppDeps): Promise
     const { wait } = parse(waitQuerySchema, request.query, "query");
     const body = parse(runRequestSchema, request.body ?? {}, "body");
     const job = await jobs.submit(endpointId, submissionOf(body), wait === undefined ? "runsync" : "runsyncWithWait");
-    return jobs.waitForEnd(endpointId, job.id, wait ?? DEFAULT_SYNC_WAIT_MS, clientGone(reply));
+    return jobs.waitForEnd(endpointId, job.id, wait ?? DEFAULT_SYNC_WAIT_MS, clientGone(reply), job);
   });
 
   app.get("/:endpointId/status/:jobId", async (request) => {

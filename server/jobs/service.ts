@@ -11,11 +11,13 @@ import { HeldWorkers } from "./held-workers";
 
 /** The channel control planes sharing a store tell each other about jobs on. */
 const JOB_SIGNALS = "berth_jobs";
+/** An ended job up to this size (as JSON) travels with its signal, so a runsync waiting elsewhere answers at once. */
+const MAX_SIGNALLED_JOB = 2_000;
 
 type JobSignal =
   | { queued: string }
   | { requeued: string }
-  | { job: string }
+  | { job: string; ended?: JobRow }
   | { stop: { endpointId: string; workerId: string; jobId: string } }
   | { removed: string }
   | { called: { endpointId: string; workerId: string; at: number } };
@@ -81,7 +83,7 @@ export class JobService {
   /** Keyed by endpoint id: job-take long-polls waiting for work. */
   private readonly queueWaiters = new Waiters<string>();
   /** Keyed by job id: runsync, status-sync and stream long-polls waiting for a change. */
-  private readonly jobWaiters = new Waiters<string>();
+  private readonly jobWaiters = new Waiters<string, JobRow>();
   /** Deleted endpoints, so a job-take long-poll on one ends at once. Ids are random and never reused. */
   private readonly removedEndpoints = new Set<string>();
   /** Aborted at close: every long-poll, open or still to come, answers at once from then on. */
@@ -121,7 +123,7 @@ export class JobService {
   async submit(endpointId: string, submission: JobSubmission, mode: SubmitMode): Promise<JobRow> {
     const now = Date.now();
     const id = `${mode === "run" ? "" : "sync-"}${crypto.randomUUID()}`;
-    await this.store.insert([
+    const [queued] = await this.store.insert([
       {
         id,
         endpointId,
@@ -142,24 +144,32 @@ export class JobService {
     this.queueWaiters.notifyOne(endpointId);
     for (const listener of this.queuedListeners) listener(endpointId);
     this.signals.send(JOB_SIGNALS, { queued: endpointId });
-    return this.mustGet(endpointId, id);
+    return queued!;
   }
 
   async status(endpointId: string, id: string): Promise<JobStatusBody> {
     return statusBody(await this.mustGet(endpointId, id), Date.now());
   }
 
-  /** Waits up to `waitMs` for the job to end; answers its status either way. */
-  async waitForEnd(endpointId: string, id: string, waitMs: number, signal?: AbortSignal): Promise<JobStatusBody> {
+  /**
+   * Waits up to `waitMs` for the job to end; answers its status either way. `known` is the job as its caller has
+   * just seen it (a submission's own row), which stands in for the first look. A change made on this control plane
+   * arrives with the job as it now is, and so does an end elsewhere (a small job travels with its signal); only
+   * other changes are read back.
+   */
+  async waitForEnd(endpointId: string, id: string, waitMs: number, signal?: AbortSignal, known?: JobRow): Promise<JobStatusBody> {
     const deadline = Date.now() + waitMs;
+    let seen = known;
     for (;;) {
       const change = this.jobWaiters.watch(id, deadline - Date.now(), this.untilClosing(signal));
-      const job = await this.lookWhileWatching(change, () => this.mustGet(endpointId, id));
+      const job = seen ?? (await this.lookWhileWatching(change, () => this.mustGet(endpointId, id)));
+      seen = undefined;
       if (isTerminal(job.status)) {
         change.cancel();
         return statusBody(job, Date.now());
       }
       if (!(await change.woken)) return statusBody(await this.mustGet(endpointId, id), Date.now());
+      seen = change.delivered();
     }
   }
 
@@ -193,7 +203,7 @@ export class JobService {
     }
     await this.storage.durable();
     this.queueChanged(endpointId);
-    this.jobChanged(id);
+    this.jobChanged(id, requeued);
     return { id, status: requeued.status };
   }
 
@@ -235,13 +245,16 @@ export class JobService {
     worker: { runsNothing?: boolean } = {},
   ): Promise<JobRow[]> {
     const deadline = Date.now() + waitMs;
-    if (worker.runsNothing) {
+    // A held worker waits apart, without a take: it gets its undelivered jobs before it starts waiting.
+    if (worker.runsNothing && this.held.isHeld(endpointId, workerId)) {
       const undelivered = await this.store.inProgressOf(endpointId, workerId);
       if (undelivered.length > 0) {
         await this.touched(endpointId, workerId, Date.now());
         return undelivered.sort((x, y) => x.created_at - y.created_at).slice(0, limit);
       }
     }
+    // Otherwise the first take looks for them, in the same statement.
+    let undeliveredFirst = worker.runsNothing ?? false;
     for (;;) {
       const now = Date.now();
       if (this.held.isHeld(endpointId, workerId)) {
@@ -255,7 +268,8 @@ export class JobService {
       // Waiting starts before the look, so a job queued while the look is under way still wakes this take.
       const queued = this.queueWaiters.watch(endpointId, deadline - Date.now(), this.untilClosing(signal));
       // The call is recorded by the take itself: one statement, one round trip.
-      const jobs = await this.lookWhileWatching(queued, () => this.storage.calls.take(endpointId, workerId, limit, now));
+      const jobs = await this.lookWhileWatching(queued, () => this.storage.calls.take(endpointId, workerId, limit, now, undeliveredFirst));
+      undeliveredFirst = false;
       this.heard(endpointId, workerId, now);
       if (jobs.length > 0) {
         // A wake-up meant for one worker (notifyOne) that this take no longer needs goes to the next one.
@@ -267,7 +281,7 @@ export class JobService {
           this.queueChanged(endpointId);
           return [];
         }
-        for (const job of jobs) this.jobChanged(job.id);
+        for (const job of jobs) this.jobChanged(job.id, job);
         return jobs;
       }
       if (!(await queued.woken)) return [];
@@ -495,10 +509,10 @@ export class JobService {
         const ended = await this.store.end(job.id, "FAILED", `${why}; gave up after ${job.attempts} attempts`, Date.now());
         if (ended) this.ended(ended);
       } else {
-        await this.store.requeue(job.id);
+        const requeued = await this.store.requeue(job.id);
         this.runEnded(job, Date.now());
         this.queueChanged(job.endpoint_id);
-        this.jobChanged(job.id);
+        this.jobChanged(job.id, requeued);
       }
     }
   }
@@ -532,10 +546,11 @@ export class JobService {
     }
   }
 
-  /** Whoever waits on the job, here or on another control plane, looks again. */
-  private jobChanged(jobId: string): void {
-    this.jobWaiters.notify(jobId);
-    this.signals.send(JOB_SIGNALS, { job: jobId });
+  /** Whoever waits on the job, here or on another control plane, looks again; here, `now` is what they see. */
+  private jobChanged(jobId: string, now?: JobRow): void {
+    this.jobWaiters.notify(jobId, now);
+    const ended = now && isTerminal(now.status) && JSON.stringify(now).length <= MAX_SIGNALLED_JOB ? now : undefined;
+    this.signals.send(JOB_SIGNALS, ended ? { job: jobId, ended } : { job: jobId });
   }
 
   /** Jobs went back to the endpoint's queue: its workers' take long-polls, here and elsewhere, look again. */
@@ -564,7 +579,7 @@ export class JobService {
       this.queueWaiters.notify(message.requeued);
       for (const listener of this.queuedListeners) listener(message.requeued);
     } else if ("job" in message) {
-      this.jobWaiters.notify(message.job);
+      this.jobWaiters.notify(message.job, message.ended);
     } else if ("stop" in message) {
       this.presence.requestStop(message.stop.endpointId, message.stop.workerId, message.stop.jobId);
     } else if ("removed" in message) {
@@ -575,7 +590,7 @@ export class JobService {
   }
 
   private ended(job: JobRow): void {
-    this.jobChanged(job.id);
+    this.jobChanged(job.id, job);
     for (const listener of this.endedListeners) listener(job);
     if (job.finished_at !== null) this.runEnded(job, job.finished_at);
   }

@@ -31,7 +31,8 @@ export interface JobCounts {
 export type JobSummaryRow = Pick<JobRow, "id" | "status" | "worker_id" | "created_at" | "started_at" | "finished_at">;
 
 export interface JobStore {
-  insert(jobs: NewJob[]): Promise<void>;
+  /** Queues new jobs; answers their rows as stored, in the order given, so a submission needs no read back. */
+  insert(jobs: NewJob[]): Promise<JobRow[]>;
   get(endpointId: string, id: string): Promise<JobRow | undefined>;
   /** Records a progress update of a job in progress on this worker; false when it is not (or no longer) its. */
   progress(endpointId: string, id: string, workerId: string, output: string): Promise<boolean>;
@@ -127,8 +128,12 @@ export interface FinishCall {
  * one statement where the store is a server (one round trip, one commit), in turn where it is in-process.
  */
 export interface WorkerCallWrites {
-  /** Records the call at `now`, then hands the worker up to `limit` queued jobs, oldest first. */
-  take(endpointId: string, workerId: string, limit: number, now: number): Promise<JobRow[]>;
+  /**
+   * Records the call at `now`, then hands the worker up to `limit` queued jobs, oldest first. With
+   * `undeliveredFirst` (the worker says it runs nothing), a worker that has jobs in progress here gets those again,
+   * unchanged, instead: the answer that carried them was lost.
+   */
+  take(endpointId: string, workerId: string, limit: number, now: number, undeliveredFirst?: boolean): Promise<JobRow[]>;
   /**
    * Finishes the job if it is still this worker's, and records the call at `now` only if the job exists on the
    * endpoint (a call about another endpoint's job counts for nothing).

@@ -15,8 +15,10 @@ export function sqliteJobStorage(database: BerthDatabase): JobStorage {
 /** In-process, a take or a result and the call's record cost no round trip: they are written in turn. */
 function callWritesInTurn(jobs: SqliteJobStore, workerCalls: SqliteWorkerCallStore): WorkerCallWrites {
   return {
-    async take(endpointId, workerId, limit, now) {
+    async take(endpointId, workerId, limit, now, undeliveredFirst) {
       await workerCalls.touch(endpointId, workerId, now);
+      const undelivered = undeliveredFirst ? await jobs.inProgressOf(endpointId, workerId) : [];
+      if (undelivered.length > 0) return undelivered.sort((a, b) => a.created_at - b.created_at).slice(0, limit);
       return jobs.take(endpointId, workerId, limit, now);
     },
     async finish(endpointId, id, workerId, status, output, error, now) {
@@ -46,7 +48,7 @@ export class SqliteJobStore implements JobStore {
     this.s = {
       insert: db.prepare(`INSERT INTO jobs (id, endpoint_id, status, input, webhook, low_priority, execution_timeout_ms,
         ttl_ms, retention_ms, created_at) VALUES (@id, @endpointId, 'IN_QUEUE', @input, @webhook, @lowPriority,
-        @executionTimeoutMs, @ttlMs, @retentionMs, @createdAt)`),
+        @executionTimeoutMs, @ttlMs, @retentionMs, @createdAt) RETURNING *`),
       get: db.prepare("SELECT * FROM jobs WHERE id = ? AND endpoint_id = ?"),
       recent: db.prepare(`SELECT id, status, worker_id, created_at, started_at, finished_at FROM jobs
         WHERE endpoint_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`),
@@ -90,10 +92,8 @@ export class SqliteJobStore implements JobStore {
     };
   }
 
-  async insert(jobs: NewJob[]): Promise<void> {
-    this.database.write(() => {
-      for (const job of jobs) this.s.insert!.run({ ...job, lowPriority: job.lowPriority ? 1 : 0 });
-    });
+  async insert(jobs: NewJob[]): Promise<JobRow[]> {
+    return this.database.write(() => jobs.map((job) => this.s.insert!.get({ ...job, lowPriority: job.lowPriority ? 1 : 0 }) as JobRow));
   }
 
   async get(endpointId: string, id: string): Promise<JobRow | undefined> {

@@ -35,8 +35,8 @@ test("forty writes sent together commit in a few transactions, and each gets its
   );
   const used = (await commits()) - before - 1; // the count's own query is one
   assert.deepEqual(answers, Array.from({ length: 40 }, (_, i) => i), "each write's own result, in its own order");
-  const [{ n }] = await database.sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM items WHERE note = 'batched'`;
-  assert.equal(n, 40, "all forty rows are committed");
+  const [counted] = await database.sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM items WHERE note = 'batched'`;
+  assert.equal(counted!.n, 40, "all forty rows are committed");
   // The first goes alone; the other 39 wait for it and go as one batch.
   assert.ok(used <= 3, `forty writes in at most three commits (took ${used})`);
 });

@@ -32,3 +32,14 @@ test("a watch ends at its deadline or when its client goes away", async () => {
   assert.equal(await watch.woken, false);
   assert.equal(await waiters.watch("ep", 60_000, gone.signal).woken, false, "an aborted client does not wait at all");
 });
+
+test("a notification can carry what changed; a waiter that timed out got nothing", async () => {
+  const waiters = new Waiters<string, { status: string }>();
+  const told = waiters.watch("job-1", 1_000);
+  waiters.notify("job-1", { status: "COMPLETED" });
+  assert.equal(await told.woken, true);
+  assert.deepEqual(told.delivered(), { status: "COMPLETED" });
+  const untold = waiters.watch("job-2", 1);
+  assert.equal(await untold.woken, false);
+  assert.equal(untold.delivered(), undefined);
+});

@@ -43,8 +43,8 @@ export class PostgresJobStore implements JobStore {
     this.columns = sql(JOB_COLUMNS);
   }
 
-  async insert(jobs: NewJob[]): Promise<void> {
-    if (jobs.length === 0) return;
+  async insert(jobs: NewJob[]): Promise<JobRow[]> {
+    if (jobs.length === 0) return [];
     const rows = jobs.map((job) => ({
       id: job.id,
       endpoint_id: job.endpointId,
@@ -57,7 +57,10 @@ export class PostgresJobStore implements JobStore {
       retention_ms: job.retentionMs,
       created_at: job.createdAt,
     }));
-    await this.group.run((sql) => sql`INSERT INTO jobs ${sql(rows)}`);
+    const inserted = await this.group.run((sql) => plain(sql<JobRow[]>`INSERT INTO jobs ${sql(rows)} RETURNING ${this.columns}`));
+    // RETURNING promises no order; callers get the rows in the order they gave.
+    const byId = new Map(inserted.map((row) => [row.id, row]));
+    return jobs.map((job) => byId.get(job.id)!);
   }
 
   async get(endpointId: string, id: string): Promise<JobRow | undefined> {

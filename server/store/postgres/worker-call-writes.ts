@@ -5,8 +5,8 @@ import type { Sql } from "./database";
 import type { GroupCommit } from "./group-commit";
 
 /**
- * The worker API's hot path in PostgreSQL: a take or a result and the worker's call record in one statement (a
- * data-modifying CTE), so each costs one round trip and one commit rather than two, and under load it shares that
+ * The worker API's hot path in PostgreSQL: a take (with its look for undelivered jobs) or a result and the worker's
+ * call record in one statement (a data-modifying CTE), so each costs one round trip and one commit rather than two, and under load it shares that
  * commit with the others arriving meanwhile (GroupCommit).
  */
 export class PostgresWorkerCallWrites implements WorkerCallWrites {
@@ -19,20 +19,26 @@ export class PostgresWorkerCallWrites implements WorkerCallWrites {
     this.columns = sql(JOB_COLUMNS);
   }
 
-  async take(endpointId: string, workerId: string, limit: number, now: number): Promise<JobRow[]> {
+  async take(endpointId: string, workerId: string, limit: number, now: number, undeliveredFirst = false): Promise<JobRow[]> {
     const taken = await this.group.run((sql) => sql<Array<JobRow & { seq: number }>>`
       WITH called AS (
         INSERT INTO workers (endpoint_id, id, first_seen_at, last_seen_at) VALUES (${endpointId}, ${workerId}, ${now}, ${now})
         ON CONFLICT (endpoint_id, id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+      ), undelivered AS (
+        SELECT ${this.columns}, seq FROM jobs
+        WHERE ${undeliveredFirst}::boolean AND worker_id = ${workerId} AND status = 'IN_PROGRESS' AND endpoint_id = ${endpointId}
+      ), taken AS (
+        UPDATE jobs SET status = 'IN_PROGRESS', worker_id = ${workerId}, started_at = ${now}, attempts = attempts + 1
+        WHERE NOT EXISTS (SELECT 1 FROM undelivered) AND id IN (
+          SELECT id FROM jobs WHERE endpoint_id = ${endpointId} AND status = 'IN_QUEUE'
+          ORDER BY created_at, seq LIMIT ${Math.max(1, Math.trunc(limit))}
+          FOR UPDATE SKIP LOCKED)
+        RETURNING ${this.columns}, seq
       )
-      UPDATE jobs SET status = 'IN_PROGRESS', worker_id = ${workerId}, started_at = ${now}, attempts = attempts + 1
-      WHERE id IN (
-        SELECT id FROM jobs WHERE endpoint_id = ${endpointId} AND status = 'IN_QUEUE'
-        ORDER BY created_at, seq LIMIT ${Math.max(1, Math.trunc(limit))}
-        FOR UPDATE SKIP LOCKED)
-      RETURNING ${this.columns}, seq`);
+      SELECT * FROM undelivered UNION ALL SELECT * FROM taken`);
     // RETURNING gives rows in no promised order; workers get them oldest first.
-    return taken.sort((a, b) => a.created_at - b.created_at || a.seq - b.seq).map(({ seq: _, ...row }) => row);
+    const oldestFirst = taken.sort((a, b) => a.created_at - b.created_at || a.seq - b.seq).map(({ seq: _, ...row }) => row);
+    return oldestFirst.slice(0, limit);
   }
 
   async finish(endpointId: string, id: string, workerId: string, status: "COMPLETED" | "FAILED", output: string | null, error: string | null, now: number): Promise<FinishCall> {
