@@ -14,15 +14,20 @@
 #     lo answers pods (through berth-cni0) and the apiserver without reaching any network off this machine.
 #   - The kubelet lets anonymous callers in (AlwaysAllow): kwokctl's apiserver has no kubelet client certificate,
 #     and pods/log reaches the kubelet as anonymous. It listens on 10.89.0.1 only.
-#   - Tainted berth.dev/real-node=true:NoSchedule, labelled berth.dev/node=real: only pods that ask come here, so
-#     the kwok-based tests keep their fake nodes.
+#   - A GPU node without a GPU: our own device plugin (kubernetes/k8s/fake-gpu-plugin, the kubelet's real
+#     device-plugin gRPC API) registers 2 fake nvidia.com/gpu devices and answers each allocation with
+#     NVIDIA_VISIBLE_DEVICES; the node is labelled nvidia.com/gpu.product=NVIDIA-L4 (a type no kwok node has, so a
+#     test picks the real node by GPU type) and berth.dev/node=real, and tainted nvidia.com/gpu=present:NoSchedule
+#     as cloud GPU pools are: only pods that tolerate it (Berth's workers) land there.
 # Needs kubernetes.sh (whose kwokctl.yaml leaves this node to its kubelet) and registry.sh first.
-# Reused while its three processes run and the node is Ready. Prints BERTH_REAL_NODE=<node name>.
+# Reused while its four processes run and the node is Ready. Prints BERTH_REAL_NODE=<node name>.
 # `kubelet.sh stop` stops the node's processes and its pods' containers, and deletes the node.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NODE_NAME="berth-node"
 NODE_IP="10.89.0.1"
+GPU_PRODUCT="NVIDIA-L4"
+GPU_COUNT=2
 POD_CIDR="10.88.0.0/16"
 BRIDGE="berth-cni0"
 
@@ -43,7 +48,7 @@ ready() {
 
 stop_processes() {
   local name pid
-  for name in kube-proxy kubelet; do
+  for name in fake-gpu-plugin kube-proxy kubelet; do
     running "$name" && kill "$(cat "$run/$name.pid")"
   done
   # The pods' containers and sandboxes go with the node: a kubelet started later finds none of its old pods.
@@ -51,7 +56,7 @@ stop_processes() {
     "$bin/crictl" --runtime-endpoint "unix://$socket" rmp --all --force >/dev/null 2>&1 || true
     kill "$(cat "$run/containerd.pid")"
   fi
-  for name in kube-proxy kubelet containerd; do
+  for name in fake-gpu-plugin kube-proxy kubelet containerd; do
     [ -f "$run/$name.pid" ] || continue
     pid="$(cat "$run/$name.pid")"
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
@@ -71,7 +76,7 @@ fi
 [ -x "$bin/kubelet" ] && [ -x "$bin/kube-proxy" ] || die "no kubelet or kube-proxy in $bin: run testbed/kubernetes.sh first"
 [ -f "$kubeconfig" ] || die "no test cluster at $kubeconfig: run testbed/kubernetes.sh first"
 
-if running containerd && running kubelet && running kube-proxy && ready; then
+if running containerd && running kubelet && running kube-proxy && running fake-gpu-plugin && ready; then
   log "real node $NODE_NAME is Ready"
   echo "BERTH_REAL_NODE=$NODE_NAME"
   exit 0
@@ -100,6 +105,16 @@ if [ ! -f "$pause_stamp" ] || ! curl -fsS -o /dev/null "http://$registry/v2/bert
   tar -C "$dir/pause" -c pause | docker import --change 'ENTRYPOINT ["/pause"]' - "$pause_image" >/dev/null
   docker push -q "$pause_image" >/dev/null
   touch "$pause_stamp"
+fi
+
+# The fake GPUs' device plugin, built from the module that builds the kubelet (it has the same API packages).
+plugin_source="$BERTH_ROOT/testbed/kubernetes/k8s/fake-gpu-plugin/main.go"
+plugin="$dir/fake-gpu-plugin-$(sha256sum "$plugin_source" | cut -c1-12)"
+if [ ! -x "$plugin" ]; then
+  command -v go >/dev/null || die "Go is needed to build the fake GPU device plugin; install Go 1.26 or newer"
+  log "building the fake GPU device plugin"
+  (cd "$BERTH_ROOT/testbed/kubernetes/k8s" && go build -trimpath -ldflags "-s -w" -o "$plugin.tmp" ./fake-gpu-plugin)
+  mv "$plugin.tmp" "$plugin"
 fi
 
 ip addr show dev lo | grep -q " $NODE_IP/" || ip addr add "$NODE_IP/32" dev lo
@@ -174,8 +189,8 @@ authentication:
 authorization:
   mode: AlwaysAllow
 registerWithTaints:
-  - key: berth.dev/real-node
-    value: "true"
+  - key: nvidia.com/gpu
+    value: present
     effect: NoSchedule
 podCIDR: $POD_CIDR
 # A test machine's disk runs fuller than a server's: evict only when it is really full.
@@ -219,7 +234,10 @@ for _ in $(seq 1 50); do [ -S "$socket" ] && break; sleep 0.2; done
 
 log "starting the kubelet of $NODE_NAME (log: $dir/kubelet.log)"
 start kubelet "$bin/kubelet" --config "$dir/kubelet.yaml" --kubeconfig "$kubeconfig" --cert-dir "$dir/kubelet-pki" \
-  --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --node-labels "berth.dev/node=real"
+  --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" \
+  --node-labels "berth.dev/node=real,nvidia.com/gpu.product=$GPU_PRODUCT,nvidia.com/gpu.count=$GPU_COUNT"
+log "starting the fake GPU device plugin (log: $dir/fake-gpu-plugin.log)"
+start fake-gpu-plugin "$plugin" --count "$GPU_COUNT"
 log "starting kube-proxy (log: $dir/kube-proxy.log)"
 start kube-proxy "$bin/kube-proxy" --config "$dir/kube-proxy.yaml"
 
@@ -230,10 +248,13 @@ for _ in $(seq 1 120); do
 done
 ready || { tail -n 30 "$dir/kubelet.log" >&2; die "node $NODE_NAME did not become Ready within 120 s"; }
 running kube-proxy || { tail -n 30 "$dir/kube-proxy.log" >&2; die "kube-proxy exited"; }
+gpus() { kube get node "$NODE_NAME" -o jsonpath='{.status.allocatable.nvidia\.com/gpu}'; }
+for _ in $(seq 1 60); do [ "$(gpus)" = "$GPU_COUNT" ] && break; sleep 1; done
+[ "$(gpus)" = "$GPU_COUNT" ] || { tail -n 20 "$dir/fake-gpu-plugin.log" >&2; die "the node has $(gpus) allocatable GPUs, not $GPU_COUNT"; }
 # The pod network in the Node, where tests and tools read it; the controller manager allocates none (no
 # --allocate-node-cidrs), and the kubelet's podCIDR setting stays local. Set once: the API refuses a change.
 if [ -z "$(kube get node "$NODE_NAME" -o jsonpath='{.spec.podCIDR}')" ]; then
   kube patch node "$NODE_NAME" -p "{\"spec\":{\"podCIDR\":\"$POD_CIDR\",\"podCIDRs\":[\"$POD_CIDR\"]}}" >&2
 fi
-log "real node $NODE_NAME is Ready"
+log "real node $NODE_NAME is Ready with $GPU_COUNT fake $GPU_PRODUCT GPUs"
 echo "BERTH_REAL_NODE=$NODE_NAME"

@@ -30,6 +30,7 @@ describe("Kubernetes manifests", () => {
     assert.deepEqual(d.spec?.strategy, { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 2 } });
     const pod = d.spec!.template.spec!;
     assert.equal(pod.terminationGracePeriodSeconds, 150, "the execution timeout plus 30 s: a running job can finish");
+    assert.deepEqual(pod.tolerations, [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }], "GPU nodes' usual taint");
     const container = pod.containers[0]!;
     assert.deepEqual(container.resources?.limits, { "nvidia.com/gpu": "2", memory: "24Gi" });
     assert.deepEqual(container.envFrom, [{ secretRef: { name: "berth-ep123-r3" } }]);

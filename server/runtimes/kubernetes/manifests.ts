@@ -66,6 +66,13 @@ export function revisionSecret(controlPlaneId: string, revision: EndpointRevisio
   };
 }
 
+/**
+ * GPU node pools are commonly tainted so that only pods asking for GPUs land there (GKE taints them
+ * nvidia.com/gpu=present:NoSchedule; EKS and AKS guides do the same): a worker tolerates that taint, whatever its
+ * value.
+ */
+const GPU_NODE_TOLERATION = { key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" };
+
 /** The node affinity for an endpoint's GPU types: only nodes with one of them, preferring them in list order. */
 export function gpuAffinity(gpuTypeIds: readonly string[]) {
   const products = resolveGpuTypeIds(gpuTypeIds).map((id) => kubernetesProductLabel(gpuType(id)!));
@@ -116,6 +123,7 @@ export function endpointDeployment(controlPlaneId: string, revision: EndpointRev
           terminationGracePeriodSeconds: Math.ceil(spec.executionTimeoutMs / 1000) + GRACE_BEYOND_EXECUTION_TIMEOUT_S,
           readinessGates: [{ conditionType: WORKER_READY_CONDITION }],
           affinity: gpuAffinity(spec.gpuTypeIds),
+          tolerations: [GPU_NODE_TOLERATION],
           containers: [
             {
               name: "worker",
