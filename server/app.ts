@@ -10,6 +10,9 @@ import { openApiRoutes } from "./api/openapi";
 import type { AppDeps } from "./api/deps";
 import { uiRoutes } from "./ui/routes";
 
+/** How long an idle keep-alive socket stays open at least: longer than clients keep theirs (below). */
+const IDLE_KEEP_ALIVE_MS = 65_000;
+
 /** The control plane's HTTP surface: one fastify instance, each API a plugin with its own auth. */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
@@ -18,8 +21,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     // /runsync takes up to 20 MB; each route sets its own lower limit where RunPod has one.
     bodyLimit: 20 * 1024 * 1024,
-    // Long-polls hold requests for longPollMs; keep idle keep-alive sockets a little longer than that.
-    keepAliveTimeout: deps.config.longPollMs + 5_000,
+    // An idle keep-alive socket outlives the client's own idle limit (aiohttp, runpod-python's: 15 s), so a client
+    // never reuses one the server has closed. runpod-python runs a plain handler on its event loop, which then never
+    // sees the close: after a 10 s job its result went out on a dead socket and was lost ("Server disconnected",
+    // found on a real pod with a 2 s long-poll). And longer than a long-poll, which holds requests for longPollMs.
+    keepAliveTimeout: Math.max(deps.config.longPollMs + 5_000, IDLE_KEEP_ALIVE_MS),
     return503OnClosing: false,
   });
   installErrorHandler(app);

@@ -136,7 +136,7 @@ kube apply --server-side --force-conflicts --field-manager=berth-testbed --subre
 
 # The volumes are Retain: a deleted claim leaves its volume Released. Clearing claimRef makes it Available again.
 released="$(kube get pv -o jsonpath='{range .items[*]}{.metadata.name} {.spec.storageClassName} {.status.phase}{"\n"}{end}' \
-  | awk '$2 == "berth-rwx" && $3 == "Released" { print $1 }')"
+  | awk '($2 == "berth-rwx" || $2 == "berth-local") && $3 == "Released" { print $1 }')"
 for pv in $released; do
   log "making the released volume $pv available again"
   kube patch pv "$pv" --type=json -p '[{"op": "remove", "path": "/spec/claimRef"}]' >&2

@@ -37,6 +37,7 @@ POSTGRES_MIN_MAJOR=15
 BASE_IMAGE_SUITE="bookworm"
 BASE_IMAGE="berth/debian:$BASE_IMAGE_SUITE"
 NODE_IMAGE="berth/node:$(node --version | tr -d v)-$BASE_IMAGE_SUITE"
+RUNPOD_PYTHON_IMAGE="berth/runpod-python:$RUNPOD_PYTHON_VERSION-$BASE_IMAGE_SUITE"
 
 log() { printf '[testbed] %s\n' "$*" >&2; }
 die() { printf '[testbed] error: %s\n' "$*" >&2; exit 1; }

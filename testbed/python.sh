@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The real `runpod` Python package (client and worker SDK) from PyPI, in a virtual environment cached in
-# $BERTH_CACHE/python-runpod-<version>. Prints the environment's python to use.
+# $BERTH_CACHE/python-runpod-<version>, and a base image with it for workers in pods (below). Prints
+# BERTH_PYTHON=<the environment's python> and BERTH_RUNPOD_PYTHON_IMAGE=<the image>.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 venv="$BERTH_CACHE/python-runpod-$RUNPOD_PYTHON_VERSION"
@@ -13,4 +14,38 @@ else
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "runpod==$RUNPOD_PYTHON_VERSION" >&2
 fi
-echo "$venv/bin/python"
+echo "BERTH_PYTHON=$venv/bin/python"
+
+# runpod-python's base image, for workers on the real node (testbed/kubelet.sh): Debian's python3 (debootstrap
+# --include, its own cached tarball) and the same runpod package in /opt/runpod, installed by the pip above into a
+# venv of the host's Debian python3 (same release, so the same Python), so no image build needs the network. Test worker images add a handler to it
+# (test/helpers/worker-image.ts).
+has_image() { docker image inspect "$1" >/dev/null 2>&1; }
+rootfs_tar="$BERTH_CACHE/rootfs-$BASE_IMAGE_SUITE-runpod-$RUNPOD_PYTHON_VERSION.tar"
+if has_image "$RUNPOD_PYTHON_IMAGE"; then
+  log "$RUNPOD_PYTHON_IMAGE present"
+else
+  if [ ! -s "$rootfs_tar" ]; then
+    command -v debootstrap >/dev/null || apt_install debootstrap
+    rootfs="$(mktemp -d "$BERTH_CACHE/rootfs.XXXXXX")"
+    trap 'rm -rf "$rootfs"' EXIT
+    log "debootstrap --variant=minbase --include=python3 $BASE_IMAGE_SUITE, then runpod==$RUNPOD_PYTHON_VERSION in it (cold: ~3 min)"
+    debootstrap --variant=minbase --include=python3,ca-certificates "$BASE_IMAGE_SUITE" "$rootfs" http://deb.debian.org/debian \
+      >"$BERTH_CACHE/debootstrap-python.log" 2>&1 || { tail -n 20 "$BERTH_CACHE/debootstrap-python.log" >&2; die "debootstrap failed"; }
+    # Debian's own python3 on both sides (not whatever python3 PATH finds first, e.g. a pyenv shim).
+    [ -x /usr/bin/python3 ] || apt_install python3 python3-venv
+    image_python="$(basename "$(readlink -f "$rootfs/usr/bin/python3")")"
+    [ "$image_python" = "$(basename "$(readlink -f /usr/bin/python3)")" ] \
+      || die "the image's python3 is $image_python, not this Debian's: the host's pip cannot install for it"
+    # The venv's python links to /usr/bin/python3, which is the same file inside the image.
+    /usr/bin/python3 -m venv --without-pip "$rootfs/opt/runpod"
+    "$venv/bin/pip" --python "$rootfs/opt/runpod/bin/python" install --quiet --disable-pip-version-check \
+      "runpod==$RUNPOD_PYTHON_VERSION" >&2
+    tar -C "$rootfs" -c . >"$rootfs_tar.tmp"
+    mv "$rootfs_tar.tmp" "$rootfs_tar"
+  fi
+  log "importing $RUNPOD_PYTHON_IMAGE from $rootfs_tar"
+  docker import --change 'ENV PATH=/opt/runpod/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    "$rootfs_tar" "$RUNPOD_PYTHON_IMAGE" >/dev/null
+fi
+echo "BERTH_RUNPOD_PYTHON_IMAGE=$RUNPOD_PYTHON_IMAGE"

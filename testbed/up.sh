@@ -2,7 +2,7 @@
 # Brings up the whole test bed, skipping whatever is already there, and prints `export` lines for the
 # shell that runs Berth's tests or demo:   testbed_env="$(bash testbed/up.sh)" && eval "$testbed_env"
 #   1. Docker engine (testbed/docker.sh)      3. Pulumi CLI + language host (testbed/pulumi.sh)
-#   2. offline base images (testbed/images.sh) 4. the runpod Python package (testbed/python.sh)
+#   2. offline base images (testbed/images.sh) 4. runpod from PyPI, and an image with it (testbed/python.sh)
 #   5. the project's npm dependencies (npm ci)  6. a local container registry (testbed/registry.sh)
 #   7. a Kubernetes control plane with kwok's fake GPU nodes (testbed/kubernetes.sh; cold: ~10 min of Go builds)
 #      and a real node beside them: kubelet, kube-proxy, containerd (testbed/kubelet.sh)
@@ -32,7 +32,7 @@ docker_host="$(timed bash "$BERTH_ROOT/testbed/docker.sh")"
 images="$(DOCKER_HOST="$docker_host" timed bash "$BERTH_ROOT/testbed/images.sh")"
 pulumi_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi.sh")"
 if $everything; then
-  python="$(timed bash "$BERTH_ROOT/testbed/python.sh")"
+  python="$(DOCKER_HOST="$docker_host" timed bash "$BERTH_ROOT/testbed/python.sh")"
   registry="$(timed bash "$BERTH_ROOT/testbed/registry.sh")"
   postgres="$(timed bash "$BERTH_ROOT/testbed/postgres.sh")"
   haproxy="$(timed bash "$BERTH_ROOT/testbed/haproxy.sh")"
@@ -61,7 +61,7 @@ if ! $everything; then
   echo "export PATH='$pulumi_bin':\"\$PATH\""
   exit 0
 fi
-echo "export BERTH_PYTHON='$python'"
+while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$python"
 echo "export $chromium"
 echo "export $registry"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$postgres"

@@ -46,8 +46,10 @@ export class KubeRuntime extends RuntimeHarness {
     readonly namespace: string,
     private readonly localKubelet: LocalKubelet | undefined,
     private readonly volumeRoot: string,
+    image: string,
+    gpuTypeIds: string[],
   ) {
-    super(cp, TEST_WORKER_IMAGE, ["NVIDIA H100 80GB HBM3"]);
+    super(cp, image, gpuTypeIds);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
   }
@@ -56,7 +58,10 @@ export class KubeRuntime extends RuntimeHarness {
    * `runWorkers: false` leaves pods without processes (kwok still marks them Running): for benchmarks of the
    * control plane and the cluster's controllers alone.
    */
-  static async start(env: Record<string, string> = {}, { runWorkers = true } = {}): Promise<KubeRuntime> {
+  static async start(
+    env: Record<string, string> = {},
+    { runWorkers = true, image = TEST_WORKER_IMAGE, gpuTypeIds = ["NVIDIA H100 80GB HBM3"] } = {},
+  ): Promise<KubeRuntime> {
     const kubeConfig = testKubeConfig();
     const namespace = `berth-test-${crypto.randomBytes(4).toString("hex")}`;
     await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
@@ -66,7 +71,20 @@ export class KubeRuntime extends RuntimeHarness {
     const cp = await ControlPlaneProcess.start({
       env: { ...FAST_RUNTIME, BERTH_KUBECONFIG: testbedEnv("BERTH_KUBECONFIG"), BERTH_KUBE_NAMESPACE: namespace, ...env },
     });
-    return new KubeRuntime(cp, kubeConfig, namespace, kubelet, volumeRoot);
+    return new KubeRuntime(cp, kubeConfig, namespace, kubelet, volumeRoot, image, gpuTypeIds);
+  }
+
+  /**
+   * The same with workers on the test bed's real node (testbed/kubelet.sh), whose kubelet really runs them: `image`
+   * comes from the test bed's registry, the endpoint asks for the node's GPU type (NVIDIA L4, which no kwok node
+   * has), network volumes are its hostPath class, and the control plane listens on the node's address, where pods
+   * reach it.
+   */
+  static async onRealNode(image: string, env: Record<string, string> = {}): Promise<KubeRuntime> {
+    const node = await testKubeConfig().makeApiClient(CoreV1Api).readNode({ name: testbedEnv("BERTH_REAL_NODE") });
+    const address = node.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
+    if (!address) throw new Error(`the real node has no InternalIP: ${JSON.stringify(node.status?.addresses)}`);
+    return KubeRuntime.start({ BERTH_HOST: address, BERTH_KUBE_STORAGE_CLASS: "berth-local", ...env }, { runWorkers: false, image, gpuTypeIds: ["NVIDIA L4"] });
   }
 
   get kubelet(): LocalKubelet {

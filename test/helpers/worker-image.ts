@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -7,6 +8,7 @@ import { TestDockerEngine } from "./docker-engine";
 import { testbedEnv } from "./env";
 
 const FIXTURE = path.resolve(__dirname, "../fixtures/worker-image");
+const PYTHON_WORKERS = path.resolve(__dirname, "../fixtures/python-workers");
 
 /**
  * Builds (once per content) the test worker image: test/fixtures/worker-image/handler.ts and Berth's worker SDK
@@ -37,4 +39,35 @@ export async function ensureWorkerImage(engine = TestDockerEngine.fromEnv()): Pr
   } finally {
     fs.rmSync(context, { recursive: true, force: true });
   }
+}
+
+/**
+ * Builds (once per content) a runpod-python worker image: test/fixtures/python-workers/worker.py on the test bed's
+ * runpod-python base image (Debian's python3 and the runpod package from PyPI, testbed/python.sh). No step needs
+ * the network.
+ */
+export async function ensurePythonWorkerImage(engine = TestDockerEngine.fromEnv()): Promise<string> {
+  const baseImage = testbedEnv("BERTH_RUNPOD_PYTHON_IMAGE");
+  const hash = crypto.createHash("sha256");
+  for (const file of ["worker.py", "Dockerfile"]) hash.update(fs.readFileSync(path.join(PYTHON_WORKERS, file)));
+  hash.update(baseImage);
+  const tag = `berth/test-python-worker:${hash.digest("hex").slice(0, 12)}`;
+  if (!(await engine.imageExists(tag))) {
+    const context = fs.mkdtempSync(path.join(os.tmpdir(), "berth-python-worker-"));
+    try {
+      for (const file of ["worker.py", "Dockerfile"]) fs.copyFileSync(path.join(PYTHON_WORKERS, file), path.join(context, file));
+      await engine.buildImage({ contextDir: context, tag, buildArgs: { BASE_IMAGE: baseImage } });
+    } finally {
+      fs.rmSync(context, { recursive: true, force: true });
+    }
+  }
+  return tag;
+}
+
+/** `image`, tagged into the test bed's registry (where the real node pulls from) and pushed there: its new name. */
+export function pushedToRegistry(image: string, tag?: string): string {
+  const name = `${testbedEnv("BERTH_REGISTRY")}/${tag ? `${image.split(":")[0]}:${tag}` : image}`;
+  execFileSync("docker", ["tag", image, name]);
+  execFileSync("docker", ["push", "-q", name], { stdio: "pipe" });
+  return name;
 }

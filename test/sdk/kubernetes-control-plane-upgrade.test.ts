@@ -20,6 +20,7 @@ import { testKubeConfig } from "../helpers/kube-runtime";
 import { PostgresServer } from "../helpers/postgres-server";
 import { PulumiWorkspace } from "../helpers/pulumi-cli";
 import { SteadyLoad } from "../helpers/steady-load";
+import { pushedToRegistry } from "../helpers/worker-image";
 import { WorkerProcess } from "../helpers/worker-process";
 
 const PROGRAM = path.resolve(__dirname, "../fixtures/pulumi-kubernetes-control-plane");
@@ -53,14 +54,8 @@ describe("KubernetesControlPlane rolled to a new image under steady load, on rea
     postgres = await PostgresServer.create({ host: nodeIp, clients: node.spec.podCIDR });
 
     // Two tags of the control plane's image in the registry the node pulls from: the upgrade changes the tag.
-    const registry = testbedEnv("BERTH_REGISTRY");
     const built = execFileSync("bash", [path.join(REPO, "scripts/build-control-plane-image.sh"), "berth/control-plane:upgrade"], { encoding: "utf8" }).trim();
-    for (const tag of ["upgrade-a", "upgrade-b"]) {
-      const image = `${registry}/berth/control-plane:${tag}`;
-      execFileSync("docker", ["tag", built, image]);
-      execFileSync("docker", ["push", "-q", image], { stdio: "pipe" });
-      images.push(image);
-    }
+    for (const tag of ["upgrade-a", "upgrade-b"]) images.push(pushedToRegistry(built, tag));
 
     ws = await PulumiWorkspace.create(PROGRAM, "upgrade");
     await ws.mustRun("config", "set", "kubeconfig", testbedEnv("BERTH_KUBECONFIG"));

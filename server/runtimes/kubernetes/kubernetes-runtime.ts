@@ -314,9 +314,6 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
     const activity = await endpointActivity(jobs, endpoint.id, revision.revision);
     const stateOf = (pod: WorkerPod) => workerState(podFacts(pod), activity.of(pod.name));
 
-    // Outdated and terminating pods take no new jobs: they finish what they have, then the cluster removes them.
-    for (const pod of pods) if (pod.phase === "terminating" || pod.revision < revision.revision) jobs.hold(endpoint.id, pod.name);
-
     const live = pods.filter((p) => p.phase !== "terminating");
     for (const pod of live) {
       if (stateOf(pod) === "Idle" && pod.revision === revision.revision) {
@@ -336,6 +333,16 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
     const stopping = new Set(target > replicas ? [] : idleWorkersToStop(spec, queue, Math.min(replicas, live.length), idleFlex, now));
     if (stopping.size > 0) target = Math.min(target, replicas - stopping.size);
 
+    // Terminating pods, pods chosen to stop and outdated pods take no new jobs: they finish what they have, then the
+    // cluster removes them. But while the new revision cannot start a worker (its image missing, its process
+    // crashing) the rollout stalls, and outdated pods go on serving: held, they would leave the endpoint no worker.
+    const newRevisionFailing = live.some((p) => p.revision === revision.revision && stateOf(p) === "Unhealthy");
+    for (const pod of pods) {
+      const outdated = pod.revision < revision.revision;
+      if (pod.phase === "terminating" || stopping.has(pod.name) || (outdated && !newRevisionFailing)) jobs.hold(endpoint.id, pod.name);
+      else if (outdated) jobs.release(endpoint.id, pod.name);
+    }
+
     // Costs first, so the ReplicaSet controller already sees them when the scale-down reaches it.
     for (const pod of live) {
       const state = stateOf(pod);
@@ -346,7 +353,6 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
           : pod.revision < revision.revision
             ? COST.outdatedIdle
             : COST.idle;
-      if (stopping.has(pod.name)) jobs.hold(endpoint.id, pod.name);
       if (pod.deletionCost !== cost) await cluster.annotatePod(pod.name, { [DELETION_COST]: cost });
     }
 

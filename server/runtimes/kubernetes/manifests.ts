@@ -134,6 +134,9 @@ export function endpointDeployment(controlPlaneId: string, revision: EndpointRev
               // The worker's id is its pod's name, known only once the ReplicaSet names the pod.
               env: [{ name: "RUNPOD_POD_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
               resources: { limits },
+              // A container that dies without a termination message leaves its last log lines there instead, so
+              // the workers view can say why it crashed.
+              terminationMessagePolicy: "FallbackToLogsOnError",
               ...(volume ? { volumeMounts: [{ name: "network-volume", mountPath: template.volumeMountPath }] } : {}),
             },
           ],
