@@ -6,18 +6,13 @@
 # Prints `KEY=value` lines for the images it provides.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-has_image() { docker image inspect "$1" >/dev/null 2>&1; }
-
 rootfs_tar="$BERTH_CACHE/rootfs-$BASE_IMAGE_SUITE-minbase.tar"
 if has_image "$BASE_IMAGE"; then
   log "$BASE_IMAGE present"
 else
   if [ ! -s "$rootfs_tar" ]; then
-    command -v debootstrap >/dev/null || apt_install debootstrap
-    rootfs="$(mktemp -d "$BERTH_CACHE/rootfs.XXXXXX")"
     log "debootstrap --variant=minbase $BASE_IMAGE_SUITE (cold: ~90 s)"
-    debootstrap --variant=minbase "$BASE_IMAGE_SUITE" "$rootfs" http://deb.debian.org/debian >"$BERTH_CACHE/debootstrap.log" 2>&1 \
-      || { tail -n 20 "$BERTH_CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
+    rootfs="$(debootstrap_rootfs "" "$BERTH_CACHE/debootstrap.log")"
     tar -C "$rootfs" -c . >"$rootfs_tar.tmp"
     mv "$rootfs_tar.tmp" "$rootfs_tar"
     rm -rf "$rootfs"

@@ -50,3 +50,16 @@ apt_install() {
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+has_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# A new Debian root filesystem under the cache, by debootstrap --variant=minbase with the packages in $1 (a comma-
+# separated list, or empty), its log in $2. Prints its directory.
+debootstrap_rootfs() {
+  local include="$1" log_file="$2" rootfs
+  command -v debootstrap >/dev/null || apt_install debootstrap
+  rootfs="$(mktemp -d "$BERTH_CACHE/rootfs.XXXXXX")"
+  debootstrap --variant=minbase ${include:+"--include=$include"} "$BASE_IMAGE_SUITE" "$rootfs" http://deb.debian.org/debian \
+    >"$log_file" 2>&1 || { tail -n 20 "$log_file" >&2; rm -rf "$rootfs"; die "debootstrap failed"; }
+  echo "$rootfs"
+}

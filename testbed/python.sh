@@ -18,20 +18,16 @@ echo "BERTH_PYTHON=$venv/bin/python"
 
 # runpod-python's base image, for workers on the real node (testbed/kubelet.sh): Debian's python3 (debootstrap
 # --include, its own cached tarball) and the same runpod package in /opt/runpod, installed by the pip above into a
-# venv of the host's Debian python3 (same release, so the same Python), so no image build needs the network. Test worker images add a handler to it
-# (test/helpers/worker-image.ts).
-has_image() { docker image inspect "$1" >/dev/null 2>&1; }
+# venv of the host's Debian python3 (same release, so the same Python): no image build needs the network. Test
+# worker images add a handler to it (test/helpers/worker-image.ts).
 rootfs_tar="$BERTH_CACHE/rootfs-$BASE_IMAGE_SUITE-runpod-$RUNPOD_PYTHON_VERSION.tar"
 if has_image "$RUNPOD_PYTHON_IMAGE"; then
   log "$RUNPOD_PYTHON_IMAGE present"
 else
   if [ ! -s "$rootfs_tar" ]; then
-    command -v debootstrap >/dev/null || apt_install debootstrap
-    rootfs="$(mktemp -d "$BERTH_CACHE/rootfs.XXXXXX")"
-    trap 'rm -rf "$rootfs"' EXIT
     log "debootstrap --variant=minbase --include=python3 $BASE_IMAGE_SUITE, then runpod==$RUNPOD_PYTHON_VERSION in it (cold: ~3 min)"
-    debootstrap --variant=minbase --include=python3,ca-certificates "$BASE_IMAGE_SUITE" "$rootfs" http://deb.debian.org/debian \
-      >"$BERTH_CACHE/debootstrap-python.log" 2>&1 || { tail -n 20 "$BERTH_CACHE/debootstrap-python.log" >&2; die "debootstrap failed"; }
+    rootfs="$(debootstrap_rootfs python3,ca-certificates "$BERTH_CACHE/debootstrap-python.log")"
+    trap 'rm -rf "$rootfs"' EXIT
     # Debian's own python3 on both sides (not whatever python3 PATH finds first, e.g. a pyenv shim).
     [ -x /usr/bin/python3 ] || apt_install python3 python3-venv
     image_python="$(basename "$(readlink -f "$rootfs/usr/bin/python3")")"
