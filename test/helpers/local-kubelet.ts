@@ -41,14 +41,13 @@ export interface PodRecord {
  * envFrom Secret, its own name from the downward API. Like a kubelet it:
  * - keeps a deleted pod's object until the process has exited (a finalizer), after SIGTERM, so a worker finishes
  *   its job within the grace period;
- * - reports a process that exits by itself as the kubelet would (container terminated, then CrashLoopBackOff)
- *   and starts it again after a back-off;
+ * - leaves a process that exits by itself exited: crash loops, their back-off and the reason a pod shows are the
+ *   real kubelet's, tested on the test bed's real node (test/runtime/kubernetes-real-pods.test.ts);
  * - mounts a pod's PersistentVolumeClaim: the claim's bound NFS volume is a local directory under `volumeRoot`.
  */
 export class LocalKubelet {
   readonly pods = new Map<string, PodRecord>();
   private readonly processes = new Map<string, WorkerProcess>();
-  private readonly restartAt = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private loop: Promise<void> = Promise.resolve();
@@ -109,14 +108,12 @@ export class LocalKubelet {
         continue;
       }
       const running = pod.status?.phase === "Running" && pod.spec?.nodeName;
-      const due = (this.restartAt.get(name) ?? 0) <= Date.now();
-      if (running && !proc && due) await this.run(pod);
+      if (running && !proc && !this.pods.has(name)) await this.run(pod);
     }
   }
 
   private async run(pod: V1Pod): Promise<void> {
     const name = pod.metadata!.name!;
-    const restarts = pod.status?.containerStatuses?.[0]?.restartCount ?? 0;
     const { env, volumeDir, mountPath } = await this.environment(pod);
     if (!pod.metadata?.finalizers?.includes(FINALIZER)) {
       await this.core.patchNamespacedPod(
@@ -124,7 +121,6 @@ export class LocalKubelet {
         mergePatch,
       );
     }
-    if (this.restartAt.has(name)) await this.setContainerRunning(pod, restarts);
     const proc =
       pod.spec!.containers[0]!.image === this.controlPlane?.image
         ? await this.runControlPlane(pod, env, volumeDir)
@@ -139,7 +135,6 @@ export class LocalKubelet {
       if (this.stopped) return;
       try {
         if (record.terminatedAt !== undefined) await this.release(name);
-        else await this.crashed(pod, restarts, code, proc.lines.at(-1));
       } catch (err) {
         console.error(`local kubelet: after pod ${name} exited: ${(err as Error).message}`);
       }
@@ -178,35 +173,6 @@ export class LocalKubelet {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "berth-sa-")), "kubeconfig");
     fs.writeFileSync(file, config.exportConfig());
     return file;
-  }
-
-  /** The container ended on its own: reported as the kubelet does, and started again after a back-off. */
-  private async crashed(pod: V1Pod, restarts: number, exitCode: number | null, lastLine?: string): Promise<void> {
-    const name = pod.metadata!.name!;
-    const backOffMs = Math.min(10_000, 1000 * 2 ** restarts);
-    this.restartAt.set(name, Date.now() + backOffMs);
-    await this.patchContainerStatus(pod, {
-      ready: false,
-      restartCount: restarts + 1,
-      state: { waiting: { reason: "CrashLoopBackOff", message: `back-off ${backOffMs / 1000}s restarting failed container=worker pod=${name}` } },
-      lastState: { terminated: { exitCode: exitCode ?? 137, reason: "Error", message: lastLine ?? "", finishedAt: new Date().toISOString() } },
-    });
-  }
-
-  private async setContainerRunning(pod: V1Pod, restarts: number): Promise<void> {
-    await this.patchContainerStatus(pod, { ready: true, restartCount: restarts, state: { running: { startedAt: new Date().toISOString() } } });
-  }
-
-  private async patchContainerStatus(pod: V1Pod, status: Record<string, unknown>): Promise<void> {
-    const container = pod.spec!.containers[0]!;
-    await this.core.patchNamespacedPodStatus(
-      {
-        namespace: this.namespace,
-        name: pod.metadata!.name!,
-        body: { status: { containerStatuses: [{ name: container.name, image: container.image, imageID: "", ...status }] } },
-      },
-      mergePatch,
-    );
   }
 
   private async release(name: string): Promise<void> {
