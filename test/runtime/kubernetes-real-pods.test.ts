@@ -1,5 +1,5 @@
 // Berth's Kubernetes runtime with workers on the test bed's real node (testbed/kubelet.sh): real containers of a
-// runpod-python worker image pulled from the local registry, a GPU from the node's device plugin, a hostPath network
+// runpod-python worker image (and of the Node SDK's) pulled from the local registry, a GPU from the node's device plugin, a hostPath network
 // volume the kubelet really mounts. What kwok cannot show: what a pod really receives, and how a pod that cannot
 // start (its image missing, its process crashing) looks to the workers view.
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { eventually } from "../helpers/endpoint";
 import { KubeRuntime } from "../helpers/kube-runtime";
-import { ensurePythonWorkerImage, pushedToRegistry } from "../helpers/worker-image";
+import { ensurePythonWorkerImage, ensureWorkerImage, pushedToRegistry } from "../helpers/worker-image";
 import { missingImage } from "../helpers/env";
 import { WORKER_READY_CONDITION as WORKER_READY } from "../../server/runtimes/kubernetes/manifests";
 
@@ -164,5 +164,17 @@ describe("Kubernetes runtime on a real node", () => {
       return pods.length === 1 ? pods : undefined;
     }, 120_000);
     assert.equal(left[0]!.metadata!.name, busy.workerId, "the busy worker is the one kept");
+  });
+  test("the Node SDK worker image serves a job on the real node, with the GPU the kubelet gave its pod", async (t) => {
+    const image = pushedToRegistry(await ensureWorkerImage());
+    const ep = await runtime.createEndpoint({ workersMin: 1, workersMax: 1 }, { imageName: image, env: { TEMPLATE_MARKER: "node-sdk" } });
+    t.after(() => removeEndpoint(ep.id));
+    const job = await runtime.ended(ep.id, await runtime.submit(ep.id, { n: 1 }), 180_000);
+    assert.equal(job.status, "COMPLETED", JSON.stringify(job));
+    assert.equal(job.output.templateEnv, "node-sdk");
+    assert.match(job.output.gpus, /^GPU-berth-fake-\d$/);
+    const [pod] = await runtime.pods(ep.id);
+    assert.equal(pod?.spec?.nodeName, "berth-node");
+    assert.equal(pod?.spec?.containers[0]?.image, image);
   });
 });
