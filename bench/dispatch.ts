@@ -17,14 +17,12 @@
  *
  * Run: node --import tsx bench/dispatch.ts [--samples N] [--jobs N] [--database-url URL [--replicas N]]
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import os from "node:os";
-import path from "node:path";
-import readline from "node:readline";
 import { ControlPlaneProcess } from "../test/helpers/control-plane";
 import { calling, createEndpoint } from "../test/helpers/endpoint";
 import { freshDatabase } from "../test/helpers/postgres";
+import { cpuMs, startChild } from "./children";
 import { JsonClient } from "./http-client";
 import { fmt, summarize, type Summary } from "./stats";
 
@@ -40,19 +38,6 @@ const REPLICAS = Number(flag("replicas") ?? 2);
 const CLIENTS = 64;
 const WORKERS = 8;
 const BATCH = 8;
-
-function startChild(script: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; firstLine: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, script)], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve) => readline.createInterface({ input: child.stdout! }).once("line", (firstLine) => resolve({ child, firstLine })));
-}
-
-function cpuMs(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
-}
 
 interface Throughput {
   submittedMs: number;

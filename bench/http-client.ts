@@ -20,27 +20,29 @@ export class JsonClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets });
   }
 
-  get(path: string): Promise<JsonResponse> {
-    return this.request("GET", path);
+  /** `headers` add to (or replace) the client's own, for this request. */
+  get(path: string, headers?: Record<string, string>): Promise<JsonResponse> {
+    return this.request("GET", path, undefined, headers);
   }
 
-  post(path: string, body: unknown): Promise<JsonResponse> {
-    return this.request("POST", path, JSON.stringify(body));
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<JsonResponse> {
+    return this.request("POST", path, JSON.stringify(body), headers);
   }
 
   close(): void {
     this.agent.destroy();
   }
 
-  private request(method: string, path: string, payload?: string): Promise<JsonResponse> {
+  private request(method: string, path: string, payload?: string, extra?: Record<string, string>): Promise<JsonResponse> {
     const url = new URL(path, this.baseUrl);
+    const headers = extra ? { ...this.headers, ...extra } : this.headers;
     return new Promise((resolve, reject) => {
       const req = http.request(
         url,
         {
           method,
           agent: this.agent,
-          headers: payload === undefined ? this.headers : { ...this.headers, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) },
+          headers: payload === undefined ? headers : { ...headers, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) },
         },
         (res) => {
           const chunks: Buffer[] = [];
