@@ -65,7 +65,7 @@ describe("rolling updates on the Kubernetes runtime", () => {
       () => undefined,
     );
 
-    const long = await Promise.all([1, 2, 3].map((n) => runtime.submit(ep.id, { sleepMs: 6000, n })));
+    const long = await Promise.all([1, 2, 3].map((n) => runtime.submit(ep.id, { sleepMs: 20_000, n })));
     const busy = await runtime.until("three workers Running the long jobs", ep.id, (w) => {
       const running = w.workers.filter((x) => x.state === "Running").map((x) => x.id);
       return running.length === 3 ? running : undefined;
