@@ -84,12 +84,13 @@ describe("Kubernetes runtime on a real node", () => {
       { startCommand: ["python", "-c", "print('loading the model failed: no weights'); raise SystemExit(3)"] },
     );
     t.after(() => removeEndpoint(ep.id));
-    const unhealthy = await runtime.until(
-      "the worker Unhealthy with its exit",
-      ep.id,
-      (w) => w.workers.find((x) => x.state === "Unhealthy" && /exit code 3/.test(x.reason ?? "")),
-      120_000,
-    );
+    const unhealthy = await runtime
+      .until("the worker Unhealthy with its exit", ep.id, (w) => w.workers.find((x) => x.state === "Unhealthy" && /exit code 3/.test(x.reason ?? "")), 120_000)
+      .catch(async (err: Error) => {
+        // What the workers view and the pod said last, for whoever reads the failure.
+        const pods = (await runtime.pods(ep.id)).map((p) => ({ name: p.metadata?.name, phase: p.status?.phase, containers: p.status?.containerStatuses }));
+        throw new Error(`${err.message}; workers: ${JSON.stringify((await runtime.workers(ep.id)).workers)}; pods: ${JSON.stringify(pods)}`);
+      });
     assert.match(unhealthy.reason!, /CrashLoopBackOff/);
     assert.match(unhealthy.reason!, /loading the model failed: no weights/, "the last log line, which the kubelet kept as its termination message");
     const restarted = await eventually("a second restart", async () => {
