@@ -22,14 +22,11 @@ import os from "node:os";
 import { ControlPlaneProcess } from "../test/helpers/control-plane";
 import { calling, createEndpoint } from "../test/helpers/endpoint";
 import { freshDatabase } from "../test/helpers/postgres";
+import { flag } from "./args";
 import { cpuMs, startChild } from "./children";
 import { JsonClient } from "./http-client";
 import { fmt, summarize, type Summary } from "./stats";
 
-const flag = (name: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-};
 const SAMPLES = Number(flag("samples") ?? 2000);
 const WARMUP = 200;
 const JOBS = Number(flag("jobs") ?? 20000);

@@ -23,14 +23,11 @@ import { openStore } from "../server/store/open-store";
 import { ControlPlaneProcess } from "../test/helpers/control-plane";
 import { createEndpoint, type TestEndpoint } from "../test/helpers/endpoint";
 import { freshDatabase } from "../test/helpers/postgres";
+import { flag } from "./args";
 import { cpuMs, rssMb, startChild } from "./children";
 import { JsonClient } from "./http-client";
 import { fmt, summarize, type Summary } from "./stats";
 
-const flag = (name: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-};
 const WORKERS = Number(flag("workers") ?? 2000);
 const ENDPOINTS = Number(flag("endpoints") ?? 100);
 const SAMPLES = Number(flag("samples") ?? 500);

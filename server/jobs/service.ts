@@ -522,7 +522,6 @@ export class JobService {
     if (body.stopPod === true) await this.workers.markLeaving(endpointId, workerId);
   }
 
-
   private async touched(endpointId: string, workerId: string, now: number, sdkVersion?: string): Promise<void> {
     await this.workers.touch(endpointId, workerId, now, sdkVersion);
     this.heard(endpointId, workerId, now);

@@ -32,6 +32,19 @@ export function testKubeConfig(): KubeConfig {
 }
 
 /**
+ * The test bed's real node (testbed/kubelet.sh): its name, the address pods and this machine reach it at, and its
+ * pod network.
+ */
+export async function realNode(): Promise<{ name: string; address: string; podCidr: string }> {
+  const name = testbedEnv("BERTH_REAL_NODE");
+  const node = await testKubeConfig().makeApiClient(CoreV1Api).readNode({ name });
+  const address = node.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
+  const podCidr = node.spec?.podCIDR;
+  if (!address || !podCidr) throw new Error(`the real node ${name} has no InternalIP or pod network: ${JSON.stringify(node.status?.addresses)}, ${podCidr}`);
+  return { name, address, podCidr };
+}
+
+/**
  * A real control plane with `--runtime kubernetes` against the test bed's cluster (real kube-apiserver,
  * controller-manager and scheduler; kwok nodes), in a namespace of its own, and a local kubelet that runs its
  * pods' workers as processes. `close` stops both and deletes the namespace.
@@ -81,9 +94,7 @@ export class KubeRuntime extends RuntimeHarness {
    * reach it.
    */
   static async onRealNode(image: string, env: Record<string, string> = {}): Promise<KubeRuntime> {
-    const node = await testKubeConfig().makeApiClient(CoreV1Api).readNode({ name: testbedEnv("BERTH_REAL_NODE") });
-    const address = node.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
-    if (!address) throw new Error(`the real node has no InternalIP: ${JSON.stringify(node.status?.addresses)}`);
+    const { address } = await realNode();
     return KubeRuntime.start({ BERTH_HOST: address, BERTH_KUBE_STORAGE_CLASS: "berth-local", ...env }, { runWorkers: false, image, gpuTypeIds: ["NVIDIA L4"] });
   }
 

@@ -16,7 +16,7 @@ import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import runpodSdk from "runpod-sdk";
 import { createEndpoint, type TestEndpoint } from "../helpers/endpoint";
 import { testbedEnv } from "../helpers/env";
-import { testKubeConfig } from "../helpers/kube-runtime";
+import { realNode, testKubeConfig } from "../helpers/kube-runtime";
 import { PostgresServer } from "../helpers/postgres-server";
 import { PulumiWorkspace } from "../helpers/pulumi-cli";
 import { SteadyLoad } from "../helpers/steady-load";
@@ -48,10 +48,8 @@ describe("KubernetesControlPlane rolled to a new image under steady load, on rea
 
   before(async () => {
     // Pods reach the test's database at the real node's address (this machine's, on loopback), from the pod network.
-    const node = await core.readNode({ name: testbedEnv("BERTH_REAL_NODE") });
-    const nodeIp = node.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
-    assert.ok(nodeIp && node.spec?.podCIDR, `the real node has an address and a pod network: ${JSON.stringify(node.status?.addresses)}`);
-    postgres = await PostgresServer.create({ host: nodeIp, clients: node.spec.podCIDR });
+    const node = await realNode();
+    postgres = await PostgresServer.create({ host: node.address, clients: node.podCidr });
 
     // Two tags of the control plane's image in the registry the node pulls from: the upgrade changes the tag.
     const built = execFileSync("bash", [path.join(REPO, "scripts/build-control-plane-image.sh"), "berth/control-plane:upgrade"], { encoding: "utf8" }).trim();
