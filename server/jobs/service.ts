@@ -22,6 +22,14 @@ type JobSignal =
   | { removed: string }
   | { called: { endpointId: string; workerId: string; at: number } };
 
+/**
+ * Expired jobs are removed this many a statement, and at most this many statements a sweep: a million jobs whose
+ * retention ends together go over a few minutes' sweeps (10,000 a second, more than dispatch can finish) instead of
+ * one sweep holding the store, and dispatch, for the whole of it.
+ */
+const EXPIRE_BATCH = 1_000;
+const EXPIRE_BATCHES_PER_SWEEP = 10;
+
 export const DEFAULT_EXECUTION_TIMEOUT_MS = 600_000;
 export const DEFAULT_TTL_MS = 24 * 60 * 60_000;
 
@@ -415,9 +423,9 @@ export class JobService {
     return this.store.counts(endpointId);
   }
 
-  /** What the autoscaler reads (see JobStore.queueStats). */
-  queueStats(endpointId: string, delayedBefore: number): Promise<QueueStats> {
-    return this.store.queueStats(endpointId, delayedBefore);
+  /** What the autoscaler reads (see JobStore.queueStats and queueCountCap). */
+  queueStats(endpointId: string, delayedBefore: number, cap: number): Promise<QueueStats> {
+    return this.store.queueStats(endpointId, delayedBefore, cap);
   }
 
   /** Jobs in progress per worker of an endpoint; a worker without one is absent. */
@@ -459,11 +467,15 @@ export class JobService {
     for (const job of await this.store.overdue(now)) {
       await this.end(job, "TIMED_OUT", `execution timeout of ${job.execution_timeout_ms} ms exceeded`);
     }
-    for (const job of await this.store.expired(now)) {
-      if (job.status === "IN_PROGRESS" && job.worker_id) this.stopJob(job.endpoint_id, job.worker_id, job.id);
-      await this.store.delete(job.id);
-      this.jobChanged(job.id);
+    for (let batch = 0; batch < EXPIRE_BATCHES_PER_SWEEP; batch++) {
+      const expired = await this.store.expire(now, EXPIRE_BATCH);
+      for (const job of expired) {
+        if (job.status === "IN_PROGRESS" && job.worker_id) this.stopJob(job.endpoint_id, job.worker_id, job.id);
+        this.jobChanged(job.id);
+      }
+      if (expired.length < EXPIRE_BATCH) break;
     }
+    await this.store.housekeeping();
     for (const worker of await this.workers.silentSince(now - this.config.workerLostAfterMs)) {
       const why = `worker ${worker.id} lost: no call for over ${this.config.workerLostAfterMs} ms`;
       await this.releaseJobsOf(worker.endpoint_id, worker.id, why);

@@ -28,6 +28,8 @@ export interface JobCounts {
   retried: number;
 }
 
+export type ExpiredJob = Pick<JobRow, "id" | "endpoint_id" | "status" | "worker_id">;
+
 export type JobSummaryRow = Pick<JobRow, "id" | "status" | "worker_id" | "created_at" | "started_at" | "finished_at">;
 
 export interface JobStore {
@@ -46,18 +48,24 @@ export interface JobStore {
   purgeQueue(endpointId: string): Promise<number>;
   /** Removes every job of an endpoint with its stream; returns what was removed. */
   deleteOfEndpoint(endpointId: string): Promise<Array<Pick<JobRow, "id" | "status" | "worker_id">>>;
-  delete(id: string): Promise<void>;
   inProgressOf(endpointId: string, workerId: string): Promise<JobRow[]>;
   /** Jobs in progress past their execution timeout. */
   overdue(now: number): Promise<JobRow[]>;
-  /** Jobs past their ttl (not yet ended) or past their retention window (ended). */
-  expired(now: number): Promise<JobRow[]>;
+  /**
+   * Removes up to `limit` jobs past their ttl (not yet ended) and up to `limit` past their retention window
+   * (ended), with their stream chunks, in one statement; answers what it removed.
+   */
+  expire(now: number, limit: number): Promise<ExpiredJob[]>;
+  /** The endpoint's jobs by status, from counts kept as jobs change: no scan of its jobs, however many. */
   counts(endpointId: string): Promise<JobCounts>;
   /**
    * What the autoscaler reads: queued jobs that may scale the endpoint up (low-priority ones never do), how many
-   * of those were queued before `delayedBefore`, and jobs in progress.
+   * of those were queued before `delayedBefore`, and jobs in progress. Queued and delayed are counted up to `cap`
+   * only, so a backlog of a million costs no more than the autoscaler can act on (see queueCountCap).
    */
-  queueStats(endpointId: string, delayedBefore: number): Promise<QueueStats>;
+  queueStats(endpointId: string, delayedBefore: number, cap: number): Promise<QueueStats>;
+  /** What the store needs done now and then; the sweeper calls it each pass (PostgreSQL folds its count changes). */
+  housekeeping(): Promise<void>;
   /** An endpoint's latest jobs, newest first, without their input or output. */
   recent(endpointId: string, limit: number): Promise<JobSummaryRow[]>;
   /** Jobs in progress per worker of an endpoint. */

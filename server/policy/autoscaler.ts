@@ -48,6 +48,15 @@ export function desiredServing(spec: ScalingSpec, queue: QueueStats, serving: Se
 }
 
 /**
+ * How far the autoscaler needs queued and delayed jobs counted: beyond a job for every worker the endpoint may have
+ * and every worker it has (times scalerValue for REQUEST_COUNT), no decision above changes. Counting no further keeps
+ * an autoscaler pass as cheap with a million queued jobs as with a hundred.
+ */
+export function queueCountCap(spec: ScalingSpec, workers: number): number {
+  return Math.max(1, (spec.workersMax + workers) * Math.max(1, Math.ceil(spec.scalerValue)));
+}
+
+/**
  * The workers to stop for having nothing to do: flex workers idle for longer than idleTimeout, longest idle
  * first, as long as the endpoint keeps its floor of serving workers: workersMin, or REQUEST_COUNT's demand.
  */

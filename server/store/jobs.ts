@@ -1,6 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import type { JobRow, JobStatus } from "../jobs/model";
-import type { HeldWorkerRows, JobCounts, JobStorage, JobStore, JobSummaryRow, NewJob, WorkerCallWrites } from "../jobs/stores";
+import type { ExpiredJob, HeldWorkerRows, JobCounts, JobStorage, JobStore, JobSummaryRow, NewJob, WorkerCallWrites } from "../jobs/stores";
 import type { QueueStats } from "../policy/autoscaler";
 import type { BerthDatabase } from "./database";
 import { SqliteWorkerCallStore } from "./worker-calls";
@@ -67,17 +67,20 @@ export class SqliteJobStore implements JobStore {
         WHERE id = @id AND endpoint_id = @endpointId AND status IN ('FAILED', 'TIMED_OUT') RETURNING *`),
       purge: db.prepare("DELETE FROM jobs WHERE endpoint_id = ? AND status = 'IN_QUEUE'"),
       deleteOfEndpoint: db.prepare("DELETE FROM jobs WHERE endpoint_id = ? RETURNING id, status, worker_id"),
-      delete: db.prepare("DELETE FROM jobs WHERE id = ?"),
       inProgressOf: db.prepare("SELECT * FROM jobs WHERE worker_id = ? AND status = 'IN_PROGRESS' AND endpoint_id = ?"),
       overdue: db.prepare(`SELECT * FROM jobs WHERE status = 'IN_PROGRESS' AND started_at + execution_timeout_ms <= ?`),
-      expired: db.prepare(`SELECT * FROM jobs WHERE created_at + ttl_ms <= @now AND status IN ('IN_QUEUE', 'IN_PROGRESS')
-        UNION ALL SELECT * FROM jobs WHERE finished_at + retention_ms <= @now`),
-      countsByStatus: db.prepare("SELECT status, COUNT(*) AS n FROM jobs WHERE endpoint_id = ? GROUP BY status"),
+      expire: db.prepare(`DELETE FROM jobs
+        WHERE id IN (SELECT id FROM jobs WHERE created_at + ttl_ms <= @now AND status IN ('IN_QUEUE', 'IN_PROGRESS') LIMIT @limit)
+          OR id IN (SELECT id FROM jobs WHERE finished_at + retention_ms <= @now LIMIT @limit)
+        RETURNING id, endpoint_id, status, worker_id`),
+      countsByStatus: db.prepare("SELECT status, n FROM job_counts WHERE endpoint_id = ?"),
       queueStats: db.prepare(`SELECT
-          SUM(status = 'IN_QUEUE' AND low_priority = 0) AS queued,
-          SUM(status = 'IN_QUEUE' AND low_priority = 0 AND created_at <= @delayedBefore) AS delayed,
-          SUM(status = 'IN_PROGRESS') AS inProgress
-        FROM jobs WHERE endpoint_id = @endpointId AND status IN ('IN_QUEUE', 'IN_PROGRESS')`),
+          (SELECT COUNT(*) FROM (SELECT 1 FROM jobs
+            WHERE endpoint_id = @endpointId AND status = 'IN_QUEUE' AND low_priority = 0 LIMIT @cap)) AS queued,
+          (SELECT COUNT(*) FROM (SELECT 1 FROM jobs
+            WHERE endpoint_id = @endpointId AND status = 'IN_QUEUE' AND created_at <= @delayedBefore AND low_priority = 0
+            LIMIT @cap)) AS delayed,
+          (SELECT COUNT(*) FROM jobs WHERE endpoint_id = @endpointId AND status = 'IN_PROGRESS') AS inProgress`),
       inProgressByWorker: db.prepare(`SELECT worker_id AS workerId, COUNT(*) AS n FROM jobs
         WHERE endpoint_id = ? AND status = 'IN_PROGRESS' GROUP BY worker_id`),
       countRetried: db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE endpoint_id = ? AND (retries > 0 OR attempts > 1)"),
@@ -146,9 +149,6 @@ export class SqliteJobStore implements JobStore {
     return this.database.write(() => this.s.deleteOfEndpoint!.all(endpointId) as Array<Pick<JobRow, "id" | "status" | "worker_id">>);
   }
 
-  async delete(id: string): Promise<void> {
-    this.database.write(() => this.s.delete!.run(id));
-  }
 
   async inProgressOf(endpointId: string, workerId: string): Promise<JobRow[]> {
     return this.s.inProgressOf!.all(workerId, endpointId) as JobRow[];
@@ -158,10 +158,12 @@ export class SqliteJobStore implements JobStore {
     return this.s.overdue!.all(now) as JobRow[];
   }
 
-  /** Jobs past their ttl (not yet ended) or past their retention window (ended). */
-  async expired(now: number): Promise<JobRow[]> {
-    return this.s.expired!.all({ now }) as JobRow[];
+  async expire(now: number, limit: number): Promise<ExpiredJob[]> {
+    return this.database.write(() => this.s.expire!.all({ now, limit }) as ExpiredJob[]);
   }
+
+  /** Nothing to do: SQLite's counts change in the transactions that change jobs (a trigger each). */
+  async housekeeping(): Promise<void> {}
 
   async counts(endpointId: string): Promise<JobCounts> {
     const byStatus = new Map(
@@ -176,13 +178,8 @@ export class SqliteJobStore implements JobStore {
     };
   }
 
-  /**
-   * What the autoscaler reads: queued jobs that may scale the endpoint up (low-priority ones never do), how many
-   * of those were queued before `delayedBefore`, and jobs in progress.
-   */
-  async queueStats(endpointId: string, delayedBefore: number): Promise<QueueStats> {
-    const row = this.s.queueStats!.get({ endpointId, delayedBefore }) as Record<keyof QueueStats, number | null>;
-    return { queued: row.queued ?? 0, delayed: row.delayed ?? 0, inProgress: row.inProgress ?? 0 };
+  async queueStats(endpointId: string, delayedBefore: number, cap: number): Promise<QueueStats> {
+    return this.s.queueStats!.get({ endpointId, delayedBefore, cap }) as QueueStats;
   }
 
   /** An endpoint's latest jobs, newest first, without their input or output: what the workers view lists. */

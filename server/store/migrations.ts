@@ -150,4 +150,27 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE workers;
   ALTER TABLE workers_by_endpoint RENAME TO workers;
   `,
+  // Jobs by endpoint and status, kept by triggers in the transaction that changes a job: /health, metrics and the
+  // overview read a few rows instead of counting every queued and retained job (65 ms a call with a million).
+  `
+  CREATE TABLE job_counts (
+    endpoint_id TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    n           INTEGER NOT NULL,
+    PRIMARY KEY (endpoint_id, status)
+  ) WITHOUT ROWID;
+  INSERT INTO job_counts (endpoint_id, status, n) SELECT endpoint_id, status, COUNT(*) FROM jobs GROUP BY endpoint_id, status;
+  CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_counts (endpoint_id, status, n) VALUES (NEW.endpoint_id, NEW.status, 1)
+      ON CONFLICT (endpoint_id, status) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER job_counts_update AFTER UPDATE OF status ON jobs WHEN OLD.status <> NEW.status BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE endpoint_id = OLD.endpoint_id AND status = OLD.status;
+    INSERT INTO job_counts (endpoint_id, status, n) VALUES (NEW.endpoint_id, NEW.status, 1)
+      ON CONFLICT (endpoint_id, status) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE endpoint_id = OLD.endpoint_id AND status = OLD.status;
+  END;
+  `,
 ];

@@ -2,7 +2,7 @@
 // read, the latter from a real SQLite store.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { desiredServing, idleWorkersToStop, type ScalingSpec } from "../../server/policy/autoscaler";
+import { desiredServing, idleWorkersToStop, queueCountCap, type ScalingSpec } from "../../server/policy/autoscaler";
 import { restartDelayMs } from "../../server/policy/backoff";
 import { pickRetirees, rolloutBatchSize } from "../../server/policy/rollout";
 import type { RuntimeWorker } from "../../server/policy/worker-model";
@@ -45,6 +45,31 @@ describe("desiredServing", () => {
   test("never fewer than are serving: scaling down is the idle timeout's job", () => {
     assert.equal(desiredServing(spec(), queue(), { ...none, idle: 3 }), 3);
   });
+});
+
+test("queued and delayed jobs counted up to queueCountCap decide as counting them all does", () => {
+  const now = 100_000;
+  for (const scalerType of ["QUEUE_DELAY", "REQUEST_COUNT"] as const) {
+    for (const scalerValue of [0.5, 1, 3]) {
+      for (const workersMax of [0, 1, 4]) {
+        const s = spec({ scalerType, scalerValue, workersMax, workersMin: Math.min(1, workersMax) });
+        for (const [initializing, idle, running] of [[0, 0, 0], [1, 2, 0], [0, 3, 3], [2, 2, 2]] as const) {
+          const workers = initializing + idle + running;
+          const cap = queueCountCap(s, workers);
+          const idleFlex = Array.from({ length: idle }, (_, i) => ({ id: `w${i}`, idleSince: now - 60_000 - i }));
+          for (const queued of [0, 1, cap - 1, cap, cap + 1, 3 * cap + 7]) {
+            for (const delayed of [0, Math.floor(queued / 2), queued]) {
+              const exact = queue({ queued, delayed, inProgress: running });
+              const capped = queue({ queued: Math.min(queued, cap), delayed: Math.min(delayed, cap), inProgress: running });
+              const what = JSON.stringify({ s, initializing, idle, running, queued, delayed, cap });
+              assert.equal(desiredServing(s, capped, { initializing, idle, running }), desiredServing(s, exact, { initializing, idle, running }), what);
+              assert.deepEqual(idleWorkersToStop(s, capped, workers, idleFlex, now), idleWorkersToStop(s, exact, workers, idleFlex, now), what);
+            }
+          }
+        }
+      }
+    }
+  }
 });
 
 describe("idleWorkersToStop", () => {
@@ -153,6 +178,7 @@ test("queue statistics leave low-priority jobs out and count the delayed ones (r
   });
   await store.insert([job("old", 1_000), job("new", 9_000), job("old-low", 1_000, true), job("running", 500)]);
   await store.take("e", "w1", 1, 9_500);
-  assert.deepEqual(await store.queueStats("e", 5_000), { queued: 2, delayed: 1, inProgress: 1 });
-  assert.deepEqual(await store.queueStats("other", 5_000), { queued: 0, delayed: 0, inProgress: 0 });
+  assert.deepEqual(await store.queueStats("e", 5_000, 100), { queued: 2, delayed: 1, inProgress: 1 });
+  assert.deepEqual(await store.queueStats("e", 9_000, 1), { queued: 1, delayed: 1, inProgress: 1 }, "counted up to the cap only");
+  assert.deepEqual(await store.queueStats("other", 5_000, 100), { queued: 0, delayed: 0, inProgress: 0 });
 });

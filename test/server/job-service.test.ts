@@ -75,6 +75,8 @@ interface Fixture {
   /** The SQLite file, for the tests of SQLite's own group commit. */
   file?: string;
   jobs: JobService;
+  /** The store under the service, for what a test queues in bulk. */
+  store: JobStorage["jobs"];
   /** The mocked Date.now. */
   now(): number;
   at(ms: number): void;
@@ -105,6 +107,7 @@ async function makeFixture(backend: Backend, t: TestContext, config: Partial<Con
   const f: Fixture = {
     file,
     jobs,
+    store: storage.jobs,
     now: () => clock,
     at: (ms) => {
       clock = ms;
@@ -750,6 +753,34 @@ function suite(backend: Backend): void {
       assert.equal(ended.length, 1, "ended once");
     });
 
+    test("ten thousand jobs expiring at once go 10,000 a sweep, the rest at the next, counts kept", async (t) => {
+      const f = await fixture(t);
+      const total = 10_500;
+      for (let done = 0; done < total; done += 2_500) {
+        await f.store.insert(
+          Array.from({ length: Math.min(2_500, total - done) }, (_, i) => ({
+            id: `bulk-${done + i}`,
+            endpointId: "ep-c",
+            input: "{}",
+            webhook: null,
+            lowPriority: false,
+            executionTimeoutMs: 60_000,
+            ttlMs: 1_000,
+            retentionMs: 60_000,
+            createdAt: T0 + done + i,
+          })),
+        );
+      }
+      assert.equal((await f.jobs.counts("ep-c")).inQueue, total);
+      f.at(T0 + total + 1_000);
+      await f.jobs.sweep(f.now());
+      assert.equal((await f.jobs.counts("ep-c")).inQueue, 500, "one sweep removes 10 batches of 1,000");
+      assert.equal((await f.jobRows()).filter((r) => r.endpoint_id === "ep-c").length, 500);
+      await f.jobs.sweep(f.now());
+      assert.equal((await f.jobs.counts("ep-c")).inQueue, 0);
+      assert.equal((await f.jobRows()).filter((r) => r.endpoint_id === "ep-c").length, 0);
+    });
+
     test("a job past its ttl is removed, queued or running (its worker told to stop); one within it stays", async (t) => {
       const f = await fixture(t);
       const others = await background(f);
@@ -962,6 +993,51 @@ function suite(backend: Backend): void {
     });
   });
 
+  describe("JobService counts", () => {
+    /** What counts() must answer, counted from the rows themselves. */
+    const counted = async (f: Fixture, endpointId: string) => {
+      const rows = (await f.jobRows()).filter((r) => r.endpoint_id === endpointId);
+      const n = (status: string) => rows.filter((r) => r.status === status).length;
+      return {
+        completed: n("COMPLETED"),
+        failed: n("FAILED"),
+        inProgress: n("IN_PROGRESS"),
+        inQueue: n("IN_QUEUE"),
+        retried: rows.filter((r) => r.retries > 0 || r.attempts > 1).length,
+      };
+    };
+    const agree = async (f: Fixture, step: string) => {
+      for (const endpointId of ["ep-a", "ep-b"]) {
+        assert.deepEqual(await f.jobs.counts(endpointId), await counted(f, endpointId), `${endpointId} after ${step}`);
+      }
+    };
+
+    test("the counts kept as jobs change equal counting the rows, through every kind of change", async (t) => {
+      const f = await fixture(t);
+      const others = await background(f);
+      await agree(f, "submit, take, done and fail");
+      const queued = await f.queued("ep-a");
+      await f.queued("ep-a");
+      await f.jobs.cancel("ep-a", queued);
+      await f.jobs.cancel("ep-b", others.bRunning);
+      await agree(f, "cancels");
+      await f.jobs.retry("ep-a", others.aFailed);
+      await agree(f, "a retry");
+      await f.jobs.purgeQueue("ep-b");
+      await agree(f, "a purge");
+      await f.running("ep-b", "w9");
+      await f.jobs.workerGone("ep-b", "w9", "gone");
+      await agree(f, "a lost worker's job requeued");
+      await f.jobs.sweep(f.advance(2 * CONFIG.runRetentionMs));
+      await agree(f, "a sweep past every retention window");
+      await f.queued("ep-a");
+      await f.jobs.removeEndpoint("ep-a");
+      await agree(f, "an endpoint removed");
+      await f.jobs.sweep(f.now());
+      await agree(f, "another sweep");
+    });
+  });
+
   describe("JobService.removeEndpoint", () => {
     test("the endpoint's jobs and workers go, its running jobs are stopped and its long-polls answer; another endpoint's stay", async (t) => {
       const f = await fixture(t);
@@ -1140,10 +1216,11 @@ function suite(backend: Backend): void {
       assert.deepEqual((await f.jobs.counts("ep-none")), { completed: 0, failed: 0, inProgress: 0, inQueue: 0, retried: 0 });
 
       const c1 = (await f.row(q1))!.created_at;
-      assert.deepEqual((await f.jobs.queueStats("ep-a", c1 - 1)), { queued: 2, delayed: 0, inProgress: 2 });
-      assert.deepEqual((await f.jobs.queueStats("ep-a", c1)), { queued: 2, delayed: 1, inProgress: 2 });
-      assert.deepEqual((await f.jobs.queueStats("ep-a", (await f.row(q2))!.created_at)), { queued: 2, delayed: 2, inProgress: 2 });
-      assert.deepEqual((await f.jobs.queueStats("ep-none", f.now())), { queued: 0, delayed: 0, inProgress: 0 });
+      assert.deepEqual((await f.jobs.queueStats("ep-a", c1 - 1, 100)), { queued: 2, delayed: 0, inProgress: 2 });
+      assert.deepEqual((await f.jobs.queueStats("ep-a", c1, 100)), { queued: 2, delayed: 1, inProgress: 2 });
+      assert.deepEqual((await f.jobs.queueStats("ep-a", (await f.row(q2))!.created_at, 100)), { queued: 2, delayed: 2, inProgress: 2 });
+      assert.deepEqual((await f.jobs.queueStats("ep-a", f.now(), 1)), { queued: 1, delayed: 1, inProgress: 2 }, "counted up to the cap");
+      assert.deepEqual((await f.jobs.queueStats("ep-none", f.now(), 100)), { queued: 0, delayed: 0, inProgress: 0 });
 
       const rows = new Map((await f.jobRows()).map((r) => [r.id, r]));
       const row = (id: string) => rows.get(id)!;

@@ -4,11 +4,14 @@ import os from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
 import Database from "better-sqlite3";
+import postgres from "postgres";
 import { BerthDatabase } from "../../server/store/database";
 import { MIGRATIONS } from "../../server/store/migrations";
 import { PostgresDatabase } from "../../server/store/postgres/database";
+import { postgresJobStorage } from "../../server/store/postgres/job-storage";
 import { POSTGRES_MIGRATIONS } from "../../server/store/postgres/migrations";
 import { SchemaTooNewError } from "../../server/store/schema-errors";
+import { SqliteJobStore } from "../../server/store/jobs";
 import { SqliteWorkerCallStore } from "../../server/store/worker-calls";
 import { testbedEnv } from "../helpers/env";
 import { freshDatabase } from "../helpers/postgres";
@@ -17,7 +20,7 @@ test("a store from before per-endpoint worker ids keeps its workers, each under 
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "berth-migrate-")), "berth.db");
   const old = new Database(file);
   // The last release's schema: every migration before the one that keyed workers by endpoint.
-  const before = MIGRATIONS.length - 1;
+  const before = MIGRATIONS.findIndex((sql) => sql.includes("CREATE TABLE workers_by_endpoint"));
   old.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)");
   for (const sql of MIGRATIONS.slice(0, before)) old.exec(sql);
   old.prepare("INSERT INTO schema_version (version) VALUES (?)").run(before);
@@ -37,6 +40,33 @@ test("a store from before per-endpoint worker ids keeps its workers, each under 
     assert.equal((await workers.get("ep-a", "w1"))!.last_seen_at, 2);
     assert.equal((await workers.get("ep-b", "w1"))!.first_seen_at, 10);
     assert.equal((await workers.ofEndpoint("ep-a")).length, 1);
+  } finally {
+    database.close();
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
+});
+
+test("a SQLite store from before kept job counts counts the jobs it already has, and keeps counting", async () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "berth-migrate-")), "berth.db");
+  const old = new Database(file);
+  const before = MIGRATIONS.findIndex((sql) => sql.includes("CREATE TABLE job_counts"));
+  old.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+  for (const sql of MIGRATIONS.slice(0, before)) old.exec(sql);
+  old.prepare("INSERT INTO schema_version (version) VALUES (?)").run(before);
+  const insert = old.prepare(`INSERT INTO jobs (id, endpoint_id, status, input, execution_timeout_ms, ttl_ms, retention_ms, created_at)
+    VALUES (?, ?, ?, '{}', 1000, 1000, 1000, 1)`);
+  for (const [id, endpoint, status] of [["a", "ep-a", "IN_QUEUE"], ["b", "ep-a", "IN_QUEUE"], ["c", "ep-a", "COMPLETED"], ["d", "ep-b", "FAILED"]]) {
+    insert.run(id, endpoint, status);
+  }
+  old.close();
+
+  const database = new BerthDatabase(file);
+  try {
+    const jobs = new SqliteJobStore(database);
+    assert.deepEqual(await jobs.counts("ep-a"), { completed: 1, failed: 0, inProgress: 0, inQueue: 2, retried: 0 });
+    assert.deepEqual(await jobs.counts("ep-b"), { completed: 0, failed: 1, inProgress: 0, inQueue: 0, retried: 0 });
+    await jobs.take("ep-a", "w1", 1, 2);
+    assert.deepEqual(await jobs.counts("ep-a"), { completed: 1, failed: 0, inProgress: 1, inQueue: 1, retried: 0 });
   } finally {
     database.close();
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
@@ -73,6 +103,39 @@ describe("PostgreSQL store: opening and migrating", () => {
       await Promise.all(opened.map((db) => db.close()));
       const again = await PostgresDatabase.open(database.url);
       await again.close();
+    } finally {
+      await database.drop();
+    }
+  });
+
+  test("a database from before kept job counts counts the jobs it already has, and keeps counting", async () => {
+    const database = await freshDatabase("counts_backfill");
+    try {
+      const before = POSTGRES_MIGRATIONS.findIndex((sql) => sql.includes("CREATE TABLE job_counts"));
+      const raw = postgres(database.url, { max: 1, onnotice: () => undefined });
+      await raw.begin(async (tx) => {
+        await tx`CREATE TABLE schema_version (version INTEGER NOT NULL)`;
+        for (const sql of POSTGRES_MIGRATIONS.slice(0, before)) await tx.unsafe(sql);
+        await tx`INSERT INTO schema_version (version) VALUES (${before})`;
+        for (const [id, endpoint, status] of [["a", "ep-a", "IN_QUEUE"], ["b", "ep-a", "IN_QUEUE"], ["c", "ep-a", "COMPLETED"]]) {
+          await tx`INSERT INTO jobs (id, endpoint_id, status, input, execution_timeout_ms, ttl_ms, retention_ms, created_at)
+            VALUES (${id!}, ${endpoint!}, ${status!}, '{}', 1000, 1000, 1000, 1)`;
+        }
+      });
+      await raw.end();
+      const db = await PostgresDatabase.open(database.url);
+      try {
+        const { jobs } = postgresJobStorage(db);
+        assert.deepEqual(await jobs.counts("ep-a"), { completed: 1, failed: 0, inProgress: 0, inQueue: 2, retried: 0 });
+        await db.sql`UPDATE jobs SET status = 'IN_PROGRESS' WHERE id = 'a'`;
+        assert.deepEqual(await jobs.counts("ep-a"), { completed: 1, failed: 0, inProgress: 1, inQueue: 1, retried: 0 });
+        await jobs.housekeeping();
+        assert.deepEqual(await jobs.counts("ep-a"), { completed: 1, failed: 0, inProgress: 1, inQueue: 1, retried: 0 }, "folded");
+        const [{ n }] = await db.sql<[{ n: number }]>`SELECT COUNT(*)::int AS n FROM job_count_changes`;
+        assert.equal(n, 0, "every change folded");
+      } finally {
+        await db.close();
+      }
     } finally {
       await database.drop();
     }

@@ -13,7 +13,7 @@ import {
   type WorkerRuntime,
 } from "../worker-runtime";
 import type { EndpointRecord, EndpointRevision } from "../../store/resources";
-import { desiredServing, idleWorkersToStop } from "../../policy/autoscaler";
+import { desiredServing, idleWorkersToStop, queueCountCap } from "../../policy/autoscaler";
 import { describeInventory } from "./placement";
 import { pickRetirees, rolloutBatchSize } from "../../policy/rollout";
 import type { LifecyclePhase, RuntimeWorker, WorkerType } from "../../policy/worker-model";
@@ -202,7 +202,7 @@ export class Fleet extends ReconcilingRuntime implements WorkerRuntime {
     let workers = this.parts.store.ofEndpoint(endpoint.id);
     const stateOf = (w: RuntimeWorker) => workerState(fleetWorkerFacts(w), activity.of(w.id));
 
-    const queue = await this.parts.jobs.queueStats(endpoint.id, now - spec.scalerValue * 1000);
+    const queue = await this.parts.jobs.queueStats(endpoint.id, now - spec.scalerValue * 1000, queueCountCap(spec, workers.length));
 
     await this.settleFailures(workers.filter((w) => w.phase === "failed" && w.revision === revision.revision), revision, queue.queued, now);
     await this.finishDrains(workers.filter((w) => w.phase === "draining"), jobsByWorker);

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { JobService } from "../../jobs/service";
 import { GPU_TYPES, kubernetesProductLabel } from "../../resources/gpu-types";
 import type { EndpointSpec } from "../../resources/schemas";
-import { desiredServing, idleWorkersToStop, type ServingCounts } from "../../policy/autoscaler";
+import { desiredServing, idleWorkersToStop, queueCountCap, type ServingCounts } from "../../policy/autoscaler";
 import { rolloutBatchSize } from "../../policy/rollout";
 import type { WorkerState, WorkerType } from "../../policy/worker-model";
 import { workerState } from "../../policy/worker-state";
@@ -323,7 +323,7 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
 
     const replicas = deployment?.spec?.replicas ?? 0;
     const counts = servingCounts(live.map(stateOf), replicas);
-    const queue = await jobs.queueStats(endpoint.id, now - spec.scalerValue * 1000);
+    const queue = await jobs.queueStats(endpoint.id, now - spec.scalerValue * 1000, queueCountCap(spec, pods.length));
     let target = Math.min(spec.workersMax, desiredServing(spec, queue, counts));
 
     const types = this.workerTypes(spec, live);

@@ -1,5 +1,5 @@
 import type { JobRow, JobStatus } from "../../jobs/model";
-import type { JobCounts, JobStore, JobSummaryRow, NewJob } from "../../jobs/stores";
+import type { ExpiredJob, JobCounts, JobStore, JobSummaryRow, NewJob } from "../../jobs/stores";
 import type { QueueStats } from "../../policy/autoscaler";
 import { plain, type Sql } from "./database";
 import type { GroupCommit } from "./group-commit";
@@ -110,9 +110,6 @@ export class PostgresJobStore implements JobStore {
       DELETE FROM jobs WHERE endpoint_id = ${endpointId} RETURNING id, status, worker_id`);
   }
 
-  async delete(id: string): Promise<void> {
-    await this.sql`DELETE FROM jobs WHERE id = ${id}`;
-  }
 
   async inProgressOf(endpointId: string, workerId: string): Promise<JobRow[]> {
     return plain(this.sql<JobRow[]>`
@@ -124,31 +121,49 @@ export class PostgresJobStore implements JobStore {
       SELECT ${this.columns} FROM jobs WHERE status = 'IN_PROGRESS' AND started_at + execution_timeout_ms <= ${now}`);
   }
 
-  async expired(now: number): Promise<JobRow[]> {
-    return plain(this.sql<JobRow[]>`
-      SELECT ${this.columns} FROM jobs WHERE created_at + ttl_ms <= ${now} AND status IN ('IN_QUEUE', 'IN_PROGRESS')
-      UNION ALL SELECT ${this.columns} FROM jobs WHERE finished_at + retention_ms <= ${now}`);
+  async expire(now: number, limit: number): Promise<ExpiredJob[]> {
+    return plain(this.sql<ExpiredJob[]>`
+      DELETE FROM jobs
+      WHERE id IN (SELECT id FROM jobs WHERE created_at + ttl_ms <= ${now} AND status IN ('IN_QUEUE', 'IN_PROGRESS') LIMIT ${limit})
+        OR id IN (SELECT id FROM jobs WHERE finished_at + retention_ms <= ${now} LIMIT ${limit})
+      RETURNING id, endpoint_id, status, worker_id`);
   }
 
+  /** The folded counts plus the changes not folded yet (see the job_counts migration). */
   async counts(endpointId: string): Promise<JobCounts> {
     const [row] = await this.sql<JobCounts[]>`
+      WITH by_status AS (
+        SELECT status, n FROM job_counts WHERE endpoint_id = ${endpointId}
+        UNION ALL SELECT status, delta FROM job_count_changes WHERE endpoint_id = ${endpointId}
+      )
       SELECT
-        COUNT(*) FILTER (WHERE status = 'COMPLETED') AS completed,
-        COUNT(*) FILTER (WHERE status = 'FAILED') AS failed,
-        COUNT(*) FILTER (WHERE status = 'IN_PROGRESS') AS "inProgress",
-        COUNT(*) FILTER (WHERE status = 'IN_QUEUE') AS "inQueue",
-        COUNT(*) FILTER (WHERE retries > 0 OR attempts > 1) AS retried
-      FROM jobs WHERE endpoint_id = ${endpointId}`;
+        COALESCE(SUM(n) FILTER (WHERE status = 'COMPLETED'), 0)::bigint AS completed,
+        COALESCE(SUM(n) FILTER (WHERE status = 'FAILED'), 0)::bigint AS failed,
+        COALESCE(SUM(n) FILTER (WHERE status = 'IN_PROGRESS'), 0)::bigint AS "inProgress",
+        COALESCE(SUM(n) FILTER (WHERE status = 'IN_QUEUE'), 0)::bigint AS "inQueue",
+        (SELECT COUNT(*) FROM jobs WHERE endpoint_id = ${endpointId} AND (retries > 0 OR attempts > 1)) AS retried
+      FROM by_status`;
     return row!;
   }
 
-  async queueStats(endpointId: string, delayedBefore: number): Promise<QueueStats> {
+  /** Moves the statements' count changes into the counts, in one statement: each change is folded once. */
+  async housekeeping(): Promise<void> {
+    await this.sql`
+      WITH moved AS (DELETE FROM job_count_changes RETURNING endpoint_id, status, delta)
+      INSERT INTO job_counts (endpoint_id, status, n)
+      SELECT endpoint_id, status, SUM(delta) FROM moved GROUP BY endpoint_id, status ORDER BY endpoint_id, status
+      ON CONFLICT (endpoint_id, status) DO UPDATE SET n = job_counts.n + excluded.n`;
+  }
+
+  async queueStats(endpointId: string, delayedBefore: number, cap: number): Promise<QueueStats> {
     const [row] = await this.sql<QueueStats[]>`
       SELECT
-        COUNT(*) FILTER (WHERE status = 'IN_QUEUE' AND low_priority = 0) AS queued,
-        COUNT(*) FILTER (WHERE status = 'IN_QUEUE' AND low_priority = 0 AND created_at <= ${delayedBefore}) AS delayed,
-        COUNT(*) FILTER (WHERE status = 'IN_PROGRESS') AS "inProgress"
-      FROM jobs WHERE endpoint_id = ${endpointId} AND status IN ('IN_QUEUE', 'IN_PROGRESS')`;
+        (SELECT COUNT(*) FROM (SELECT 1 FROM jobs
+          WHERE endpoint_id = ${endpointId} AND status = 'IN_QUEUE' AND low_priority = 0 LIMIT ${cap}) AS q) AS queued,
+        (SELECT COUNT(*) FROM (SELECT 1 FROM jobs
+          WHERE endpoint_id = ${endpointId} AND status = 'IN_QUEUE' AND created_at <= ${delayedBefore} AND low_priority = 0
+          LIMIT ${cap}) AS d) AS delayed,
+        (SELECT COUNT(*) FROM jobs WHERE endpoint_id = ${endpointId} AND status = 'IN_PROGRESS') AS "inProgress"`;
     return row!;
   }
 

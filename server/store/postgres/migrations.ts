@@ -156,4 +156,45 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     published   TEXT NOT NULL
   );
   `,
+  // Jobs by endpoint and status, for /health, metrics and the overview without counting every queued and retained
+  // job. A counter row updated by every transaction would serialize the control planes' commits (and deadlock two
+  // batches touching two endpoints in turn), so statements append their changes, readers add the unfolded ones to
+  // the counts, and the sweeper folds them in (PostgresJobStore.foldCounts).
+  `
+  CREATE TABLE job_counts (
+    endpoint_id TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    n           BIGINT NOT NULL,
+    PRIMARY KEY (endpoint_id, status)
+  );
+  CREATE TABLE job_count_changes (
+    endpoint_id TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    delta       BIGINT NOT NULL
+  );
+  CREATE INDEX job_count_changes_endpoint ON job_count_changes (endpoint_id);
+  INSERT INTO job_counts (endpoint_id, status, n) SELECT endpoint_id, status, COUNT(*) FROM jobs GROUP BY endpoint_id, status;
+  CREATE FUNCTION job_counts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      INSERT INTO job_count_changes SELECT endpoint_id, status, COUNT(*) FROM new_rows GROUP BY endpoint_id, status;
+    ELSIF TG_OP = 'DELETE' THEN
+      INSERT INTO job_count_changes SELECT endpoint_id, status, -COUNT(*) FROM old_rows GROUP BY endpoint_id, status;
+    ELSE
+      INSERT INTO job_count_changes
+        SELECT endpoint_id, status, SUM(delta) FROM (
+          SELECT endpoint_id, status, -1 AS delta FROM old_rows
+          UNION ALL SELECT endpoint_id, status, 1 FROM new_rows
+        ) AS changed GROUP BY endpoint_id, status HAVING SUM(delta) <> 0;
+    END IF;
+    RETURN NULL;
+  END
+  $$;
+  CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION job_counts_changed();
+  CREATE TRIGGER job_counts_update AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION job_counts_changed();
+  CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION job_counts_changed();
+  `,
 ];
