@@ -14,9 +14,10 @@
  * Run after the test bed is up: eval "$(bash testbed/up.sh)"; node --import tsx bench/kubernetes.ts
  */
 import os from "node:os";
-import { PatchStrategy, VersionApi, Watch, setHeaderOptions, type V1Deployment, type V1DeploymentSpec } from "@kubernetes/client-node";
+import { VersionApi, type V1Deployment, type V1DeploymentSpec } from "@kubernetes/client-node";
 import { eventually } from "../test/helpers/endpoint";
 import { KubeRuntime } from "../test/helpers/kube-runtime";
+import { createBaseline, mergePatch, rolledOut, watchDeployment } from "./deployments";
 import { summarize } from "./stats";
 
 const BURST = 5;
@@ -25,30 +26,6 @@ const ROLLOUT_WORKERS = 20;
 const ROLLOUT_SAMPLES = 3;
 /** All 20 fake GPUs of the test bed: 16 H100 and 4 RTX 4090. */
 const GPU_TYPES = ["NVIDIA H100 80GB HBM3", "NVIDIA GeForce RTX 4090"];
-
-/** Resolves with the time of the first watch event in which `accept` holds for the named Deployment. */
-async function watchDeployment(runtime: KubeRuntime, name: string, accept: (d: V1Deployment) => boolean) {
-  let resolve!: (at: number) => void;
-  const seen = new Promise<number>((r) => (resolve = r));
-  const watch = await new Watch(runtime.kubeConfig).watch(
-    `/apis/apps/v1/namespaces/${runtime.namespace}/deployments`,
-    { fieldSelector: `metadata.name=${name}` },
-    (_type: string, d: V1Deployment) => {
-      if (accept(d)) resolve(performance.now());
-    },
-    () => undefined,
-  );
-  return { seen, stop: () => watch.abort() };
-}
-
-/** The Deployment's rollout is complete: every replica updated and available, none of an older template left. */
-const rolledOut = (d: V1Deployment) =>
-  (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1) &&
-  d.status?.updatedReplicas === d.spec?.replicas &&
-  d.status?.replicas === d.spec?.replicas &&
-  d.status?.availableReplicas === d.spec?.replicas;
-
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 async function burstReaction(runtime: KubeRuntime, template: V1DeploymentSpec): Promise<{ berth: number[]; direct: number[] }> {
   const berth: number[] = [];
@@ -81,24 +58,6 @@ async function burstReaction(runtime: KubeRuntime, template: V1DeploymentSpec): 
     await runtime.apps.deleteNamespacedDeployment({ namespace: runtime.namespace, name: baseline });
   }
   return { berth, direct };
-}
-
-/** A plain Deployment, not Berth's, with the pod template and strategy Berth gave its 20-worker endpoint. */
-async function createBaseline(runtime: KubeRuntime, spec: V1DeploymentSpec, name: string, replicas: number): Promise<string> {
-  const labels = { app: name };
-  await runtime.apps.createNamespacedDeployment({
-    namespace: runtime.namespace,
-    body: {
-      metadata: { name },
-      spec: {
-        replicas,
-        selector: { matchLabels: labels },
-        strategy: spec.strategy,
-        template: { metadata: { labels }, spec: { ...spec.template.spec!, readinessGates: [] } },
-      },
-    },
-  });
-  return name;
 }
 
 async function rollouts(runtime: KubeRuntime): Promise<{ berth: number[]; direct: number[]; template: V1DeploymentSpec }> {

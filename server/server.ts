@@ -85,6 +85,8 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
           jobs,
           workerEnv: (endpointId, workerId) => workerEnv(config, publicUrl(), keys, endpointId, workerId),
           coldStart: (endpointId, seconds) => monitoring.metrics.coldStart(endpointId, seconds),
+          reconciled: (seconds) => monitoring.metrics.reconciled(seconds),
+          clusterRequest: (verb, resource) => monitoring.metrics.clusterRequest(verb, resource),
           // Alone on its store (SQLite), a control plane leads for good: a stalled event loop must not stop it acting.
           fence: shared ? () => leader.holdsLease() : soleLeader,
           log: app.log,

@@ -13,6 +13,7 @@ export interface MetricsSources {
 
 /** Seconds: jobs from milliseconds to hours, cold starts from a resumed standby to a slow image pull. */
 const JOB_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+const PASS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5];
 const COLD_START_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 /**
@@ -26,6 +27,8 @@ export class Metrics {
   private readonly delay: Histogram<"endpoint">;
   private readonly execution: Histogram<"endpoint">;
   private readonly coldStarts: Histogram<"endpoint">;
+  private readonly passes: Histogram;
+  private readonly clusterRequests: Counter<"verb" | "resource">;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -81,6 +84,18 @@ export class Metrics {
       buckets: COLD_START_BUCKETS,
       registers,
     });
+    this.passes = new Histogram({
+      name: "berth_reconcile_seconds",
+      help: "How long each of the runtime's reconcile passes took (every endpoint, once a second by default)",
+      buckets: PASS_BUCKETS,
+      registers,
+    });
+    this.clusterRequests = new Counter({
+      name: "berth_kubernetes_requests_total",
+      help: "Requests the Kubernetes runtime sent the API server (lists and watches included), by verb and resource",
+      labelNames: ["verb", "resource"],
+      registers,
+    });
     new Gauge({
       name: "berth_workers",
       help: "The runtime's workers by endpoint, state and type (Throttled: wanted, with no capacity)",
@@ -134,6 +149,14 @@ export class Metrics {
 
   coldStart(endpointId: string, seconds: number): void {
     this.coldStarts.observe({ endpoint: endpointId }, seconds);
+  }
+
+  reconciled(seconds: number): void {
+    this.passes.observe(seconds);
+  }
+
+  clusterRequest(verb: string, resource: string): void {
+    this.clusterRequests.inc({ verb, resource });
   }
 
   private jobEnded(job: JobRow): void {

@@ -17,8 +17,17 @@ export abstract class ReconcilingRuntime {
     intervalMs: number,
     log: FastifyBaseLogger,
     name: string,
+    reconciled: (seconds: number) => void,
   ) {
-    this.loop = new ReconcileLoop(() => this.reconcile(), intervalMs, (err) => log.error({ err }, `${name} reconcile pass failed`));
+    this.loop = new ReconcileLoop(
+      async () => {
+        const started = performance.now();
+        await this.reconcile();
+        reconciled((performance.now() - started) / 1000);
+      },
+      intervalMs,
+      (err) => log.error({ err }, `${name} reconcile pass failed`),
+    );
   }
 
   protected abstract reconcile(): Promise<void>;

@@ -26,6 +26,10 @@ export interface RuntimeDeps {
   jobs: JobService;
   workerEnv: (endpointId: string, workerId?: string) => Record<string, string>;
   coldStart: (endpointId: string, seconds: number) => void;
+  /** Told how long each reconcile pass took. */
+  reconciled: (seconds: number) => void;
+  /** Told of each request the Kubernetes runtime sends the API server. */
+  clusterRequest: (verb: string, resource: string) => void;
   /** Whether this control plane still holds the lease: asked before every change the runtime makes. */
   fence: Fence;
   log: FastifyBaseLogger;
@@ -53,7 +57,7 @@ export async function startRuntime(deps: RuntimeDeps): Promise<WorkerRuntime | u
 
 async function startKubernetes(deps: RuntimeDeps, controlPlaneId: string): Promise<WorkerRuntime> {
   const { config, log } = deps;
-  const cluster = KubeCluster.connect({ kubeconfig: config.kubeconfig, namespace: config.kubeNamespace, fence: deps.fence });
+  const cluster = KubeCluster.connect({ kubeconfig: config.kubeconfig, namespace: config.kubeNamespace, fence: deps.fence, onRequest: deps.clusterRequest });
   let version: string;
   try {
     version = await cluster.version();
@@ -70,6 +74,7 @@ async function startKubernetes(deps: RuntimeDeps, controlPlaneId: string): Promi
       jobs: deps.jobs,
       workerEnv: (endpointId) => deps.workerEnv(endpointId),
       coldStart: deps.coldStart,
+      reconciled: deps.reconciled,
       log,
     },
     { reconcileIntervalMs: config.reconcileIntervalMs, storageClass: config.kubeStorageClass },
@@ -109,6 +114,7 @@ async function startDocker(deps: RuntimeDeps, controlPlaneId: string): Promise<W
       store,
       sampler,
       coldStart: deps.coldStart,
+      reconciled: deps.reconciled,
       workerEnv: deps.workerEnv,
       log,
     },

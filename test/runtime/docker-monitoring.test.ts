@@ -8,23 +8,11 @@ import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import { DockerRuntime } from "../helpers/docker-runtime";
 import { eventually } from "../helpers/endpoint";
+import { parseMetrics, sumOf } from "../helpers/metrics";
 
 const BERTH_BIN = path.resolve(__dirname, "../../bin/berth");
 const PRICE = 0.0002;
 const DISCOUNT = 0.25;
-
-/** Prometheus' text format, parsed into samples: name, labels, value. */
-function parseMetrics(text: string): Array<{ name: string; labels: Record<string, string>; value: number }> {
-  return text
-    .split("\n")
-    .filter((line) => line && !line.startsWith("#"))
-    .map((line) => {
-      const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (!match) throw new Error(`not a Prometheus sample line: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
-      return { name: match[1]!, labels, value: Number(match[3]) };
-    });
-}
 
 describe("metrics, usage and the CLI on the Docker runtime", () => {
   let runtime: DockerRuntime;
@@ -35,8 +23,6 @@ describe("metrics, usage and the CLI on the Docker runtime", () => {
     assert.equal(res.status, 200);
     return parseMetrics(res.data);
   };
-  const sum = (samples: Awaited<ReturnType<typeof metrics>>, name: string, labels: Record<string, string>) =>
-    samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
 
   before(async () => {
     runtime = await DockerRuntime.start({ BERTH_GPU_PRICES: `NVIDIA GeForce RTX 4090=${PRICE}`, BERTH_ACTIVE_WORKER_DISCOUNT: String(DISCOUNT) });
@@ -55,31 +41,31 @@ describe("metrics, usage and the CLI on the Docker runtime", () => {
     assert.equal(completed + failed, 4);
 
     const samples = await metrics();
-    assert.equal(sum(samples, "berth_jobs_total", { endpoint: ep.id, status: "COMPLETED" }), completed);
-    assert.equal(sum(samples, "berth_jobs_total", { endpoint: ep.id, status: "FAILED" }), failed);
-    assert.equal(sum(samples, "berth_job_execution_seconds_count", { endpoint: ep.id }), 4, "every ended job that ran was timed");
-    const executionSum = sum(samples, "berth_job_execution_seconds_sum", { endpoint: ep.id });
+    assert.equal(sumOf(samples, "berth_jobs_total", { endpoint: ep.id, status: "COMPLETED" }), completed);
+    assert.equal(sumOf(samples, "berth_jobs_total", { endpoint: ep.id, status: "FAILED" }), failed);
+    assert.equal(sumOf(samples, "berth_job_execution_seconds_count", { endpoint: ep.id }), 4, "every ended job that ran was timed");
+    const executionSum = sumOf(samples, "berth_job_execution_seconds_sum", { endpoint: ep.id });
     assert.ok(executionSum >= 0.9, `three jobs of 300 ms took at least 0.9 s in all (${executionSum})`);
-    assert.equal(sum(samples, "berth_job_delay_seconds_count", { endpoint: ep.id }), 4);
-    const coldStarts = sum(samples, "berth_worker_cold_start_seconds_count", { endpoint: ep.id });
+    assert.equal(sumOf(samples, "berth_job_delay_seconds_count", { endpoint: ep.id }), 4);
+    const coldStarts = sumOf(samples, "berth_worker_cold_start_seconds_count", { endpoint: ep.id });
     assert.ok(coldStarts >= 2, `at least the two workers' starts were counted (${coldStarts})`);
-    const coldSeconds = sum(samples, "berth_worker_cold_start_seconds_sum", { endpoint: ep.id });
+    const coldSeconds = sumOf(samples, "berth_worker_cold_start_seconds_sum", { endpoint: ep.id });
     assert.ok(coldSeconds > 0 && coldSeconds / coldStarts < 30, `cold starts took a plausible time (${coldSeconds} s over ${coldStarts})`);
-    assert.equal(sum(samples, "berth_queue_depth", { endpoint: ep.id }), 0);
-    assert.equal(sum(samples, "berth_endpoint_revision", { endpoint: ep.id }), 1);
+    assert.equal(sumOf(samples, "berth_queue_depth", { endpoint: ep.id }), 0);
+    assert.equal(sumOf(samples, "berth_endpoint_revision", { endpoint: ep.id }), 1);
 
     // Queued jobs on an endpoint that cannot start a worker show as queue depth.
     const stuck = await runtime.createEndpoint({ workersMin: 0, workersMax: 0 });
     await Promise.all([1, 2].map((n) => runtime.submit(stuck.id, { n })));
-    assert.equal(sum(await metrics(), "berth_queue_depth", { endpoint: stuck.id }), 2);
+    assert.equal(sumOf(await metrics(), "berth_queue_depth", { endpoint: stuck.id }), 2);
 
     // Workers by state and type, on an endpoint that holds still: one active worker, Idle.
     const steady = await runtime.createEndpoint({ workersMin: 1, workersMax: 1, idleTimeout: 30 });
     await runtime.until("an Idle active worker", steady.id, (w) => (w.workers.some((x) => x.state === "Idle") ? true : undefined));
     const now = await metrics();
-    assert.equal(sum(now, "berth_workers", { endpoint: steady.id, state: "Idle", type: "active" }), 1);
-    assert.equal(sum(now, "berth_workers", { endpoint: steady.id }), 1, "and no other");
-    assert.equal(sum(now, "berth_rollout_outdated_workers", { endpoint: steady.id, state: "done" }), 0);
+    assert.equal(sumOf(now, "berth_workers", { endpoint: steady.id, state: "Idle", type: "active" }), 1);
+    assert.equal(sumOf(now, "berth_workers", { endpoint: steady.id }), 1, "and no other");
+    assert.equal(sumOf(now, "berth_rollout_outdated_workers", { endpoint: steady.id, state: "done" }), 0);
 
     const anonymous = await fetch(`${runtime.cp.url}/metrics`);
     assert.equal(anonymous.status, 401);

@@ -69,7 +69,7 @@ export class Fleet extends ReconcilingRuntime implements WorkerRuntime {
     private readonly parts: FleetParts,
     private readonly config: FleetConfig,
   ) {
-    super(parts.jobs, config.reconcileIntervalMs, parts.log, "fleet");
+    super(parts.jobs, config.reconcileIntervalMs, parts.log, "fleet", parts.reconciled);
     this.actions = new WorkerActions(parts, config);
   }
 

@@ -31,6 +31,8 @@ export interface FleetParts {
   sampler: ResourceSampler;
   /** Told how long each started or resumed worker took to call the control plane (the cold start metric). */
   coldStart: (endpointId: string, seconds: number) => void;
+  /** Told how long each reconcile pass took. */
+  reconciled: (seconds: number) => void;
   log: FastifyBaseLogger;
 }
 

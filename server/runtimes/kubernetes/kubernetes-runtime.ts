@@ -23,6 +23,7 @@ import {
   type WorkerRuntime,
 } from "../worker-runtime";
 import { KubernetesApiError, quantity, type KubeCluster } from "./cluster";
+import { ClusterCache } from "./cluster-cache";
 import {
   claimName,
   deploymentName,
@@ -47,6 +48,8 @@ export interface KubernetesRuntimeParts {
   workerEnv: (endpointId: string) => Record<string, string>;
   /** Told how long each new pod's worker took from the pod's creation to its first call (the cold start metric). */
   coldStart: (endpointId: string, seconds: number) => void;
+  /** Told how long each reconcile pass took. */
+  reconciled: (seconds: number) => void;
   log: FastifyBaseLogger;
 }
 
@@ -66,6 +69,8 @@ const GIB = 1024 ** 3;
 
 /** How often the metrics API is read for the workers view (it refreshes its own figures every 15 s or so). */
 const METRICS_READ_INTERVAL_MS = 5_000;
+/** How often nodes are listed, for the GPU summary and each pod's GPU type: nodes come and go rarely. */
+const NODES_READ_INTERVAL_MS = 10_000;
 
 /** What one pass saw of an endpoint, kept for the status reads between passes. */
 interface EndpointObservation {
@@ -97,12 +102,27 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
   /** The metrics API's latest reading, refreshed every few passes; undefined when the cluster has none. */
   private podMetrics: Map<string, { cpuCores: number; memoryBytes: number }> | undefined;
   private metricsReadAt = 0;
+  private nodesReadAt = 0;
+  /** What the passes read: this control plane's objects, kept current by watches. */
+  private readonly cache: ClusterCache;
+  private cacheStarted: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly parts: KubernetesRuntimeParts,
     private readonly config: KubernetesRuntimeConfig,
   ) {
-    super(parts.jobs, config.reconcileIntervalMs, parts.log, "kubernetes");
+    super(parts.jobs, config.reconcileIntervalMs, parts.log, "kubernetes", parts.reconciled);
+    this.cache = new ClusterCache(parts.cluster, `${LABEL.controlPlane}=${parts.controlPlaneId}`, parts.log);
+  }
+
+  override start(): void {
+    this.cacheStarted = this.cache.start();
+    super.start();
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    await this.cache.stop();
   }
 
   async status(endpointId: string): Promise<EndpointWorkersView> {
@@ -179,16 +199,16 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
   private readonly nodeGpuType = new Map<string, string>();
 
   protected async reconcile(): Promise<void> {
-    const { cluster, controlPlaneId } = this.parts;
-    const mine = `${LABEL.controlPlane}=${controlPlaneId}`;
-    const [deployments, pods, secrets, claims] = await Promise.all([
-      cluster.listDeployments(mine),
-      cluster.listPods(mine),
-      cluster.listSecrets(mine),
-      cluster.listClaims(mine),
-    ]);
-    await this.readNodes();
+    const { cluster } = this.parts;
+    await this.cacheStarted;
+    const synced = this.cache.synced();
+    if (!synced.ok) throw new Error(`the cluster's objects are not listed yet: ${synced.why}`);
+    const [deployments, pods, secrets, claims] = [this.cache.deployments(), this.cache.pods(), this.cache.secrets(), this.cache.claims()];
     const now = Date.now();
+    if (now - this.nodesReadAt >= NODES_READ_INTERVAL_MS) {
+      this.nodesReadAt = now;
+      await this.readNodes();
+    }
     if (now - this.metricsReadAt >= METRICS_READ_INTERVAL_MS) {
       this.metricsReadAt = now;
       this.podMetrics = await cluster.podMetrics().catch(() => undefined);
