@@ -134,8 +134,8 @@ export class KubernetesControlPlane extends pulumi.ComponentResource {
           { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["get", "patch"] },
           { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "patch"] },
           { apiGroups: [""], resources: ["pods/status"], verbs: ["patch"] },
-          { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "create", "delete"] },
-          { apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: ["get", "list", "create", "patch", "delete"] },
+          { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "delete"] },
+          { apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
           // The workers view's CPU and memory figures, where the cluster runs metrics-server.
           { apiGroups: ["metrics.k8s.io"], resources: ["pods"], verbs: ["get", "list"] },
         ],

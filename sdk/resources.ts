@@ -11,7 +11,7 @@ const PROVIDER_MODULE = require.resolve("../provider");
 
 type ProviderKind = "template" | "endpoint" | "networkVolume" | "controlPlane";
 
-function thinProvider(kind: ProviderKind): pulumi.dynamic.ResourceProvider {
+function makeThinProvider(kind: ProviderKind): pulumi.dynamic.ResourceProvider {
   const modulePath = PROVIDER_MODULE;
   const real = () => require(modulePath)[kind] as pulumi.dynamic.ResourceProvider;
   return {
@@ -23,6 +23,19 @@ function thinProvider(kind: ProviderKind): pulumi.dynamic.ResourceProvider {
     update: (id, olds, news) => real().update!(id, olds, news),
     delete: (id, props) => real().delete!(id, props),
   };
+}
+
+/**
+ * One provider object per kind, shared by every resource of that kind: Pulumi serializes a dynamic provider's
+ * code once per provider object (it caches by object), and serializing costs tens of milliseconds, so a new
+ * object per resource made a program of 200 endpoints pay that 200 times on every preview and up.
+ */
+const thinProviders = new Map<ProviderKind, pulumi.dynamic.ResourceProvider>();
+
+function thinProvider(kind: ProviderKind): pulumi.dynamic.ResourceProvider {
+  let provider = thinProviders.get(kind);
+  if (!provider) thinProviders.set(kind, (provider = makeThinProvider(kind)));
+  return provider;
 }
 
 /** The keys of `env` whose values are Pulumi secrets: the control plane then never shows or logs those values. */

@@ -31,6 +31,8 @@ interface PassCost {
   passes: number;
   meanMs: number;
   requestsPerPass: number;
+  /** The requests sent over the window, by verb and resource. */
+  requests: string;
   cpuShare: number;
 }
 
@@ -73,10 +75,16 @@ async function passCost(runtime: KubeRuntime): Promise<PassCost> {
   const cpu = cpuMs(runtime.cp.child.pid!) - cpuBefore;
   const delta = (name: string) => sumOf(after, name) - sumOf(before, name);
   const passes = delta("berth_reconcile_seconds_count");
+  const kinds = after.filter((s) => s.name === "berth_kubernetes_requests_total");
+  const requests = kinds
+    .map((s) => ({ what: `${s.labels.verb} ${s.labels.resource}`, n: s.value - sumOf(before, s.name, s.labels) }))
+    .filter((r) => r.n > 0)
+    .map((r) => `${r.n} ${r.what}`);
   return {
     passes,
     meanMs: (delta("berth_reconcile_seconds_sum") * 1000) / passes,
     requestsPerPass: delta("berth_kubernetes_requests_total") / passes,
+    requests: requests.join(", ") || "none",
     cpuShare: cpu / (MEASURE_S * 1000),
   };
 }
@@ -197,6 +205,7 @@ export async function clusterScale(): Promise<void> {
       `| ratio | ${ratio(large.pass.meanMs, small.pass.meanMs)} | ${ratio(large.pass.requestsPerPass, small.pass.requestsPerPass)} | ` +
         `+${((large.pass.cpuShare - small.pass.cpuShare) * 100).toFixed(1)} points | ${ratio(summarize(large.burst).p50, summarize(small.burst).p50)} | |`,
     );
+    for (const c of cases) console.log(`\n${c.label}: ${c.pass.passes} passes sent ${c.pass.requests}`);
     console.log(`\n| ${ROLLOUT_WORKERS}-worker rollout beside ${ENDPOINTS * PODS_PER_ENDPOINT} pods | time | ratio |\n|---|---|---|`);
     console.log(`| baseline: a plain Deployment, same template and strategy | ${(rolled.directMs / 1000).toFixed(1)} s | 1.00x |`);
     console.log(`| Berth: template change to the rollout done | ${(rolled.berthMs / 1000).toFixed(1)} s | ${ratio(rolled.berthMs, rolled.directMs)} |`);

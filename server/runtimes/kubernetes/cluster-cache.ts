@@ -57,6 +57,12 @@ export class ClusterCache {
     return { ok: false, why: [...this.errors.values()].join("; ") || "the first lists have not answered yet" };
   }
 
+  /** Called whenever a pod or Deployment is added, changed or deleted. */
+  onChange(listener: () => void): void {
+    this.informers.pods.on("change", listener);
+    this.informers.deployments.on("change", listener);
+  }
+
   deployments = () => this.informers.deployments.list();
   pods = () => this.informers.pods.list();
   secrets = () => this.informers.secrets.list();

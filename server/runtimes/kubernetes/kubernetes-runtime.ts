@@ -9,6 +9,7 @@ import type { WorkerState, WorkerType } from "../../policy/worker-model";
 import { workerState } from "../../policy/worker-state";
 import type { EndpointRecord, EndpointRevision, ResourceStore } from "../../store/resources";
 import { revisionEnv } from "../../worker-env";
+import { concurrently } from "../concurrently";
 import { ReconcilingRuntime } from "../reconciling-runtime";
 import {
   endpointActivity,
@@ -69,6 +70,8 @@ const GIB = 1024 ** 3;
 
 /** How often the metrics API is read for the workers view (it refreshes its own figures every 15 s or so). */
 const METRICS_READ_INTERVAL_MS = 5_000;
+/** Pod patches (deletion costs, readiness) sent at once: a rollout's first pass re-costs every outdated pod. */
+const PATCHES_AT_ONCE = 16;
 /** How often nodes are listed, for the GPU summary and each pod's GPU type: nodes come and go rarely. */
 const NODES_READ_INTERVAL_MS = 10_000;
 
@@ -116,6 +119,8 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
   }
 
   override start(): void {
+    // A pod or Deployment that changes (a pod scheduled, ready or gone) is acted on at once, not at the next tick.
+    this.cache.onChange(() => this.trigger());
     this.cacheStarted = this.cache.start();
     super.start();
   }
@@ -364,7 +369,7 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
     }
 
     // Costs first, so the ReplicaSet controller already sees them when the scale-down reaches it.
-    for (const pod of live) {
+    const costs = live.map((pod) => {
       const state = stateOf(pod);
       const cost = stopping.has(pod.name)
         ? COST.stopping
@@ -373,8 +378,13 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
           : pod.revision < revision.revision
             ? COST.outdatedIdle
             : COST.idle;
-      if (pod.deletionCost !== cost) await cluster.annotatePod(pod.name, { [DELETION_COST]: cost });
-    }
+      return { pod, cost };
+    });
+    await concurrently(
+      costs.filter(({ pod, cost }) => pod.deletionCost !== cost),
+      PATCHES_AT_ONCE,
+      ({ pod, cost }) => cluster.annotatePod(pod.name, { [DELETION_COST]: cost }),
+    );
 
     if (!deployment) {
       await cluster.createDeployment(endpointDeployment(controlPlaneId, revision, spec.workersMax, target));
@@ -405,11 +415,10 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
     }
 
     // A worker that has called in makes its pod ready: the rollout counts a replacement once it really serves.
-    for (const pod of live) {
-      if (pod.phase === "running" && pod.revision === revision.revision && !pod.ready && stateOf(pod) !== "Initializing") {
-        await cluster.setPodCondition(pod.name, { type: WORKER_READY_CONDITION, status: "True", lastTransitionTime: new Date() });
-      }
-    }
+    const serving = live.filter((pod) => pod.phase === "running" && pod.revision === revision.revision && !pod.ready && stateOf(pod) !== "Initializing");
+    await concurrently(serving, PATCHES_AT_ONCE, (pod) =>
+      cluster.setPodCondition(pod.name, { type: WORKER_READY_CONDITION, status: "True", lastTransitionTime: new Date() }),
+    );
 
     this.observed.set(endpoint.id, {
       pods,
