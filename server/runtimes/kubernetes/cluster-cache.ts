@@ -1,4 +1,4 @@
-import type { Informer, KubernetesObject, ObjectCache } from "@kubernetes/client-node";
+import type { Informer, KubernetesObject, ObjectCache, V1Deployment, V1Pod } from "@kubernetes/client-node";
 import type { FastifyBaseLogger } from "fastify";
 import type { KubeCluster, WatchedKinds } from "./cluster";
 
@@ -57,10 +57,13 @@ export class ClusterCache {
     return { ok: false, why: [...this.errors.values()].join("; ") || "the first lists have not answered yet" };
   }
 
-  /** Called whenever a pod or Deployment is added, changed or deleted. */
-  onChange(listener: () => void): void {
-    this.informers.pods.on("change", listener);
-    this.informers.deployments.on("change", listener);
+  /** Called whenever a pod or Deployment is added, changed (`gone` false) or deleted (`gone` true). */
+  onChange(listener: (object: V1Pod | V1Deployment, gone: boolean) => void): void {
+    for (const informer of [this.informers.pods, this.informers.deployments] as Array<Watched<V1Pod | V1Deployment>>) {
+      informer.on("add", (object) => listener(object, false));
+      informer.on("update", (object) => listener(object, false));
+      informer.on("delete", (object) => listener(object, true));
+    }
   }
 
   deployments = () => this.informers.deployments.list();

@@ -1,4 +1,4 @@
-import type { V1Deployment, V1Node } from "@kubernetes/client-node";
+import type { V1Deployment, V1Node, V1Pod } from "@kubernetes/client-node";
 import type { FastifyBaseLogger } from "fastify";
 import type { JobService } from "../../jobs/service";
 import { GPU_TYPES, kubernetesProductLabel } from "../../resources/gpu-types";
@@ -109,6 +109,8 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
   /** What the passes read: this control plane's objects, kept current by watches. */
   private readonly cache: ClusterCache;
   private cacheStarted: Promise<void> = Promise.resolve();
+  /** What a pass acts on of each watched pod and Deployment, as last seen: see `changed`. */
+  private readonly lastSignature = new Map<string, string>();
 
   constructor(
     private readonly parts: KubernetesRuntimeParts,
@@ -119,10 +121,25 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
   }
 
   override start(): void {
-    // A pod or Deployment that changes (a pod scheduled, ready or gone) is acted on at once, not at the next tick.
-    this.cache.onChange(() => this.trigger());
+    this.cache.onChange((object, gone) => this.changed(object, gone));
     this.cacheStarted = this.cache.start();
     super.start();
+  }
+
+  /**
+   * A pod or Deployment that changed in a way a pass acts on (a pod scheduled, started, ready, failed or gone; a
+   * Deployment's replicas or rollout progress) is acted on at once, not at the next tick. Other updates (status
+   * heartbeats, our own annotations) trigger nothing: with a thousand pods they would keep passes running.
+   */
+  private changed(object: V1Pod | V1Deployment, gone: boolean): void {
+    const key = `${isPod(object) ? "pod" : "deployment"}/${object.metadata?.name}`;
+    const signature = isPod(object)
+      ? JSON.stringify({ ...readWorkerPod(object), deletionCost: undefined })
+      : JSON.stringify([object.spec?.replicas, object.status?.replicas, object.status?.updatedReplicas, object.status?.availableReplicas]);
+    if (!gone && this.lastSignature.get(key) === signature) return;
+    if (gone) this.lastSignature.delete(key);
+    else this.lastSignature.set(key, signature);
+    this.trigger();
   }
 
   override async stop(): Promise<void> {
@@ -473,4 +490,8 @@ export function servingCounts(states: readonly WorkerState[], replicas: number):
 function throttledOf(pods: WorkerPod[]): { count: number; reason?: string } {
   const waiting = pods.filter((p) => p.phase === "unschedulable");
   return { count: waiting.length, reason: waiting[0]?.reason };
+}
+
+function isPod(object: V1Pod | V1Deployment): object is V1Pod {
+  return (object.spec as { containers?: unknown } | undefined)?.containers !== undefined;
 }
