@@ -28,6 +28,12 @@ const outputs = (inputs: Record<string, unknown>, view: EndpointView) => ({
 
 const timeoutOf = (inputs: Record<string, unknown>) => (typeof inputs[ROLLOUT_TIMEOUT] === "number" ? (inputs[ROLLOUT_TIMEOUT] as number) : DEFAULT_ROLLOUT_TIMEOUT_SECONDS);
 
+/**
+ * References found to exist by this provider host, which serves one `pulumi` command: a template that 200 endpoints
+ * name is looked up once, not 200 times.
+ */
+const existing = new Set<string>();
+
 /** The template and volume an endpoint names must exist; unknown ids (created in the same update) are checked at apply. */
 async function checkReferences(news: Record<string, unknown>): Promise<CheckFailure[]> {
   const failures: CheckFailure[] = [];
@@ -40,7 +46,10 @@ async function checkReferences(news: Record<string, unknown>): Promise<CheckFail
   for (const [property, path, what] of refs) {
     const id = news[property];
     if (typeof id !== "string" || containsUnknown(id)) continue;
-    if (!(await adminApi(news).get(`/${path}/${id}`))) failures.push({ property, reason: `${property}: ${what} ${id} does not exist` });
+    const reference = `${String(news.controlPlaneUrl)} /${path}/${id}`;
+    if (existing.has(reference)) continue;
+    if (await adminApi(news).get(`/${path}/${id}`)) existing.add(reference);
+    else failures.push({ property, reason: `${property}: ${what} ${id} does not exist` });
   }
   return failures;
 }

@@ -1,8 +1,8 @@
 /**
- * The dynamic providers behind Berth's Pulumi resources. The resource classes (sdk/resources.ts) register thin
- * provider objects that `require` this module by its absolute path at call time: only that path is serialized
- * into the stack's state, so the zod schemas and axios here never go through Pulumi's closure serializer, and
- * editing this code changes no resource (the serialized text stays the same).
+ * The dynamic providers behind Berth's Pulumi resources. The resource classes (sdk/resources.ts) give the dynamic
+ * provider host a few lines of code of their own that `require` this module by its absolute path at call time:
+ * only that path is in the stack's state, nothing here goes through Pulumi's closure serializer, and editing this
+ * code changes no resource (the provider text stays the same).
  */
 export { configure } from "./admin-api";
 export { controlPlaneProvider as controlPlane } from "./control-plane";

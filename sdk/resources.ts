@@ -4,39 +4,43 @@ import { stableJson } from "../provider/inputs";
 
 /**
  * The compiled provider module (provider/index.ts), resolved when the program loads. Each resource's provider is
- * a thin object that requires it by this absolute path at call time, so the stack's state holds only the path:
+ * a thin module that requires it by this absolute path at call time, so the stack's state holds only the path:
  * not the zod schemas, axios or the API key, and an edit to the provider's code changes no resource.
  */
 const PROVIDER_MODULE = require.resolve("../provider");
 
 type ProviderKind = "template" | "endpoint" | "networkVolume" | "controlPlane";
 
-function makeThinProvider(kind: ProviderKind): pulumi.dynamic.ResourceProvider {
-  const modulePath = PROVIDER_MODULE;
-  const real = () => require(modulePath)[kind] as pulumi.dynamic.ResourceProvider;
-  return {
-    configure: async (req) => require(modulePath).configure(req.config),
-    check: (olds, news) => real().check!(olds, news),
-    diff: (id, olds, news) => real().diff!(id, olds, news),
-    create: (inputs) => real().create(inputs),
-    read: (id, props) => real().read!(id, props),
-    update: (id, olds, news) => real().update!(id, olds, news),
-    delete: (id, props) => real().delete!(id, props),
-  };
+/**
+ * The code Pulumi's dynamic provider host runs for one kind of resource, as the `__provider` property it reads:
+ * a module whose `handler()` answers the provider (the host's contract: `requireFromString(text).handler()`).
+ * Written here rather than made by `pulumi.dynamic.Resource`, whose closure serializer starts a V8 inspector
+ * session in the program and walks every script loaded: about a second before a program's first resource on a
+ * 2-core machine, and as many times 10 ms more as resources when each has its own provider object.
+ */
+function providerModule(kind: ProviderKind): string {
+  return [
+    `const modulePath = ${JSON.stringify(PROVIDER_MODULE)};`,
+    `const real = () => require(modulePath)[${JSON.stringify(kind)}];`,
+    "exports.handler = () => ({",
+    "  configure: async (req) => require(modulePath).configure(req.config),",
+    "  check: (olds, news) => real().check(olds, news),",
+    "  diff: (id, olds, news) => real().diff(id, olds, news),",
+    "  create: (inputs) => real().create(inputs),",
+    "  read: (id, props) => real().read(id, props),",
+    "  update: (id, olds, news) => real().update(id, olds, news),",
+    "  delete: (id, props) => real().delete(id, props),",
+    "});",
+  ].join("\n");
 }
 
 /**
- * One provider object per kind, shared by every resource of that kind: Pulumi serializes a dynamic provider's
- * code once per provider object (it caches by object), and serializing costs tens of milliseconds, so a new
- * object per resource made a program of 200 endpoints pay that 200 times on every preview and up.
+ * A Berth resource's type token and inputs as Pulumi's dynamic resources have them (the same provider host serves
+ * them), with the provider above. Each class extends CustomResource itself, not a shared base: Pulumi records the
+ * program line that made a resource from a fixed depth of the constructor's stack.
  */
-const thinProviders = new Map<ProviderKind, pulumi.dynamic.ResourceProvider>();
-
-function thinProvider(kind: ProviderKind): pulumi.dynamic.ResourceProvider {
-  let provider = thinProviders.get(kind);
-  if (!provider) thinProviders.set(kind, (provider = makeThinProvider(kind)));
-  return provider;
-}
+const dynamicType = (type: string) => `pulumi-nodejs:dynamic/berth:${type}`;
+const withProvider = (kind: ProviderKind, inputs: pulumi.Inputs): pulumi.Inputs => ({ ...inputs, __provider: providerModule(kind) });
 
 /** The keys of `env` whose values are Pulumi secrets: the control plane then never shows or logs those values. */
 function secretKeysOf(env: Record<string, pulumi.Input<string>>): pulumi.Output<string[]> {
@@ -68,7 +72,7 @@ export interface ControlPlaneArgs {
  * Berth's control plane itself, installed on the local Docker engine (a container plus a volume for its store):
  * with it, a whole environment is one `pulumi up`. Give it to the other resources as `controlPlane`.
  */
-export class ControlPlane extends pulumi.dynamic.Resource {
+export class ControlPlane extends pulumi.CustomResource {
   /** Where its APIs answer, e.g. http://127.0.0.1:8910. */
   declare readonly url: pulumi.Output<string>;
   declare readonly apiKey: pulumi.Output<string>;
@@ -82,7 +86,7 @@ export class ControlPlane extends pulumi.dynamic.Resource {
       databaseUrl: args.databaseUrl === undefined ? undefined : pulumi.secret(args.databaseUrl),
       url: undefined,
     };
-    super(thinProvider("controlPlane"), name, inputs, opts, "berth", "ControlPlane");
+    super(dynamicType("ControlPlane"), name, withProvider("controlPlane", inputs), opts);
   }
 }
 
@@ -126,7 +130,7 @@ export interface TemplateArgs extends OnControlPlane {
 }
 
 /** What an endpoint's workers run: image, command, env, disk, memory. Updated in place; endpoints using it roll. */
-export class Template extends pulumi.dynamic.Resource {
+export class Template extends pulumi.CustomResource {
   declare readonly name: pulumi.Output<string>;
   declare readonly imageName: pulumi.Output<string>;
   /** A digest of what the workers run (not the name or readme): an Endpoint's input, so it rolls when this changes. */
@@ -136,7 +140,7 @@ export class Template extends pulumi.dynamic.Resource {
     const { controlPlane, ...spec } = args;
     const env = spec.env ?? {};
     const inputs = { ...spec, name: spec.name ?? name, env, secretEnvKeys: secretKeysOf(env), ...connectionInputs(controlPlane) };
-    super(thinProvider("template"), name, inputs, opts, "berth", "Template");
+    super(dynamicType("Template"), name, withProvider("template", inputs), opts);
     const { name: _name, readme: _readme, ...runs } = spec;
     this.rolloutKey = pulumi
       .output({ ...runs, env })
@@ -153,7 +157,7 @@ export interface NetworkVolumeArgs extends OnControlPlane {
 }
 
 /** Storage shared by an endpoint's workers, mounted at the template's volumeMountPath. */
-export class NetworkVolume extends pulumi.dynamic.Resource {
+export class NetworkVolume extends pulumi.CustomResource {
   declare readonly name: pulumi.Output<string>;
   declare readonly size: pulumi.Output<number>;
   declare readonly dataCenterId: pulumi.Output<string>;
@@ -161,7 +165,7 @@ export class NetworkVolume extends pulumi.dynamic.Resource {
   constructor(name: string, args: NetworkVolumeArgs, opts?: pulumi.CustomResourceOptions) {
     const { controlPlane, ...spec } = args;
     const inputs = { ...spec, name: spec.name ?? name, dataCenterId: spec.dataCenterId ?? "local", ...connectionInputs(controlPlane) };
-    super(thinProvider("networkVolume"), name, inputs, opts, "berth", "NetworkVolume");
+    super(dynamicType("NetworkVolume"), name, withProvider("networkVolume", inputs), opts);
   }
 }
 
@@ -198,7 +202,7 @@ export interface EndpointArgs extends OnControlPlane {
 }
 
 /** A queue and its autoscaled workers; its clients call `{clientBaseUrl}/{id}/run` with RunPod's API. */
-export class Endpoint extends pulumi.dynamic.Resource {
+export class Endpoint extends pulumi.CustomResource {
   declare readonly name: pulumi.Output<string>;
   /** Increments when what the workers run changes (never on its own, so it causes no drift). */
   declare readonly revision: pulumi.Output<number>;
@@ -220,6 +224,6 @@ export class Endpoint extends pulumi.dynamic.Resource {
       clientBaseUrl: undefined,
       ...connectionInputs(controlPlane),
     };
-    super(thinProvider("endpoint"), name, inputs, opts, "berth", "Endpoint");
+    super(dynamicType("Endpoint"), name, withProvider("endpoint", inputs), opts);
   }
 }

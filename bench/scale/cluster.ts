@@ -8,7 +8,7 @@
  * benchmark's own. Then, with the large fleet in place, a ROLLOUT_WORKERS-worker rollout against a plain Deployment
  * with the same pod template and strategy.
  */
-import { CoreV1Api, type V1Deployment } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Deployment, type V1Pod } from "@kubernetes/client-node";
 import { eventually } from "../../test/helpers/endpoint";
 import { KubeRuntime } from "../../test/helpers/kube-runtime";
 import { parseMetrics, sumOf } from "../../test/helpers/metrics";
@@ -98,10 +98,17 @@ async function addEndpoints(runtime: KubeRuntime, count: number): Promise<string
   return ids;
 }
 
+/** Until `pods` pods run and are ready, and every Deployment counts them available: the fleet has settled. */
 async function allRunning(runtime: KubeRuntime, pods: number): Promise<void> {
+  const ready = (p: V1Pod) =>
+    p.status?.phase === "Running" && !p.metadata?.deletionTimestamp && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
   await eventually(
-    `${pods} pods running`,
-    async () => ((await runtime.pods()).filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp).length >= pods ? true : undefined),
+    `${pods} pods running and ready`,
+    async () => {
+      if ((await runtime.pods()).filter(ready).length < pods) return undefined;
+      const deployments = (await runtime.apps.listNamespacedDeployment({ namespace: runtime.namespace })).items;
+      return deployments.every(rolledOut) ? true : undefined;
+    },
     600_000,
   );
 }
