@@ -26,6 +26,7 @@ const DRAINERS = 8;
 const DRAIN_BATCH = 16;
 /** Jobs per insert when queueing a backlog: PostgreSQL takes at most 65,535 parameters a statement. */
 const INSERT_BATCH = 5_000;
+
 interface BacklogCase {
   queued: number;
   startupMs: number;

@@ -423,6 +423,11 @@ export class JobService {
     return this.store.counts(endpointId);
   }
 
+  /** The endpoints that have jobs waiting, from the counts the store keeps. */
+  endpointsWithQueuedJobs(): Promise<Set<string>> {
+    return this.store.endpointsWithQueuedJobs();
+  }
+
   /** What the autoscaler reads (see JobStore.queueStats and queueCountCap). */
   queueStats(endpointId: string, delayedBefore: number, cap: number): Promise<QueueStats> {
     return this.store.queueStats(endpointId, delayedBefore, cap);

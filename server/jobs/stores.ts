@@ -58,6 +58,8 @@ export interface JobStore {
   expire(now: number, limit: number): Promise<ExpiredJob[]>;
   /** The endpoint's jobs by status, from counts kept as jobs change: no scan of its jobs, however many. */
   counts(endpointId: string): Promise<JobCounts>;
+  /** The endpoints with at least one job IN_QUEUE, from the same counts. */
+  endpointsWithQueuedJobs(): Promise<Set<string>>;
   /**
    * What the autoscaler reads: queued jobs that may scale the endpoint up (low-priority ones never do), how many
    * of those were queued before `delayedBefore`, and jobs in progress. Queued and delayed are counted up to `cap`

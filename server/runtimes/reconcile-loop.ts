@@ -1,15 +1,21 @@
 /**
- * Runs a reconcile pass every `intervalMs` and whenever triggered (a job was queued, a volume deleted). Passes never
- * overlap, and any number of triggers during one make exactly one more, so a burst of jobs costs one extra pass.
+ * Runs a reconcile pass every `intervalMs` over every endpoint, and whenever triggered: a trigger naming endpoints
+ * (a job was queued there) asks for a pass over those alone, one naming none (a volume deleted, a pod changed) for
+ * a pass over all. Passes never overlap, and any number of triggers during one make exactly one more, over the
+ * endpoints they named together: a burst of jobs costs one extra pass, and a job queued on one endpoint of a
+ * hundred costs a look at that one.
  */
 export class ReconcileLoop {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private queued = false;
+  /** The endpoints the queued pass is for; undefined when it is for all. */
+  private only: Set<string> | undefined;
   private stopped = false;
 
   constructor(
-    private readonly pass: () => Promise<void>,
+    /** One pass: over the endpoints named, or over all when `only` is undefined. */
+    private readonly pass: (only?: ReadonlySet<string>) => Promise<void>,
     private readonly intervalMs: number,
     /** A failed pass is reported here; the next one runs as planned. */
     private readonly failed: (err: Error) => void,
@@ -23,14 +29,22 @@ export class ReconcileLoop {
     tick();
   }
 
-  trigger(): void {
-    if (this.queued || this.stopped) return;
+  trigger(endpointId?: string): void {
+    if (this.stopped) return;
+    if (this.queued) {
+      if (endpointId === undefined) this.only = undefined;
+      else this.only?.add(endpointId);
+      return;
+    }
     this.queued = true;
+    this.only = endpointId === undefined ? undefined : new Set([endpointId]);
     this.running = this.running.then(async () => {
+      const only = this.only;
       this.queued = false;
+      this.only = undefined;
       if (this.stopped) return;
       try {
-        await this.pass();
+        await this.pass(only);
       } catch (err) {
         this.failed(err as Error);
       }

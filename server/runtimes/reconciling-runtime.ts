@@ -3,9 +3,9 @@ import type { JobService } from "../jobs/service";
 import { ReconcileLoop } from "./reconcile-loop";
 
 /**
- * What both runtimes share: one reconcile pass at a time, every interval and at once when a job is queued, and
- * the network volumes deleted through the admin API whose storage a later pass removes (once no worker mounts
- * them). Each runtime writes its own pass.
+ * What both runtimes share: one reconcile pass at a time, every interval and at once (over its endpoint alone) when
+ * a job is queued, and the network volumes deleted through the admin API whose storage a later pass removes (once
+ * no worker mounts them). Each runtime writes its own pass.
  */
 export abstract class ReconcilingRuntime {
   private readonly loop: ReconcileLoop;
@@ -20,9 +20,9 @@ export abstract class ReconcilingRuntime {
     reconciled: (seconds: number) => void,
   ) {
     this.loop = new ReconcileLoop(
-      async () => {
+      async (only) => {
         const started = performance.now();
-        await this.reconcile();
+        await this.reconcile(only);
         reconciled((performance.now() - started) / 1000);
       },
       intervalMs,
@@ -30,10 +30,14 @@ export abstract class ReconcilingRuntime {
     );
   }
 
-  protected abstract reconcile(): Promise<void>;
+  /**
+   * One pass: over every endpoint (and what they share: volumes, workers of deleted endpoints, the runtime's own
+   * view of what runs) when `only` is undefined, else over the endpoints named alone.
+   */
+  protected abstract reconcile(only?: ReadonlySet<string>): Promise<void>;
 
   start(): void {
-    this.queue.onQueued(() => this.trigger());
+    this.queue.onQueued((endpointId) => this.trigger(endpointId));
     this.loop.start();
   }
 
@@ -42,8 +46,9 @@ export abstract class ReconcilingRuntime {
     await this.loop.stop();
   }
 
-  trigger(): void {
-    this.loop.trigger();
+  /** A pass soon: over the endpoint named, or over every endpoint. */
+  trigger(endpointId?: string): void {
+    this.loop.trigger(endpointId);
   }
 
   /** A deleted network volume's storage goes once no worker mounts it any more (checked every pass). */

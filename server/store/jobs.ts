@@ -74,6 +74,7 @@ export class SqliteJobStore implements JobStore {
           OR id IN (SELECT id FROM jobs WHERE finished_at + retention_ms <= @now LIMIT @limit)
         RETURNING id, endpoint_id, status, worker_id`),
       countsByStatus: db.prepare("SELECT status, n FROM job_counts WHERE endpoint_id = ?"),
+      withQueued: db.prepare("SELECT endpoint_id FROM job_counts WHERE status = 'IN_QUEUE' AND n > 0"),
       queueStats: db.prepare(`SELECT
           (SELECT COUNT(*) FROM (SELECT 1 FROM jobs
             WHERE endpoint_id = @endpointId AND status = 'IN_QUEUE' AND low_priority = 0 LIMIT @cap)) AS queued,
@@ -164,6 +165,10 @@ export class SqliteJobStore implements JobStore {
 
   /** Nothing to do: SQLite's counts change in the transactions that change jobs (a trigger each). */
   async housekeeping(): Promise<void> {}
+
+  async endpointsWithQueuedJobs(): Promise<Set<string>> {
+    return new Set((this.s.withQueued!.all() as Array<{ endpoint_id: string }>).map((r) => r.endpoint_id));
+  }
 
   async counts(endpointId: string): Promise<JobCounts> {
     const byStatus = new Map(

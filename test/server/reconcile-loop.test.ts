@@ -43,3 +43,34 @@ test("triggers during a pass make one more pass, never an overlapping one; a fai
   await settle();
   assert.equal(passes, 3, "nothing runs after stop");
 });
+
+test("triggers naming endpoints make one pass over those alone; one naming none widens it to every endpoint", async () => {
+  const passes: Array<string[] | "all"> = [];
+  let release!: () => void;
+  let gate = new Promise<void>((resolve) => (release = resolve));
+  const loop = new ReconcileLoop(
+    async (only) => {
+      passes.push(only ? [...only].sort() : "all");
+      await gate;
+    },
+    60_000,
+    (err) => assert.fail(err),
+  );
+  loop.start();
+  await settle();
+  assert.deepEqual(passes, ["all"], "the first pass, at start, is over every endpoint");
+  loop.trigger("ep-b");
+  loop.trigger("ep-a");
+  loop.trigger("ep-b");
+  release();
+  gate = new Promise<void>((resolve) => (release = resolve));
+  await settle();
+  assert.deepEqual(passes, ["all", ["ep-a", "ep-b"]], "jobs queued on two endpoints: one pass over those two");
+  loop.trigger("ep-c");
+  loop.trigger();
+  loop.trigger("ep-d");
+  release();
+  await settle();
+  assert.deepEqual(passes, ["all", ["ep-a", "ep-b"], "all"], "a trigger naming no endpoint asks for all of them");
+  await loop.stop();
+});

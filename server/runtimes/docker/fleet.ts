@@ -135,7 +135,8 @@ export class Fleet extends ReconcilingRuntime implements WorkerRuntime {
 
   // ---- one pass ----
 
-  protected async reconcile(): Promise<void> {
+  protected async reconcile(only?: ReadonlySet<string>): Promise<void> {
+    if (only) return this.reconcileEndpoints(only, Date.now());
     const now = Date.now();
     const observed = new Map((await this.parts.driver.listWorkers()).map((w) => [w.workerId, w]));
     const endpoints = new Map(this.parts.resources.listEndpoints().map((e) => [e.id, e]));
@@ -155,9 +156,17 @@ export class Fleet extends ReconcilingRuntime implements WorkerRuntime {
         await this.parts.driver.stopWorker(orphan.workerId, 0);
       }
     }
+    // An endpoint with no worker here, no queued job, and no active or standby worker to start has nothing to
+    // decide: a hundred idle endpoints cost one query a pass, not three each.
+    const queued = await this.parts.jobs.endpointsWithQueuedJobs();
+    const busy = new Set([...queued, ...records.map((w) => w.endpointId)]);
+    const wantsWorkers = (spec: EndpointRecord["spec"]) => spec.workersMin > 0 || (this.config.extraWorkers > 0 && spec.workersMax > 0);
     for (const endpoint of endpoints.values()) {
-      const revision = this.parts.resources.currentRevision(endpoint.id);
-      if (revision) await this.reconcileEndpoint(endpoint, revision, now);
+      if (busy.has(endpoint.id) || wantsWorkers(endpoint.spec)) await this.reconcileEndpoints([endpoint.id], now);
+      else {
+        this.throttled.delete(endpoint.id);
+        this.rollouts.delete(endpoint.id);
+      }
     }
     for (const volumeId of this.volumesToRemove) {
       try {
@@ -193,6 +202,14 @@ export class Fleet extends ReconcilingRuntime implements WorkerRuntime {
       if (caller) this.calledSince.set(worker.id, worker.phaseSince);
     }
     if (failure) await this.actions.fail(worker, failure, now);
+  }
+
+  private async reconcileEndpoints(ids: Iterable<string>, now: number): Promise<void> {
+    for (const id of ids) {
+      const endpoint = this.parts.resources.getEndpoint(id);
+      const revision = endpoint && this.parts.resources.currentRevision(id);
+      if (endpoint && revision) await this.reconcileEndpoint(endpoint, revision, now);
+    }
   }
 
   private async reconcileEndpoint(endpoint: EndpointRecord, revision: EndpointRevision, now: number): Promise<void> {

@@ -1,4 +1,4 @@
-import type { V1Deployment, V1Node, V1Pod } from "@kubernetes/client-node";
+import type { V1Deployment, V1Node, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { FastifyBaseLogger } from "fastify";
 import type { JobService } from "../../jobs/service";
 import { GPU_TYPES, kubernetesProductLabel } from "../../resources/gpu-types";
@@ -139,7 +139,8 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
     if (!gone && this.lastSignature.get(key) === signature) return;
     if (gone) this.lastSignature.delete(key);
     else this.lastSignature.set(key, signature);
-    this.trigger();
+    // A change concerns its endpoint; what is gone concerns the whole pass too (a gone pod's jobs go back).
+    this.trigger(gone ? undefined : object.metadata?.labels?.[LABEL.endpoint]);
   }
 
   override async stop(): Promise<void> {
@@ -220,13 +221,17 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
 
   private readonly nodeGpuType = new Map<string, string>();
 
-  protected async reconcile(): Promise<void> {
+  protected async reconcile(only?: ReadonlySet<string>): Promise<void> {
     const { cluster } = this.parts;
     await this.cacheStarted;
     const synced = this.cache.synced();
     if (!synced.ok) throw new Error(`the cluster's objects are not listed yet: ${synced.why}`);
     const [deployments, pods, secrets, claims] = [this.cache.deployments(), this.cache.pods(), this.cache.secrets(), this.cache.claims()];
     const now = Date.now();
+    if (only) {
+      const named = [...only].map((id) => this.parts.resources.getEndpoint(id)).filter((e): e is EndpointRecord => e !== undefined);
+      return this.reconcileEndpoints(named, deployments, pods.map(readWorkerPod), secrets, now);
+    }
     if (now - this.nodesReadAt >= NODES_READ_INTERVAL_MS) {
       this.nodesReadAt = now;
       await this.readNodes();
@@ -257,11 +262,22 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
       if (!endpoint || (revision < endpoint.revision && !inUse)) await cluster.deleteSecret(secret.metadata!.name!);
     }
 
+    await this.reconcileEndpoints(endpoints.values(), deployments, workerPods, secrets, now);
+  }
+
+  private async reconcileEndpoints(
+    endpoints: Iterable<EndpointRecord>,
+    deployments: readonly V1Deployment[],
+    workerPods: WorkerPod[],
+    secrets: readonly V1Secret[],
+    now: number,
+  ): Promise<void> {
     const byName = new Map(deployments.map((d) => [d.metadata?.name, d]));
-    for (const endpoint of endpoints.values()) {
+    const secretNames = new Set(secrets.map((s) => s.metadata?.name));
+    for (const endpoint of endpoints) {
       const revision = this.parts.resources.currentRevision(endpoint.id);
       if (!revision) continue;
-      const hasSecret = secrets.some((s) => s.metadata?.name === secretName(endpoint.id, revision.revision));
+      const hasSecret = secretNames.has(secretName(endpoint.id, revision.revision));
       try {
         await this.reconcileEndpoint(endpoint, revision, byName.get(deploymentName(endpoint.id)), hasSecret, workerPods, now);
       } catch (err) {

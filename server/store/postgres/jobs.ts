@@ -146,6 +146,15 @@ export class PostgresJobStore implements JobStore {
     return row!;
   }
 
+  async endpointsWithQueuedJobs(): Promise<Set<string>> {
+    const rows = await this.sql<Array<{ endpoint_id: string }>>`
+      SELECT endpoint_id FROM (
+        SELECT endpoint_id, n FROM job_counts WHERE status = 'IN_QUEUE'
+        UNION ALL SELECT endpoint_id, delta FROM job_count_changes WHERE status = 'IN_QUEUE'
+      ) AS queued GROUP BY endpoint_id HAVING SUM(n) > 0`;
+    return new Set(rows.map((r) => r.endpoint_id));
+  }
+
   /** Moves the statements' count changes into the counts, in one statement: each change is folded once. */
   async housekeeping(): Promise<void> {
     await this.sql`
