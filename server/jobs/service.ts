@@ -338,7 +338,9 @@ export class JobService {
   }
 
   async ping(endpointId: string, workerId: string, report: PingReport): Promise<void> {
-    await this.touched(endpointId, workerId, Date.now(), report.sdkVersion);
+    const now = Date.now();
+    await this.workers.touchBatched(endpointId, workerId, now, report.sdkVersion);
+    this.heard(endpointId, workerId, now);
     if (report.unhealthy) {
       const { check, reason } = report.unhealthy;
       const why = `worker reported unhealthy${check ? ` (${check})` : ""}${reason ? `: ${reason}` : ""}`;

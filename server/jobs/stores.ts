@@ -99,6 +99,11 @@ export interface WorkerCallRow {
 export interface WorkerCallStore {
   /** Records that a worker called; cheap enough for every call. */
   touch(endpointId: string, id: string, now: number, sdkVersion?: string): Promise<void>;
+  /**
+   * The same for a call that can wait a moment for others (a ping): a store that pays per statement writes the
+   * calls of a short window together. Resolves once written.
+   */
+  touchBatched(endpointId: string, id: string, now: number, sdkVersion?: string): Promise<void>;
   markUnhealthy(endpointId: string, id: string, reason: string): Promise<void>;
   markLeaving(endpointId: string, id: string): Promise<void>;
   silentSince(cutoff: number): Promise<WorkerCallRow[]>;

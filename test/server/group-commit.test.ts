@@ -1,10 +1,11 @@
 // GroupCommit on the test bed's PostgreSQL: writes that arrive while a batch commits share the next commit (one
 // transaction, seen by pg_stat_database's commit counter), and a write that fails in a batch fails alone while the
-// others of its batch are committed.
+// others of its batch are committed. Pings batched by the worker-call store likewise go in one statement.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { PostgresDatabase } from "../../server/store/postgres/database";
 import { GroupCommit } from "../../server/store/postgres/group-commit";
+import { PostgresWorkerCallStore } from "../../server/store/postgres/worker-calls";
 import { freshDatabase, type TestDatabase } from "../helpers/postgres";
 
 let db: TestDatabase;
@@ -57,4 +58,29 @@ test("a write that fails in a batch fails alone; the rest of its batch is commit
     { id: 101, note: "ok" },
     { id: 102, note: "ok" },
   ]);
+});
+
+test("fifty pings within the batch window are one statement; each worker's latest time and SDK version are kept", async () => {
+  const workers = new PostgresWorkerCallStore(database.sql);
+  // Statements on the workers table, counted by a statement trigger (the pool's connections report their own
+  // statistics late, so pg_stat_database cannot tell here).
+  await database.sql.unsafe(`
+    CREATE TABLE worker_statements (at timestamptz NOT NULL DEFAULT now());
+    CREATE FUNCTION count_worker_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO worker_statements DEFAULT VALUES; RETURN NULL; END $$;
+    CREATE TRIGGER worker_statements AFTER INSERT ON workers FOR EACH STATEMENT EXECUTE FUNCTION count_worker_statement();`);
+  const statements = async () => (await database.sql<Array<{ n: number }>>`SELECT COUNT(*)::int AS n FROM worker_statements`)[0]!.n;
+  await workers.touch("ep-a", "w-0", 5_000, "1.6.0");
+  const before = await statements();
+  await Promise.all([
+    ...Array.from({ length: 50 }, (_, i) => workers.touchBatched("ep-a", `w-${i}`, 1_000 + i, i === 0 ? undefined : "1.7.0")),
+    workers.touchBatched("ep-a", "w-1", 900),
+  ]);
+  assert.equal((await statements()) - before, 1, "one statement");
+  const rows = await workers.ofEndpoint("ep-a");
+  assert.equal(rows.length, 50);
+  const w0 = rows.find((r) => r.id === "w-0")!;
+  assert.deepEqual([w0.last_seen_at, w0.sdk_version], [5_000, "1.6.0"], "an older ping never moves a worker back, nor clears its version");
+  const w1 = rows.find((r) => r.id === "w-1")!;
+  assert.deepEqual([w1.first_seen_at, w1.last_seen_at, w1.sdk_version], [1_001, 1_001, "1.7.0"], "the later of two pings in one window");
 });
