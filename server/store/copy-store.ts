@@ -14,6 +14,7 @@ const TABLES = [
   "workers",
   "runtime_workers",
   "usage_runs",
+  "api_keys",
 ] as const;
 
 /** Rows per INSERT: well under PostgreSQL's 65535 parameters for the widest table (20 columns). */

@@ -173,4 +173,18 @@ export const MIGRATIONS: readonly string[] = [
     UPDATE job_counts SET n = n - 1 WHERE endpoint_id = OLD.endpoint_id AND status = OLD.status;
   END;
   `,
+  // API keys with scopes (server/api-keys.ts): the secret's SHA-256 only; endpoint ids a JSON array.
+  `
+  CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    endpoint_ids TEXT NOT NULL,
+    secret_hash  TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    last_used_at INTEGER,
+    revoked_at   INTEGER
+  );
+  `,
 ];

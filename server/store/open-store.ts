@@ -12,6 +12,9 @@ import { PostgresFleetWorkerRows } from "./postgres/fleet-worker-rows";
 import { postgresJobStorage } from "./postgres/job-storage";
 import { PostgresLease } from "./postgres/lease";
 import { PostgresSettings } from "./postgres/settings";
+import { PostgresApiKeyRows } from "./postgres/api-key-rows";
+import { SqliteApiKeyRows } from "./api-key-rows";
+import type { ApiKeyRows } from "../api-keys";
 import { PostgresSignals } from "./postgres/signals";
 import { PostgresResourceRows } from "./postgres/resource-rows";
 import { PostgresRuntimeViewRows } from "./postgres/runtime-view-rows";
@@ -38,6 +41,8 @@ export interface ControlPlaneStore {
   signals: Signals;
   /** What a control plane makes once and keeps: its worker-key secret, its id on the runtime. */
   settings: Settings;
+  /** API keys with scopes, hashed. */
+  apiKeys: ApiKeyRows;
   /** Where the leader publishes its runtime's views for the others; none with SQLite, whose control plane is alone. */
   runtimeViews?: RuntimeViewRows;
   close(): Promise<void>;
@@ -61,6 +66,7 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
       lease: new PostgresLease(database.sql),
       signals,
       settings: new PostgresSettings(database.sql),
+      apiKeys: new PostgresApiKeyRows(database.sql),
       runtimeViews: new PostgresRuntimeViewRows(database.sql),
       close: async () => {
         await signals.close();
@@ -80,6 +86,7 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
     lease: soleLease,
     signals: noSignals,
     settings: new DataDirSettings(options.dataDir),
+    apiKeys: new SqliteApiKeyRows(database),
     close: async () => database.close(),
   };
 }

@@ -197,4 +197,18 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION job_counts_changed();
   `,
+  // API keys with scopes (server/api-keys.ts), as in SQLite.
+  `
+  CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    endpoint_ids TEXT NOT NULL,
+    secret_hash  TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT,
+    last_used_at BIGINT,
+    revoked_at   BIGINT
+  );
+  `,
 ];
