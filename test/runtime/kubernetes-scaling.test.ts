@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { eventually } from "../helpers/endpoint";
 import { KubeRuntime } from "../helpers/kube-runtime";
+import { parseMetrics, sumOf } from "../helpers/metrics";
 
 describe("scaling on the Kubernetes runtime", () => {
   let runtime: KubeRuntime;
@@ -47,8 +48,8 @@ describe("scaling on the Kubernetes runtime", () => {
     assert.ok([...nodes].every((n) => n?.startsWith("gpu-h100-")), `pods were placed on H100 nodes only: ${[...nodes]}`);
 
     // Monitoring covers pods too: cold starts from each pod's creation, usage by the GPU type of its node.
-    const metrics = (await runtime.api.get("/metrics")).data as string;
-    const coldStarts = Number(new RegExp(`^berth_worker_cold_start_seconds_count\\{endpoint="${ep.id}"\\} (\\d+)$`, "m").exec(metrics)?.[1]);
+    const metrics = parseMetrics((await runtime.api.get("/metrics")).data);
+    const coldStarts = sumOf(metrics, "berth_worker_cold_start_seconds_count", { endpoint: ep.id });
     assert.ok(coldStarts >= 3, `the three pods' cold starts were counted (${coldStarts})`);
     const usage = (await runtime.api.get("/admin/usage", { params: { endpointId: ep.id } })).data;
     assert.deepEqual(

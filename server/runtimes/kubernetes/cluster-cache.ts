@@ -7,6 +7,9 @@ const RESTART_AFTER_MS = 1_000;
 
 type Watched<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
+/** A pod or Deployment added, changed or deleted (`gone`), with its kind. */
+export type WatchedChange = { kind: "pods"; object: V1Pod; gone: boolean } | { kind: "deployments"; object: V1Deployment; gone: boolean };
+
 /**
  * The control plane's Deployments, pods, Secrets and claims, listed once and then kept current by watches, so that
  * a reconcile pass reads memory instead of listing every object of every endpoint each second: what the API
@@ -57,13 +60,15 @@ export class ClusterCache {
     return { ok: false, why: [...this.errors.values()].join("; ") || "the first lists have not answered yet" };
   }
 
-  /** Called whenever a pod or Deployment is added, changed (`gone` false) or deleted (`gone` true). */
-  onChange(listener: (object: V1Pod | V1Deployment, gone: boolean) => void): void {
-    for (const informer of [this.informers.pods, this.informers.deployments] as Array<Watched<V1Pod | V1Deployment>>) {
-      informer.on("add", (object) => listener(object, false));
-      informer.on("update", (object) => listener(object, false));
-      informer.on("delete", (object) => listener(object, true));
-    }
+  /** Called whenever a pod or Deployment is added, changed or deleted. */
+  onChange(listener: (change: WatchedChange) => void): void {
+    const follow = <K extends "pods" | "deployments">(kind: K, informer: Watched<WatchedKinds[K]>) => {
+      informer.on("add", (object) => listener({ kind, object, gone: false } as WatchedChange));
+      informer.on("update", (object) => listener({ kind, object, gone: false } as WatchedChange));
+      informer.on("delete", (object) => listener({ kind, object, gone: true } as WatchedChange));
+    };
+    follow("pods", this.informers.pods);
+    follow("deployments", this.informers.deployments);
   }
 
   deployments = () => this.informers.deployments.list();

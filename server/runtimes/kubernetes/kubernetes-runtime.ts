@@ -1,4 +1,4 @@
-import type { V1Deployment, V1Node, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { V1Deployment, V1Node, V1Secret } from "@kubernetes/client-node";
 import type { FastifyBaseLogger } from "fastify";
 import type { JobService } from "../../jobs/service";
 import { GPU_TYPES, kubernetesProductLabel } from "../../resources/gpu-types";
@@ -24,7 +24,7 @@ import {
   type WorkerRuntime,
 } from "../worker-runtime";
 import { KubernetesApiError, quantity, type KubeCluster } from "./cluster";
-import { ClusterCache } from "./cluster-cache";
+import { ClusterCache, type WatchedChange } from "./cluster-cache";
 import {
   claimName,
   deploymentName,
@@ -121,7 +121,7 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
   }
 
   override start(): void {
-    this.cache.onChange((object, gone) => this.changed(object, gone));
+    this.cache.onChange((change) => this.changed(change));
     this.cacheStarted = this.cache.start();
     super.start();
   }
@@ -131,11 +131,12 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
    * Deployment's replicas or rollout progress) is acted on at once, not at the next tick. Other updates (status
    * heartbeats, our own annotations) trigger nothing: with a thousand pods they would keep passes running.
    */
-  private changed(object: V1Pod | V1Deployment, gone: boolean): void {
-    const key = `${isPod(object) ? "pod" : "deployment"}/${object.metadata?.name}`;
-    const signature = isPod(object)
-      ? JSON.stringify({ ...readWorkerPod(object), deletionCost: undefined })
-      : JSON.stringify([object.spec?.replicas, object.status?.replicas, object.status?.updatedReplicas, object.status?.availableReplicas]);
+  private changed({ kind, object, gone }: WatchedChange): void {
+    const key = `${kind}/${object.metadata?.name}`;
+    const signature =
+      kind === "pods"
+        ? JSON.stringify({ ...readWorkerPod(object), deletionCost: undefined })
+        : JSON.stringify([object.spec?.replicas, object.status?.replicas, object.status?.updatedReplicas, object.status?.availableReplicas]);
     if (!gone && this.lastSignature.get(key) === signature) return;
     if (gone) this.lastSignature.delete(key);
     else this.lastSignature.set(key, signature);
@@ -230,7 +231,8 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
     const now = Date.now();
     if (only) {
       const named = [...only].map((id) => this.parts.resources.getEndpoint(id)).filter((e): e is EndpointRecord => e !== undefined);
-      return this.reconcileEndpoints(named, deployments, pods.map(readWorkerPod), secrets, now);
+      const theirPods = pods.filter((pod) => only.has(pod.metadata?.labels?.[LABEL.endpoint] ?? ""));
+      return this.reconcileEndpoints(named, deployments, theirPods.map(readWorkerPod), secrets, now);
     }
     if (now - this.nodesReadAt >= NODES_READ_INTERVAL_MS) {
       this.nodesReadAt = now;
@@ -506,8 +508,4 @@ export function servingCounts(states: readonly WorkerState[], replicas: number):
 function throttledOf(pods: WorkerPod[]): { count: number; reason?: string } {
   const waiting = pods.filter((p) => p.phase === "unschedulable");
   return { count: waiting.length, reason: waiting[0]?.reason };
-}
-
-function isPod(object: V1Pod | V1Deployment): object is V1Pod {
-  return (object.spec as { containers?: unknown } | undefined)?.containers !== undefined;
 }
