@@ -1,4 +1,5 @@
 import axios, { type AxiosInstance, type AxiosResponse } from "axios";
+import { pack } from "tar-stream";
 import { dockerConnection, type DockerConnection, type DockerEnv } from "./connection";
 import { demultiplexLogs, type ContainerOutput } from "./log-stream";
 
@@ -33,6 +34,14 @@ export interface HostConfig {
   Mounts?: { Type: "volume" | "bind"; Source: string; Target: string }[];
   RestartPolicy?: { Name: "no" | "always" | "unless-stopped" | "on-failure" };
   DeviceRequests?: { Driver: string; DeviceIDs: string[]; Capabilities: string[][] }[];
+}
+
+/** A file (or, without content, a directory) written into a container by `writeFiles`, owned by root. */
+export interface ContainerFile {
+  /** Relative to the directory it is written into. */
+  name: string;
+  content?: string;
+  mode: number;
 }
 
 /** A container's state as inspect reports it ("created", "running", "paused", "restarting", "removing", "exited", "dead"). */
@@ -167,6 +176,30 @@ export class DockerEngine {
       params: { all: 1, filters: JSON.stringify(filters) },
     });
     return res.data;
+  }
+
+  /**
+   * Writes files into a container under `dir` (which must exist in it), before it starts if need be: where `dir` is
+   * in one of its volumes, into the volume. Unlike env, what is written this way does not show in `docker inspect`.
+   */
+  async writeFiles(id: string, dir: string, files: ContainerFile[]): Promise<void> {
+    const archive = pack();
+    const chunks: Buffer[] = [];
+    archive.on("data", (chunk: Buffer) => chunks.push(chunk));
+    const packed = new Promise((resolve, reject) => archive.on("end", resolve).on("error", reject));
+    for (const file of files) {
+      const type = file.content === undefined ? "directory" : "file";
+      archive.entry({ name: file.name, type, mode: file.mode, uid: 0, gid: 0, mtime: new Date() }, file.content);
+    }
+    archive.finalize();
+    await packed;
+    await this.call(`PUT /containers/${id}/archive (${dir})`, {
+      method: "PUT",
+      url: `/containers/${id}/archive`,
+      params: { path: dir },
+      headers: { "Content-Type": "application/x-tar" },
+      data: Buffer.concat(chunks),
+    });
   }
 
   async startContainer(id: string): Promise<void> {

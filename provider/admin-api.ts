@@ -1,5 +1,6 @@
 import type { AxiosInstance, AxiosResponse } from "axios";
-import { adminClient, connectionFrom, type Connection, type StackConfig } from "./connection";
+import { describeCallError } from "../server/ca-bundle";
+import { adminClient, caBundleFrom, connectionFrom, type Connection, type StackConfig } from "./connection";
 
 let stackConfig: StackConfig | undefined;
 /** How long a call waits for a control plane that refuses connections (one that is starting) before failing. */
@@ -26,7 +27,7 @@ export const STATE_KEYS = ["__provider", "controlPlaneUrl", "controlPlaneApiKey"
 
 function connectionOf(inputs: ConnectionInputs): Connection {
   if (typeof inputs.controlPlaneUrl === "string" && typeof inputs.controlPlaneApiKey === "string") {
-    return { url: inputs.controlPlaneUrl.replace(/\/+$/, ""), apiKey: inputs.controlPlaneApiKey };
+    return { url: inputs.controlPlaneUrl.replace(/\/+$/, ""), apiKey: inputs.controlPlaneApiKey, caBundle: caBundleFrom(stackConfig) };
   }
   return connectionFrom(stackConfig);
 }
@@ -46,7 +47,7 @@ export class AdminApiError extends Error {
 /** The admin API of the control plane a resource's inputs (or the stack) name. */
 export function adminApi(inputs: ConnectionInputs) {
   const connection = connectionOf(inputs);
-  const key = `${connection.url} ${connection.apiKey}`;
+  const key = `${connection.url} ${connection.apiKey} ${connection.caBundle ?? ""}`;
   const client = clients.get(key) ?? adminClient(connection);
   clients.set(key, client);
 
@@ -64,7 +65,8 @@ export function adminApi(inputs: ConnectionInputs) {
           await new Promise((resolve) => setTimeout(resolve, delay));
           continue;
         }
-        throw new Error(`Berth control plane at ${connection.url} did not answer ${method} /admin${path}: ${(err as Error).message}`);
+        const why = describeCallError(err, "the stack config berth:caBundle (or BERTH_CA_BUNDLE)");
+        throw new Error(`Berth control plane at ${connection.url} did not answer ${method} /admin${path}: ${why}`);
       }
     }
     if (res.status === 404 && missingOk) return undefined;

@@ -1,4 +1,5 @@
 import axios, { type AxiosInstance } from "axios";
+import { caBundleAgent } from "../server/ca-bundle";
 
 /** What a dynamic provider's configure() receives: the stack's config, secrets decrypted. */
 export interface StackConfig {
@@ -8,6 +9,16 @@ export interface StackConfig {
 export interface Connection {
   url: string;
   apiKey: string;
+  /** A PEM file of the CAs to trust besides the system's, for a control plane with a private CA's certificate. */
+  caBundle?: string;
+}
+
+/** Where a CA bundle's path comes from, for errors about it. */
+const CA_BUNDLE_SOURCE = "berth:caBundle / BERTH_CA_BUNDLE";
+
+/** The stack's CA bundle (`berth:caBundle`), else BERTH_CA_BUNDLE; it applies to every control plane the stack calls. */
+export function caBundleFrom(config: StackConfig | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return config?.get("berth:caBundle") || env.BERTH_CA_BUNDLE || undefined;
 }
 
 /**
@@ -20,7 +31,7 @@ export function connectionFrom(config: StackConfig | undefined, env: NodeJS.Proc
   const apiKey = config?.get("berth:apiKey") ?? env.BERTH_API_KEY;
   if (!url) throw new Error("no control plane URL: set the stack config berth:url (pulumi config set berth:url http://...) or BERTH_URL");
   if (!apiKey) throw new Error("no API key: set the stack config berth:apiKey (pulumi config set --secret berth:apiKey ...) or BERTH_API_KEY");
-  return { url: url.replace(/\/+$/, ""), apiKey };
+  return { url: url.replace(/\/+$/, ""), apiKey, caBundle: caBundleFrom(config, env) };
 }
 
 /** An axios client for the admin API; statuses are left to the caller. */
@@ -30,5 +41,6 @@ export function adminClient(connection: Connection): AxiosInstance {
     headers: { Authorization: `Bearer ${connection.apiKey}` },
     validateStatus: () => true,
     timeout: 30_000,
+    ...(connection.caBundle && { httpsAgent: caBundleAgent(connection.caBundle, CA_BUNDLE_SOURCE) }),
   });
 }

@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import type { dynamic } from "@pulumi/pulumi";
 import { z } from "zod";
 import { serverConfigSchema } from "../server/config";
@@ -44,8 +45,22 @@ const namesOf = (name: string) => ({
   controlPlaneId: `pulumi-${name}`,
 });
 
-/** Creates (or re-creates, keeping its data volume) the control plane's container and waits until it answers. */
-async function install(inputs: ControlPlaneInputs): Promise<string> {
+/**
+ * Where the container finds its secrets: files in its data volume, mode 0600, which only root in the container (the
+ * image's user) and root on the host read. Env values or flags would show to anyone who may `docker inspect`.
+ */
+const SECRETS_DIR = "secrets";
+const secretFile = (name: string) => `/data/${SECRETS_DIR}/${name}`;
+
+/** A new key for secret env values at rest: 32 random bytes in base64, as the server reads it. */
+const newSecretsKey = () => crypto.randomBytes(32).toString("base64");
+
+/**
+ * Creates (or re-creates, keeping its data volume) the control plane's container and waits until it answers. On
+ * PostgreSQL it is given `secretsKey`, kept in Pulumi's state (a secret output) so that every re-creation gets the
+ * same one; on SQLite the server makes its own in the data volume.
+ */
+async function install(inputs: ControlPlaneInputs, secretsKey: string | undefined): Promise<string> {
   const engine = DockerEngine.fromEnv();
   const names = namesOf(inputs.name);
   await engine.createVolume(names.dataVolume, { [LABELS.controlPlaneData]: inputs.name });
@@ -59,11 +74,11 @@ async function install(inputs: ControlPlaneInputs): Promise<string> {
     name: names.container,
     image: inputs.image,
     cmd: ["server", "--host", "127.0.0.1", "--port", String(inputs.port), "--data-dir", "/data", ...flags],
-    // Secrets in env rather than flags: a command line shows in `ps` and `docker ps` to anyone on the host.
+    // Only where the secrets are: their values go into files below.
     env: {
-      BERTH_API_KEYS: inputs.apiKey,
+      BERTH_API_KEYS_FILE: secretFile("api-key"),
       BERTH_CONTROL_PLANE_ID: names.controlPlaneId,
-      ...(inputs.databaseUrl ? { BERTH_DATABASE_URL: inputs.databaseUrl } : {}),
+      ...(inputs.databaseUrl ? { BERTH_DATABASE_URL_FILE: secretFile("database-url"), BERTH_SECRETS_KEY_FILE: secretFile("secrets-key") } : {}),
     },
     labels: { [LABELS.controlPlaneContainer]: inputs.name },
     hostConfig: {
@@ -78,6 +93,14 @@ async function install(inputs: ControlPlaneInputs): Promise<string> {
       ],
     },
   });
+  // Written on every install, so a changed key replaces the old one; a database URL no longer given is emptied,
+  // so that its password does not stay in the volume.
+  await engine.writeFiles(id, "/data", [
+    { name: SECRETS_DIR, mode: 0o700 },
+    { name: `${SECRETS_DIR}/api-key`, content: inputs.apiKey + "\n", mode: 0o600 },
+    { name: `${SECRETS_DIR}/database-url`, content: inputs.databaseUrl ?? "", mode: 0o600 },
+    ...(secretsKey ? [{ name: `${SECRETS_DIR}/secrets-key`, content: secretsKey + "\n", mode: 0o600 }] : []),
+  ]);
   await engine.startContainer(id);
   const url = `http://127.0.0.1:${inputs.port}`;
   await waitUntilAnswering(containerProbe(engine, names.container, url));
@@ -152,8 +175,10 @@ export const controlPlaneProvider: dynamic.ResourceProvider = {
   },
 
   async create(inputs) {
-    const url = await install(inputs as ControlPlaneInputs);
-    return { id: namesOf(inputs.name).container, outs: { ...inputs, url } };
+    const secretsKey = inputs.databaseUrl ? newSecretsKey() : undefined;
+    const url = await install(inputs as ControlPlaneInputs, secretsKey);
+    // Absent rather than undefined without a database: an undefined secret output cannot be serialized.
+    return { id: namesOf(inputs.name).container, outs: { ...inputs, url, ...(secretsKey ? { secretsKey } : {}) } };
   },
 
   async read(id, props) {
@@ -161,9 +186,11 @@ export const controlPlaneProvider: dynamic.ResourceProvider = {
     return container ? { id, props } : { id: "", props: {} };
   },
 
-  async update(_id, _olds, news) {
-    const url = await install(news as ControlPlaneInputs);
-    return { outs: { ...news, url } };
+  async update(_id, olds, news) {
+    // The key the database's secrets were encrypted with: a new one would not open them.
+    const secretsKey = news.databaseUrl ? ((olds.secretsKey as string | undefined) ?? newSecretsKey()) : undefined;
+    const url = await install(news as ControlPlaneInputs, secretsKey);
+    return { outs: { ...news, url, ...(secretsKey ? { secretsKey } : {}) } };
   },
 
   async delete(id, props) {

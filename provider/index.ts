@@ -5,6 +5,7 @@
  * code changes no resource (the provider text stays the same).
  */
 export { configure } from "./admin-api";
+export { apiKeyProvider as apiKey } from "./api-key";
 export { controlPlaneProvider as controlPlane } from "./control-plane";
 export { endpointProvider as endpoint } from "./endpoint";
 export { networkVolumeProvider as networkVolume } from "./network-volume";

@@ -1,9 +1,11 @@
-/** What Pulumi programs import: `import { Template, Endpoint, NetworkVolume } from "berth"`. */
+/** What Pulumi programs import: `import { Template, Endpoint, NetworkVolume, ApiKey } from "berth"`. */
 export {
+  ApiKey,
   ControlPlane,
   Endpoint,
   NetworkVolume,
   Template,
+  type ApiKeyArgs,
   type ControlPlaneArgs,
   type ControlPlaneConnection,
   type EndpointArgs,

@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -6,6 +7,9 @@ const PORT = 8910;
 const NAME = "berth-control-plane";
 /** The key of the database URL in the control plane's Secret, beside `apiKey`. */
 const DATABASE_KEY = "databaseUrl";
+/** Where a control plane on PostgreSQL finds the key of secret env values at rest: a file from its own Secret. */
+const SECRETS_KEY_DIR = "/etc/berth/secrets-key";
+const SECRETS_KEY_FILE = "secrets.key";
 
 export interface KubernetesControlPlaneArgs {
   /** The namespace it is installed in and runs its workers in; created (and deleted) with it. */
@@ -25,6 +29,12 @@ export interface KubernetesControlPlaneArgs {
    * share the database and roll one at a time; without it, one control plane keeps SQLite on a claim.
    */
   database?: pulumi.Input<string>;
+  /**
+   * With `database`: the key secret env values are encrypted with in it (32 random bytes in base64), shared by every
+   * replica. Default: one generated at the first `pulumi up` and kept in a Secret of its own that later runs leave as
+   * it is. Give one (as a secret) to bring the key of a store copied with `berth store copy`, or to keep it elsewhere.
+   */
+  secretsKey?: pulumi.Input<string>;
   /**
    * How many control planes run; default 2 with `database`, and only 1 without (SQLite has one writer). A plain
    * number, not an Input: it decides whether a PodDisruptionBudget exists.
@@ -88,6 +98,26 @@ function sqliteClaim(
       },
     },
     opts,
+  );
+}
+
+/**
+ * The Secret holding the key of secret env values on PostgreSQL. A generated key is made anew by every run of the
+ * program, so the Secret ignores changes to its data: the first one stays, as the database's ciphertext needs.
+ */
+function secretsKeySecret(
+  name: string,
+  args: KubernetesControlPlaneArgs,
+  namespace: pulumi.Input<string>,
+  labels: Record<string, string>,
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.Secret {
+  const given = args.secretsKey !== undefined;
+  const key = pulumi.secret(args.secretsKey ?? crypto.randomBytes(32).toString("base64"));
+  return new k8s.core.v1.Secret(
+    `${name}-secrets-key`,
+    { metadata: { namespace, labels }, stringData: { secretsKey: key } },
+    given ? opts : { ...opts, ignoreChanges: ["stringData", "data"] },
   );
 }
 
@@ -172,6 +202,8 @@ export class KubernetesControlPlane extends pulumi.ComponentResource {
       ...(args.workerStorageClass ? [{ name: "BERTH_KUBE_STORAGE_CLASS", value: args.workerStorageClass }] : []),
       ...(args.logLevel ? [{ name: "BERTH_LOG_LEVEL", value: args.logLevel }] : []),
     ];
+    const secretsKey = database ? secretsKeySecret(name, args, ns, labels, inNamespace) : undefined;
+    if (secretsKey) env.push({ name: "BERTH_SECRETS_KEY_FILE", value: `${SECRETS_KEY_DIR}/${SECRETS_KEY_FILE}` });
     const dataVolume = database
       ? { name: "data", emptyDir: {} }
       : { name: "data", persistentVolumeClaim: { claimName: sqliteClaim(name, args, meta, inNamespace).metadata.name } };
@@ -200,10 +232,19 @@ export class KubernetesControlPlane extends pulumi.ComponentResource {
                   ports: [{ name: "http", containerPort: PORT }],
                   // Unready from the moment it starts draining, so the Service stops sending it new requests.
                   readinessProbe: { httpGet: { path: "/readyz", port: PORT } },
-                  volumeMounts: [{ name: "data", mountPath: "/data" }],
+                  volumeMounts: [
+                    { name: "data", mountPath: "/data" },
+                    ...(secretsKey ? [{ name: "secrets-key", mountPath: SECRETS_KEY_DIR, readOnly: true }] : []),
+                  ],
                 },
               ],
-              volumes: [dataVolume],
+              volumes: [
+                dataVolume,
+                // A file, owner-only (the image runs as root): unlike env, it shows in no pod spec and no process listing.
+                ...(secretsKey
+                  ? [{ name: "secrets-key", secret: { secretName: secretsKey.metadata.name, defaultMode: 0o400, items: [{ key: "secretsKey", path: SECRETS_KEY_FILE }] } }]
+                  : []),
+              ],
             },
           },
         },

@@ -9,7 +9,7 @@ import { stableJson } from "../provider/inputs";
  */
 const PROVIDER_MODULE = require.resolve("../provider");
 
-type ProviderKind = "template" | "endpoint" | "networkVolume" | "controlPlane";
+type ProviderKind = "template" | "endpoint" | "networkVolume" | "controlPlane" | "apiKey";
 
 /**
  * The code Pulumi's dynamic provider host runs for one kind of resource, as the `__provider` property it reads:
@@ -85,8 +85,11 @@ export class ControlPlane extends pulumi.CustomResource {
       apiKey: pulumi.secret(args.apiKey),
       databaseUrl: args.databaseUrl === undefined ? undefined : pulumi.secret(args.databaseUrl),
       url: undefined,
+      secretsKey: undefined,
     };
-    super(dynamicType("ControlPlane"), name, withProvider("controlPlane", inputs), opts);
+    // The key of secret env values on PostgreSQL is made by the provider, a new output: secret only when asked for.
+    const secretOutputs = { additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "secretsKey"] };
+    super(dynamicType("ControlPlane"), name, withProvider("controlPlane", inputs), { ...opts, ...secretOutputs });
   }
 }
 
@@ -197,6 +200,11 @@ export interface EndpointArgs extends OnControlPlane {
   dataCenterIds?: pulumi.Input<pulumi.Input<string>[]>;
   /** Added to the template's env for this endpoint's workers; secrets stay secret. */
   env?: Record<string, pulumi.Input<string>>;
+  /**
+   * The client API's rate limits per API key, by group (run, sync, cancel, purgeQueue): `requestsPer10s` and
+   * `concurrent`; absent: RunPod's defaults (server/README.md "Rate limits").
+   */
+  rateLimits?: pulumi.Input<Record<string, { requestsPer10s?: number; concurrent?: number }>>;
   /** How long `pulumi up` waits for a rolling update to finish; default 1800 s. */
   rolloutTimeoutSeconds?: pulumi.Input<number>;
 }
@@ -225,5 +233,39 @@ export class Endpoint extends pulumi.CustomResource {
       ...connectionInputs(controlPlane),
     };
     super(dynamicType("Endpoint"), name, withProvider("endpoint", inputs), opts);
+  }
+}
+
+export interface ApiKeyArgs extends OnControlPlane {
+  /** Who or what holds it ("ci", "web app", "dashboard"); default the resource's name. */
+  name?: pulumi.Input<string>;
+  /** admin: everything; read: the admin and monitoring reads and /metrics; run: the client API of `endpoints` only. */
+  scope: pulumi.Input<"admin" | "read" | "run">;
+  /** The endpoints a run key may call: Endpoints of this program, or ids. Required for run, refused otherwise. */
+  endpoints?: Array<Endpoint | pulumi.Input<string>>;
+  /** ISO 8601; absent: the key never expires. */
+  expiresAt?: pulumi.Input<string>;
+}
+
+/**
+ * An API key of the control plane. `key` is a Pulumi secret, kept only in the stack's (encrypted) state: the control
+ * plane keeps its hash. Any change of the arguments makes a new key, then revokes the old one.
+ */
+export class ApiKey extends pulumi.CustomResource {
+  declare readonly keyId: pulumi.Output<string>;
+  /** The key itself, for `Authorization: Bearer`: secret. */
+  declare readonly key: pulumi.Output<string>;
+
+  constructor(name: string, args: ApiKeyArgs, opts?: pulumi.CustomResourceOptions) {
+    const { controlPlane, endpoints, ...rest } = args;
+    const inputs = {
+      ...rest,
+      name: args.name ?? name,
+      endpointIds: endpoints?.map((endpoint) => (endpoint instanceof Endpoint ? endpoint.id : endpoint)),
+      keyId: undefined,
+      key: undefined,
+      ...connectionInputs(controlPlane),
+    };
+    super(dynamicType("ApiKey"), name, withProvider("apiKey", inputs), { ...opts, additionalSecretOutputs: ["key"] });
   }
 }

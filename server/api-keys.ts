@@ -38,6 +38,13 @@ export interface ApiKeyRows {
 const KEY_FORMAT = /^bk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 /** Last-used times are written at most this often per key: a write per request would cost every call. */
 const USED_WRITE_EVERY_MS = 60_000;
+/**
+ * How long a verdict on a token is reused: a store read per request would cost every call, and a revoke made on
+ * another control plane must take effect within a second. Expiry is checked on every use.
+ */
+export const VERIFY_CACHE_MS = 1_000;
+/** Verdicts kept at most; beyond, the cache starts again (a flood of made-up tokens cannot grow it). */
+const VERIFY_CACHE_MAX = 10_000;
 
 /**
  * API keys with scopes: made with a random secret shown once, kept as the secret's SHA-256 (a 256-bit random
@@ -45,6 +52,8 @@ const USED_WRITE_EVERY_MS = 60_000;
  */
 export class ApiKeys {
   private readonly usedWrittenAt = new Map<string, number>();
+  /** By the token's SHA-256: the key's record, or undefined for a token that is no key of ours. */
+  private readonly verdicts = new Map<string, { record: ApiKeyRecord | undefined; at: number }>();
 
   constructor(private readonly rows: ApiKeyRows) {}
 
@@ -74,19 +83,36 @@ export class ApiKeys {
     return this.rows.list();
   }
 
+  async get(id: string): Promise<ApiKeyRecord> {
+    const stored = await this.rows.get(id);
+    if (!stored) throw new NotFoundError("key_not_found", `API key ${id} does not exist`);
+    return withoutHash(stored);
+  }
+
   async revoke(id: string, now: number): Promise<void> {
-    if (!(await this.rows.revoke(id, now))) {
-      if (!(await this.rows.get(id))) throw new NotFoundError("key_not_found", `API key ${id} does not exist`);
-    }
+    if (!(await this.rows.revoke(id, now))) await this.get(id);
+    for (const [token, verdict] of this.verdicts) if (verdict.record?.id === id) this.verdicts.delete(token);
   }
 
   /** The key's record when `token` is one of ours, not revoked and not expired; else undefined. */
   async verify(token: string, now: number): Promise<ApiKeyRecord | undefined> {
+    const tokenHash = hash(token);
+    let verdict = this.verdicts.get(tokenHash);
+    if (!verdict || now - verdict.at >= VERIFY_CACHE_MS) {
+      verdict = { record: await this.lookUp(token, now), at: now };
+      if (this.verdicts.size >= VERIFY_CACHE_MAX) this.verdicts.clear();
+      this.verdicts.set(tokenHash, verdict);
+    }
+    const { record } = verdict;
+    return record && (record.expiresAt === null || record.expiresAt > now) ? record : undefined;
+  }
+
+  private async lookUp(token: string, now: number): Promise<ApiKeyRecord | undefined> {
     const match = KEY_FORMAT.exec(token);
     if (!match) return undefined;
     const stored = await this.rows.get(match[1]!);
     if (!stored || !crypto.timingSafeEqual(Buffer.from(stored.secretHash, "hex"), Buffer.from(hash(match[2]!), "hex"))) return undefined;
-    if (stored.revokedAt !== null || (stored.expiresAt !== null && stored.expiresAt <= now)) return undefined;
+    if (stored.revokedAt !== null) return undefined;
     if (now - (this.usedWrittenAt.get(stored.id) ?? -Infinity) >= USED_WRITE_EVERY_MS) {
       this.usedWrittenAt.set(stored.id, now);
       await this.rows.used(stored.id, now);

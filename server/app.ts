@@ -9,11 +9,14 @@ import { workerRoutes } from "./api/worker-routes";
 import { openApiRoutes } from "./api/openapi";
 import type { AppDeps } from "./api/deps";
 import { uiRoutes } from "./ui/routes";
+import { enforceAccess } from "./api/authorize";
+import { RateLimiter } from "./api/rate-limits";
+import { keyRoutes } from "./api/key-routes";
 
 /** How long an idle keep-alive socket stays open at least: longer than clients keep theirs (below). */
 const IDLE_KEEP_ALIVE_MS = 65_000;
 
-/** The control plane's HTTP surface: one fastify instance, each API a plugin with its own auth. */
+/** The control plane's HTTP surface: one fastify instance, each API a plugin; who may call what is one table. */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.log,
@@ -27,8 +30,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // found on a real pod with a 2 s long-poll). And longer than a long-poll, which holds requests for longPollMs.
     keepAliveTimeout: Math.max(deps.config.longPollMs + 5_000, IDLE_KEEP_ALIVE_MS),
     return503OnClosing: false,
+    // Its secure context is replaced when the files change (server/tls.ts), so the pair here is only the first.
+    ...(deps.tls && { https: deps.tls }),
   });
   installErrorHandler(app);
+  // Before any route: each route registered after it must have its rule (server/api/route-access.ts).
+  enforceAccess(app, { keys: deps.keys, apiKeys: deps.apiKeys, resources: deps.resources, rateLimiter: new RateLimiter(), now: Date.now });
   catchUpWithOtherControlPlanes(app, deps.resources);
   app.get("/healthz", async () => ({ ok: true }));
   app.get("/readyz", async (_request, reply) =>
@@ -43,6 +50,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(workerRoutes, { prefix: "/v2", ...deps });
   app.register(adminRoutes, { prefix: "/admin", ...deps });
   app.register(monitoringRoutes, { prefix: "/admin", ...deps });
+  app.register(keyRoutes, { prefix: "/admin", ...deps });
   app.register(metricsRoute, deps);
   // The page's files sit in ui/ beside this module: server/ui in a checkout, /opt/berth/ui in the image.
   app.register(uiRoutes, { dir: path.join(__dirname, "ui") });

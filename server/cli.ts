@@ -1,12 +1,16 @@
 import crypto from "node:crypto";
+import path from "node:path";
 import axios from "axios";
 import { Command, Option } from "commander";
+import { caBundleAgent, describeCallError } from "./ca-bundle";
 import { bytes, duration, ms, table } from "./cli-output";
 import { envName, loadServerConfig } from "./config";
 import type { EndpointOverview, JobSummary } from "./monitoring/overview";
 import { startControlPlane } from "./server";
 import { copyStore } from "./store/copy-store";
 import type { UsageReport } from "./usage/report";
+import type { auditEntrySchema, keyViewSchema } from "./resources/key-schemas";
+import type { z } from "zod";
 
 const program = new Command("berth").description("Serverless GPU endpoints on your own hardware");
 
@@ -20,12 +24,17 @@ program
   .addOption(configOption("--port <port>", "port", "port to listen on, 0 for any; default 8910"))
   .addOption(configOption("--data-dir <dir>", "dataDir", "where the SQLite store and keys live; default ~/.local/share/berth"))
   .addOption(configOption("--api-key <key...>", "apiKeys", "API keys for the client and admin APIs (env: comma-separated)"))
-  .addOption(configOption("--public-url <url>", "publicUrl", "URL workers use to reach this server; default http://host:port"))
+  .addOption(new Option("--api-key-file <file>", "a file of API keys, one per line, instead of --api-key (env BERTH_API_KEYS_FILE)"))
+  .addOption(configOption("--public-url <url>", "publicUrl", "URL workers use to reach this server; default http://host:port (https:// with --tls-cert)"))
+  .addOption(configOption("--tls-cert <file>", "tlsCert", "TLS certificate (PEM); with --tls-key, serves HTTPS only and reloads both when they change"))
+  .addOption(configOption("--tls-key <file>", "tlsKey", "TLS private key (PEM) of --tls-cert"))
   .addOption(configOption("--log-level <level>", "logLevel", "pino log level; default info"))
   .addOption(configOption("--gpus <list>", "gpus", 'this host\'s GPUs when nvidia-smi cannot list them: "<device id>=<type>[;...]"'))
   .addOption(configOption("--simulated-gpus <list>", "simulatedGpus", 'simulated GPUs for development: "<type>=<count>[;...]"'))
   .addOption(configOption("--runtime <kind>", "runtime", "what runs workers: docker, kubernetes or none; default docker"))
   .addOption(configOption("--database-url <url>", "databaseUrl", "PostgreSQL 15+ to keep everything in (production, several replicas); default SQLite in the data directory"))
+  .addOption(new Option("--database-url-file <file>", "a file holding the database URL, instead of --database-url (env BERTH_DATABASE_URL_FILE)"))
+  .addOption(configOption("--secrets-key-file <file>", "secretsKeyFile", "key of secret env values at rest; default <data dir>/secrets.key, required with a database URL"))
   .addOption(configOption("--kubeconfig <file>", "kubeconfig", "kubernetes: kubeconfig file; default KUBECONFIG, ~/.kube/config or in-cluster"))
   .addOption(configOption("--kube-namespace <ns>", "kubeNamespace", "kubernetes: namespace of the workers; default the pod's or the context's"))
   .addOption(configOption("--kube-storage-class <name>", "kubeStorageClass", "kubernetes: storage class of network volume claims (RWX)"))
@@ -67,34 +76,77 @@ program
     process.stdout.write(
       `copied into ${report.to}:\n` +
         table(["TABLE", "ROWS"], Object.entries(report.rows).map(([name, n]) => [name, String(n)])) +
-        `start the control plane with --database-url; the worker-key secret and runtime id are in the database now\n`,
+        `start the control plane with --database-url; the worker-key secret and runtime id are in the database now\n` +
+        `secret env values were copied encrypted: start every control plane with --secrets-key-file ${path.join(options.from, "secrets.key")}\n`,
     );
   });
 
 interface AdminOptions {
   url: string;
   apiKey?: string;
+  caBundle?: string;
   json?: boolean;
 }
 
 /** The options every command that reads a control plane's admin API takes. */
-function adminCommand(name: string): Command {
-  return program
+function adminCommand(name: string, parent: Command = program): Command {
+  return parent
     .command(name)
     .option("--url <url>", "control plane URL (env BERTH_URL)", process.env.BERTH_URL ?? "http://127.0.0.1:8910")
     .option("--api-key <key>", "API key (env BERTH_API_KEY)", process.env.BERTH_API_KEY)
+    .option("--ca-bundle <file>", "PEM file of CAs to trust for an https:// control plane (env BERTH_CA_BUNDLE)", process.env.BERTH_CA_BUNDLE || undefined)
     .option("--json", "print the API's JSON instead of a table");
 }
 
 async function adminGet<T>(options: AdminOptions, path: string, params?: Record<string, string | undefined>): Promise<T> {
+  return adminRequest<T>(options, "GET", path, { params });
+}
+
+/** One call of the admin API with the command's key (and CA bundle); a refusal becomes its message. */
+async function adminRequest<T>(
+  options: AdminOptions,
+  method: "GET" | "POST" | "DELETE",
+  path: string,
+  request: { params?: Record<string, string | undefined>; body?: unknown } = {},
+): Promise<T> {
   if (!options.apiKey) throw new Error("an API key is needed: pass --api-key or set BERTH_API_KEY");
-  const res = await axios.get(`${options.url.replace(/\/+$/, "")}/admin${path}`, {
-    headers: { Authorization: `Bearer ${options.apiKey}` },
-    params,
-    validateStatus: () => true,
-  });
-  if (res.status !== 200) throw new Error(`${options.url}: HTTP ${res.status}: ${res.data?.message ?? JSON.stringify(res.data)}`);
+  const res = await axios
+    .request({
+      method,
+      url: `${options.url.replace(/\/+$/, "")}/admin${path}`,
+      headers: { Authorization: `Bearer ${options.apiKey}` },
+      params: request.params,
+      data: request.body,
+      validateStatus: () => true,
+      ...(options.caBundle && { httpsAgent: caBundleAgent(options.caBundle, "--ca-bundle / BERTH_CA_BUNDLE") }),
+    })
+    .catch((err: unknown) => {
+      throw new Error(`${options.url}: ${describeCallError(err, "--ca-bundle (or BERTH_CA_BUNDLE)")}`);
+    });
+  if (res.status >= 300) throw new Error(`${options.url}: HTTP ${res.status}: ${res.data?.message ?? JSON.stringify(res.data)}`);
   return res.data as T;
+}
+
+type KeyView = z.output<typeof keyViewSchema>;
+type AuditEntryView = z.output<typeof auditEntrySchema>;
+
+const describeScope = (key: KeyView) => (key.scope === "run" ? `run: ${key.endpointIds.join(",")}` : key.scope);
+
+/** `--expires`: an ISO 8601 time, or a duration from now (90m, 12h, 30d). */
+function expiryTime(text: string): string {
+  const duration = /^(\d+)([mhd])$/.exec(text);
+  if (!duration) return text;
+  const unitMs = { m: 60_000, h: 3_600_000, d: 86_400_000 }[duration[2] as "m" | "h" | "d"];
+  return new Date(Date.now() + Number(duration[1]) * unitMs).toISOString();
+}
+
+/** The top-level fields an admin write changed: what a reader of the log looks for first. */
+function changedFields(before: unknown, after: unknown): string {
+  if (before === null) return "created";
+  if (after === null) return "deleted";
+  const [b, a] = [before as Record<string, unknown>, after as Record<string, unknown>];
+  const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((k) => k !== "updatedAt" && JSON.stringify(b[k]) !== JSON.stringify(a[k]));
+  return keys.join(",") || "-";
 }
 
 const print = (options: AdminOptions, data: unknown, text: () => string) =>
@@ -165,6 +217,59 @@ adminCommand("usage")
       const note = report.unpriced.length > 0 ? `no price set (--gpu-prices) for: ${report.unpriced.join(", ")}\n` : "";
       return `${report.from} to ${report.to}\n` + table(["ENDPOINT", "TYPE", "GPU", "SECONDS", "GPU-SECONDS", "COST"], rows) + note;
     });
+  });
+
+const keys = program.command("keys").description("API keys: admin (everything), read (reads and /metrics), run (named endpoints' client API)");
+
+adminCommand("create", keys)
+  .description("make an API key and print it: it is shown this once, the control plane keeps only its hash")
+  .requiredOption("--name <name>", "who or what holds it: ci, web-app, dashboard")
+  .requiredOption("--scope <scope>", "admin, read or run")
+  .option("--endpoint <id...>", "the endpoints a run key may call")
+  .option("--expires <when>", "ISO 8601 time, or a duration from now: 90m, 12h, 30d")
+  .action(async (options: AdminOptions & { name: string; scope: string; endpoint?: string[]; expires?: string }) => {
+    const body = { name: options.name, scope: options.scope, endpointIds: options.endpoint, expiresAt: options.expires && expiryTime(options.expires) };
+    const created = await adminRequest<KeyView & { key: string }>(options, "POST", "/keys", { body });
+    if (options.json) {
+      print(options, created, () => "");
+      return;
+    }
+    process.stdout.write(`${created.key}\n`);
+    process.stderr.write(`API key ${created.id} (${created.name}, ${describeScope(created)}${created.expiresAt ? `, expires ${created.expiresAt}` : ""}): shown once, keep it now\n`);
+  });
+
+adminCommand("list", keys)
+  .description("list API keys: scope, status, expiry, last use (never a secret)")
+  .action(async (options: AdminOptions) => {
+    const list = await adminGet<KeyView[]>(options, "/keys");
+    print(options, list, () =>
+      table(
+        ["ID", "NAME", "SCOPE", "STATUS", "CREATED", "EXPIRES", "LAST USED"],
+        list.map((k) => [k.id, k.name, describeScope(k), k.status, k.createdAt, k.expiresAt ?? "never", k.lastUsedAt ?? "never"]),
+      ),
+    );
+  });
+
+adminCommand("revoke", keys)
+  .description("revoke an API key: refused at once on this control plane, within a second on the others")
+  .argument("<id>", "the key's id (its first part: bk_<id>_...)")
+  .action(async (id: string, options: AdminOptions) => {
+    await adminRequest(options, "DELETE", `/keys/${encodeURIComponent(id)}`);
+    process.stdout.write(`revoked API key ${id}\n`);
+  });
+
+adminCommand("audit")
+  .description("the audit log of admin writes, newest first: when, which key, what, and the fields it changed")
+  .option("--limit <n>", "how many", "50")
+  .option("--target <id>", "entries about this resource or key only")
+  .action(async (options: AdminOptions & { limit: string; target?: string }) => {
+    const { entries } = await adminGet<{ entries: AuditEntryView[] }>(options, "/audit", { limit: options.limit, targetId: options.target });
+    print(options, { entries }, () =>
+      table(
+        ["SEQ", "AT", "KEY", "ACTION", "TARGET", "CHANGED"],
+        entries.map((e) => [String(e.seq), e.at, `${e.keyName} (${e.keyId})`, e.action, `${e.targetKind} ${e.targetId ?? "-"}`, changedFields(e.before, e.after)]),
+      ),
+    );
   });
 
 program.parseAsync().catch((err: Error) => {

@@ -2,6 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { describeZodError } from "./errors";
+import { isSecretField, SECRETS_KEY_REQUIRED, secretFromFile } from "./secret-settings";
 
 const ms = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
 
@@ -20,8 +21,20 @@ export const serverConfigSchema = z.object({
     .optional(),
   /** Keys for the client and admin APIs. None given: one is made on first start and kept in the data directory. */
   apiKeys: z.array(z.string().min(16, "API keys must be at least 16 characters")).default([]),
-  /** The URL workers and webhooks' callers use to reach this server; default http://host:port. */
+  /**
+   * The key that secret env values are encrypted with in the store: 32 random bytes in base64, in a file apart from
+   * the database. Default with SQLite: <dataDir>/secrets.key, made on first start; required with a database URL,
+   * the same file on every control plane sharing the database (server/README.md, "Secrets").
+   */
+  secretsKeyFile: z.string().min(1).optional(),
+  /** The URL workers and webhooks' callers use to reach this server; default http://host:port (https:// with TLS). */
   publicUrl: z.url().optional(),
+  /**
+   * TLS: the certificate (PEM, its chain after it) and its private key (PEM). Both or neither; with them the control
+   * plane serves HTTPS only, and reloads both files when they change (server/tls.ts).
+   */
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** How long a job-take or job-stop long-poll is held before answering 204. */
   longPollMs: ms(100, 20_000),
@@ -117,6 +130,8 @@ export function loadServerConfig(flags: Record<string, unknown>, env: NodeJS.Pro
     const fromEnv = env[envName(field)];
     if (fromEnv !== undefined && fromEnv !== "") raw[field] = field === "apiKeys" ? fromEnv.split(",") : fromEnv;
     if (flags[field] !== undefined) raw[field] = flags[field];
+    const fromFile = isSecretField(field) ? secretFromFile(field, envName(field), flags, env) : undefined;
+    if (fromFile !== undefined) raw[field] = fromFile;
   }
   const parsed = serverConfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -131,6 +146,16 @@ export function loadServerConfig(flags: Record<string, unknown>, env: NodeJS.Pro
     throw new Error(
       `invalid server configuration:\n  ${envName("leaseRenewMs")}: must be at most half of ${envName("leaseTtlMs")} (${parsed.data.leaseTtlMs})`,
     );
+  }
+  // One without the other would serve plain HTTP where TLS was meant, or fail at the first handshake.
+  if ((parsed.data.tlsCert === undefined) !== (parsed.data.tlsKey === undefined)) {
+    throw new Error(
+      `invalid server configuration:\n  --tls-cert / ${envName("tlsCert")} and --tls-key / ${envName("tlsKey")}: give both (a certificate and its key) or neither`,
+    );
+  }
+  // A key made by each replica would not open the secrets the others wrote.
+  if (parsed.data.databaseUrl !== undefined && parsed.data.secretsKeyFile === undefined) {
+    throw new Error(`invalid server configuration:\n  ${SECRETS_KEY_REQUIRED}`);
   }
   return parsed.data;
 }

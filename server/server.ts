@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import type https from "node:https";
 import os from "node:os";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
@@ -6,6 +7,7 @@ import { buildApp } from "./app";
 import type { ServerConfig } from "./config";
 import { JobService } from "./jobs/service";
 import { Keys } from "./keys";
+import { ApiKeys } from "./api-keys";
 import { Monitoring } from "./monitoring/monitoring";
 import { parseGpuPrices } from "./usage/prices";
 import { startRuntime } from "./runtimes/start-runtime";
@@ -18,6 +20,7 @@ import { WebhookSender } from "./jobs/webhooks";
 import { openStore } from "./store/open-store";
 import { ResourceStore } from "./store/resources";
 import { SharedRuntime } from "./runtimes/shared-runtime";
+import { readTlsPair, TlsReloader, type TlsFiles } from "./tls";
 
 export interface RunningControlPlane {
   app: FastifyInstance;
@@ -32,6 +35,9 @@ const QUEUE_HISTORY_MS = 15 * 60_000;
 export async function startControlPlane(config: ServerConfig): Promise<RunningControlPlane> {
   const started = performance.now();
   const log = pino({ level: config.logLevel });
+  // Before anything opens: a certificate that does not load stops the start-up, naming the file.
+  const tlsFiles: TlsFiles | undefined = config.tlsCert && config.tlsKey ? { certFile: config.tlsCert, keyFile: config.tlsKey } : undefined;
+  const tls = tlsFiles && readTlsPair(tlsFiles);
   const store = await openStore(config, log);
   const { keys, generatedApiKeyFile } = await Keys.load(store.settings, config.dataDir, config.apiKeys);
   const resources = await ResourceStore.open(store.resources, {
@@ -63,7 +69,9 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     },
   );
   let draining = false;
-  const app = buildApp({ config, log, keys, jobs, resources, publicUrl, runtime, monitoring, draining: () => draining });
+  const app = buildApp({ config, log, keys, apiKeys: new ApiKeys(store.apiKeys), audit: store.audit, jobs, resources, publicUrl, runtime, monitoring, draining: () => draining, tls });
+  const tlsReloader =
+    tlsFiles && tls && new TlsReloader(tlsFiles, tls, (pair) => (app.server as unknown as https.Server).setSecureContext(pair), app.log);
   const sweeper = new JobSweeper(jobs, new WebhookSender(store.jobs.jobs, config.webhookRetryDelayMs, app.log), config, app.log);
 
   // Every control plane serves every API; only the one holding the lease runs the runtime and the sweeper. With
@@ -108,11 +116,13 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
 
   const address = await app.listen({ host: config.host, port: config.port });
   url = address;
+  tlsReloader?.start();
   monitoring.start(app.log);
   try {
     await leader.start();
   } catch (err) {
     await leader.stop();
+    tlsReloader?.stop();
     monitoring.stop();
     await app.close();
     await store.close();
@@ -143,6 +153,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
         await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
       }
       await leader.stop();
+      tlsReloader?.stop();
       monitoring.stop();
       jobs.close();
       await app.close();

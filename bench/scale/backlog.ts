@@ -11,7 +11,7 @@ import Database from "better-sqlite3";
 import pino from "pino";
 import type { JobCounts } from "../../server/jobs/stores";
 import { openStore } from "../../server/store/open-store";
-import type { ControlPlaneProcess } from "../../test/helpers/control-plane";
+import { secretsKeyFileOf, type ControlPlaneProcess } from "../../test/helpers/control-plane";
 import type { TestEndpoint } from "../../test/helpers/endpoint";
 import { flag } from "../args";
 import { startChild } from "../children";
@@ -45,7 +45,8 @@ interface BacklogCase {
 
 /** Queues `count` jobs on the endpoint straight through the store (its control plane stopped): the last ones' ids. */
 async function queueDirectly(cp: ControlPlaneProcess, endpointId: string, count: number): Promise<string[]> {
-  const store = await openStore({ dataDir: cp.dataDir, databaseUrl: cp.database?.url }, pino({ level: "silent" }));
+  const secretsKeyFile = cp.database ? secretsKeyFileOf(cp.database) : undefined;
+  const store = await openStore({ dataDir: cp.dataDir, databaseUrl: cp.database?.url, secretsKeyFile }, pino({ level: "silent" }));
   let ids: string[] = [];
   try {
     const createdAt = Date.now();

@@ -8,6 +8,7 @@ import {
   maskSecrets,
   networkVolumeSpecSchema,
   restoreMaskedSecrets,
+  SECRET_MASK,
   templateSpecSchema,
   type EndpointSpec,
   type endpointRevisionViewSchema,
@@ -21,11 +22,12 @@ import {
 } from "../resources/schemas";
 import type { EndpointRecord, EndpointRevision, NetworkVolumeRecord, ResourceStore, TemplateRecord } from "../store/resources";
 import { defaultsFor, workerEnv } from "../worker-env";
-import { requireApiKey } from "./auth";
 import { describeZodError } from "../errors";
 import { settledRollout } from "../runtimes/worker-runtime";
 import { ApiError, notFound } from "./errors";
 import { parse } from "./http";
+import { auditTrail, type AuditedChange } from "./audit-trail";
+import type { FastifyRequest } from "fastify";
 
 const idParamsSchema = z.object({ id: z.string().min(1).max(64) });
 
@@ -42,14 +44,13 @@ const idParamsSchema = z.object({ id: z.string().min(1).max(64) });
  * Secret env values are never returned (see server/resources/schemas.ts); writes that echo the mask keep them.
  */
 export async function adminRoutes(app: FastifyInstance, opts: AppDeps): Promise<void> {
-  // onRequest, not preHandler: an unauthenticated request is refused before its body is even parsed.
-  app.addHook("onRequest", requireApiKey(opts.keys));
   app.addContentTypeParser("application/merge-patch+json", { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
 
   const { resources } = opts;
+  const audited = auditTrail(opts.audit);
   const views = resourceViews(resources, () => `${opts.publicUrl().replace(/\/+$/, "")}/v2`);
 
-  crudRoutes<TemplateSpec>(app, resources, {
+  crudRoutes<TemplateSpec>(app, resources, audited, {
     prefix: "/templates",
     what: "template",
     schema: templateSpecSchema,
@@ -65,7 +66,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AppDeps): Promise<
     remove: (id) => resources.deleteTemplate(id),
   });
 
-  crudRoutes<EndpointSpec>(app, resources, {
+  crudRoutes<EndpointSpec>(app, resources, audited, {
     prefix: "/endpoints",
     what: "endpoint",
     schema: endpointSpecSchema,
@@ -81,7 +82,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AppDeps): Promise<
     },
   });
 
-  crudRoutes(app, resources, {
+  crudRoutes(app, resources, audited, {
     prefix: "/network-volumes",
     what: "network volume",
     schema: networkVolumeSpecSchema,
@@ -143,19 +144,31 @@ interface CrudBinding<S> {
   remove(id: string): void | Promise<void>;
 }
 
-/** POST /, GET /, GET /:id, PUT /:id, PATCH /:id and DELETE /:id for one kind of resource. */
-function crudRoutes<S>(app: FastifyInstance, resources: ResourceStore, kind: CrudBinding<S>): void {
+/**
+ * POST /, GET /, GET /:id, PUT /:id, PATCH /:id and DELETE /:id for one kind of resource; each write goes into the
+ * audit log with the resource as reads show it before and after.
+ */
+function crudRoutes<S>(
+  app: FastifyInstance,
+  resources: ResourceStore,
+  audited: (request: FastifyRequest, change: AuditedChange) => Promise<void>,
+  kind: CrudBinding<S>,
+): void {
   const idOf = (params: unknown) => parse(idParamsSchema, params, "params").id;
   const storedOf = (id: string) => requireFound(kind.stored(id), `${kind.what} ${id}`);
-  const replace = async (id: string, stored: S, body: unknown) => {
+  const replace = async (request: FastifyRequest, id: string, stored: S, body: unknown) => {
+    const before = kind.read(id);
     const reply = kind.replace(id, parseBody(kind.schema, kind.prepare ? kind.prepare(body, stored) : body));
     await resources.durable();
+    await audited(request, { targetKind: kind.what, targetId: id, before, after: markChangedSecrets(kind.read(id), stored, kind.stored(id)) });
     return reply;
   };
 
   app.post(kind.prefix, async (request) => {
     const reply = kind.create(parseBody(kind.schema, request.body));
     await resources.durable();
+    const id = (reply as { id: string }).id;
+    await audited(request, { targetKind: kind.what, targetId: id, before: null, after: kind.read(id) });
     return reply;
   });
 
@@ -165,7 +178,7 @@ function crudRoutes<S>(app: FastifyInstance, resources: ResourceStore, kind: Cru
 
   app.put(`${kind.prefix}/:id`, async (request) => {
     const id = idOf(request.params);
-    return replace(id, storedOf(id), request.body);
+    return replace(request, id, storedOf(id), request.body);
   });
 
   app.patch(`${kind.prefix}/:id`, async (request) => {
@@ -174,12 +187,15 @@ function crudRoutes<S>(app: FastifyInstance, resources: ResourceStore, kind: Cru
     if (!isPlainObject(request.body)) {
       throw new ApiError(400, "invalid_request", "body: a PATCH body must be a JSON object (a JSON merge patch, RFC 7396)");
     }
-    return replace(id, stored, mergePatch(stored, request.body));
+    return replace(request, id, stored, mergePatch(stored, request.body));
   });
 
   app.delete(`${kind.prefix}/:id`, async (request, reply) => {
-    await kind.remove(idOf(request.params));
+    const id = idOf(request.params);
+    const before = kind.stored(id) === undefined ? null : kind.read(id);
+    await kind.remove(id);
     await resources.durable();
+    await audited(request, { targetKind: kind.what, targetId: id, before, after: null });
     return reply.status(204).send();
   });
 }
@@ -218,6 +234,21 @@ function resourceViews(resources: ResourceStore, clientBaseUrl: () => string) {
       template: maskSecrets(r.templateSpec),
     }),
   };
+}
+
+/**
+ * A masked secret reads the same before and after a change of its value: in the audit log, the view after says
+ * which secret values changed, still without showing them.
+ */
+function markChangedSecrets(view: unknown, before: unknown, after: unknown): unknown {
+  const secretsOf = (spec: unknown) => (isPlainObject(spec) && isPlainObject(spec.env) && Array.isArray(spec.secretEnvKeys) ? spec : undefined);
+  const [old, now] = [secretsOf(before), secretsOf(after)];
+  if (!old || !now || !isPlainObject(view) || !isPlainObject(view.env)) return view;
+  const env = { ...view.env };
+  for (const key of now.secretEnvKeys as string[]) {
+    if ((old.env as Record<string, unknown>)[key] !== (now.env as Record<string, unknown>)[key]) env[key] = `${SECRET_MASK} (changed)`;
+  }
+  return { ...view, env };
 }
 
 const endpointRef = (e: EndpointRecord) => ({ id: e.id, name: e.spec.name, revision: e.revision });

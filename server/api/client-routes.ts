@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AppDeps } from "./deps";
 import type { JobSubmission } from "../jobs/model";
-import { requireApiKey } from "./auth";
 import {
   endpointParamsSchema,
   jobParamsSchema,
@@ -24,7 +23,6 @@ const STREAM_WAIT_MS = 5_000;
 export async function clientRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { jobs, resources } = deps;
   acceptAnyJson(app);
-  app.addHook("onRequest", requireApiKey(deps.keys));
 
   const endpointOf = (request: FastifyRequest) => {
     const { endpointId } = parse(endpointParamsSchema, request.params, "params");

@@ -2,9 +2,12 @@ import type { FastifyBaseLogger } from "fastify";
 import type { ServerConfig } from "../config";
 import type { JobService } from "../jobs/service";
 import type { Keys } from "../keys";
+import type { ApiKeys } from "../api-keys";
+import type { AuditRows } from "../audit";
 import type { Monitoring } from "../monitoring/monitoring";
 import type { WorkerRuntime } from "../runtimes/worker-runtime";
 import type { ResourceStore } from "../store/resources";
+import type { TlsPair } from "../tls";
 
 /** What the HTTP routes work with; server.ts builds it, app.ts hands it to each API plugin. */
 export interface AppDeps {
@@ -12,6 +15,10 @@ export interface AppDeps {
   /** The control plane's structured log (pino), shared with what starts before the HTTP server. */
   log: FastifyBaseLogger;
   keys: Keys;
+  /** API keys with scopes, made through the admin API. */
+  apiKeys: ApiKeys;
+  /** The audit log of admin writes. */
+  audit: AuditRows;
   jobs: JobService;
   resources: ResourceStore;
   /** The URL workers use to reach this server. */
@@ -21,4 +28,6 @@ export interface AppDeps {
   monitoring: Monitoring;
   /** True from SIGTERM on: /readyz answers 503 and every reply closes its connection, so clients go elsewhere. */
   draining: () => boolean;
+  /** The certificate and key to serve HTTPS with (only); absent: plain HTTP. */
+  tls?: TlsPair;
 }

@@ -4,7 +4,6 @@ import { z } from "zod";
 import type { AppDeps } from "./deps";
 import { jobSummary } from "../monitoring/overview";
 import { recentJobsQuerySchema, usageQuerySchema, type recentJobsSchema } from "../resources/schemas";
-import { requireApiKey } from "./auth";
 import { notFound } from "./errors";
 import { parse } from "./http";
 
@@ -17,7 +16,6 @@ const DAY_MS = 24 * 60 * 60_000;
  * same as server-sent events, an endpoint's recent jobs, and usage over a time range.
  */
 export async function monitoringRoutes(app: FastifyInstance, opts: AppDeps): Promise<void> {
-  app.addHook("onRequest", requireApiKey(opts.keys));
   const { monitoring, resources, jobs } = opts;
 
   app.get("/overview", async () => monitoring.overview());
@@ -72,7 +70,6 @@ export async function monitoringRoutes(app: FastifyInstance, opts: AppDeps): Pro
 
 /** Prometheus metrics at /metrics. Behind the API key too: endpoint ids are names worth keeping to operators. */
 export async function metricsRoute(app: FastifyInstance, opts: AppDeps): Promise<void> {
-  app.addHook("onRequest", requireApiKey(opts.keys));
   const { registry } = opts.monitoring.metrics;
   app.get("/metrics", async (_request, reply) => {
     reply.header("content-type", registry.contentType);

@@ -34,6 +34,8 @@ import {
   waitQuerySchema,
 } from "./client-schemas";
 import { batchQuerySchema, jobDoneBodySchema, jobsToStopSchema, pingQuerySchema, streamBodySchema, takeQuerySchema, workerJobSchema } from "./worker-schemas";
+import { auditLogSchema, auditQuerySchema, createdKeySchema, createKeyBodySchema, keyViewSchema } from "../resources/key-schemas";
+import { ruleFor } from "./route-access";
 
 type Json = Record<string, unknown>;
 
@@ -57,6 +59,7 @@ const REQUEST_SCHEMAS: Record<string, ZodType> = {
   NetworkVolumeInput: networkVolumeSpecSchema,
   NetworkVolumePatch: networkVolumeFields.partial(),
   RunRequest: runRequestSchema,
+  KeyInput: createKeyBodySchema,
   JobDone: jobDoneBodySchema,
   StreamChunk: streamBodySchema,
 };
@@ -81,6 +84,9 @@ const REPLY_SCHEMAS: Record<string, ZodType> = {
   HealthReply: healthReplySchema,
   WorkerJob: workerJobSchema,
   JobsToStop: jobsToStopSchema,
+  ApiKey: keyViewSchema,
+  CreatedApiKey: createdKeySchema,
+  AuditLog: auditLogSchema,
   Error: errorReplySchema,
 };
 
@@ -106,7 +112,7 @@ export function buildOpenApiDocument(): Json {
       { name: "worker", description: "RunPod's worker protocol, as runpod-python speaks it; authorized by the endpoint's worker key" },
     ],
     security: [{ apiKey: [] }],
-    paths: { ...adminPaths(), ...monitoringPaths(), ...clientPaths(), ...workerPaths(), ...publicPaths() },
+    paths: withAccess({ ...adminPaths(), ...keyPaths(), ...monitoringPaths(), ...clientPaths(), ...workerPaths(), ...publicPaths() }),
     components: {
       schemas: componentSchemas(),
       securitySchemes: {
@@ -130,7 +136,9 @@ export function buildOpenApiDocument(): Json {
       },
       responses: {
         BadRequest: errorResponse("invalid request: `message` and `details` name each field and its rule"),
-        Unauthorized: errorResponse("missing or wrong key"),
+        Unauthorized: errorResponse("missing, unknown, revoked or expired key"),
+        Forbidden: errorResponse("the key lacks the scope (`details.needed`) or the endpoint"),
+        RateLimited: errorResponse("over the key's rate limit for this endpoint; Retry-After says when to send again"),
         NotFound: errorResponse("no such resource"),
         Conflict: errorResponse("the resource is in use; `details.endpoints` names the users"),
       },
@@ -169,10 +177,55 @@ const parameter = (name: string) => ({ $ref: `#/components/parameters/${name}` }
 const pathParameter = (name: string, description: string) => ({ name, in: "path", required: true, description, schema: { type: "string" } });
 const failures = (...responses: Array<"BadRequest" | "NotFound" | "Conflict">) => ({
   "401": { $ref: "#/components/responses/Unauthorized" },
+  "403": { $ref: "#/components/responses/Forbidden" },
   ...Object.fromEntries(
     responses.map((r) => [{ BadRequest: "400", NotFound: "404", Conflict: "409" }[r], { $ref: `#/components/responses/${r}` }]),
   ),
 });
+
+/** Each operation says who may call it (`x-berth-access`) and whether it is rate-limited, from the table the server enforces. */
+function withAccess(paths: Json): Json {
+  return Object.fromEntries(
+    Object.entries(paths).map(([path, item]) => {
+      const route = path.replace(/\{(\w+)\}/g, ":$1");
+      const operations = Object.entries(item as Json).map(([method, op]) => {
+        const rule = ruleFor(method.toUpperCase(), route);
+        if (!rule || typeof op !== "object") return [method, op];
+        const responses = { ...((op as Json).responses as Json), ...(rule.rate ? { "429": { $ref: "#/components/responses/RateLimited" } } : {}) };
+        return [method, { ...(op as Json), responses, "x-berth-access": rule.access }];
+      });
+      return [path, Object.fromEntries(operations)];
+    }),
+  );
+}
+
+function keyPaths(): Json {
+  const tags = ["admin"];
+  return {
+    "/admin/keys": {
+      get: { tags, summary: "list API keys (never their secrets)", responses: { "200": ok("every key", { type: "array", items: ref("ApiKey") }), ...failures() } },
+      post: {
+        tags,
+        summary: "make an API key: its secret is in this reply only",
+        requestBody: { required: true, ...json(ref("KeyInput")) },
+        responses: { "201": ok("the key, with its secret", ref("CreatedApiKey")), ...failures("BadRequest") },
+      },
+    },
+    "/admin/keys/{id}": {
+      parameters: [parameter("id")],
+      get: { tags, summary: "read an API key", responses: { "200": ok("the key", ref("ApiKey")), ...failures("NotFound") } },
+      delete: { tags, summary: "revoke an API key: refused at once here, within 1 s on other control planes", responses: { "204": ok("revoked"), ...failures("NotFound") } },
+    },
+    "/admin/audit": {
+      get: {
+        tags,
+        summary: "the audit log of admin writes: key, action, target, before and after (secrets masked)",
+        parameters: queryParameters(auditQuerySchema),
+        responses: { "200": ok("entries", ref("AuditLog")), ...failures("BadRequest") },
+      },
+    },
+  };
+}
 
 function adminPaths(): Json {
   const crud = (path: string, what: string, name: string, updateReply = name) => ({

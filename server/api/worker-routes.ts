@@ -3,7 +3,6 @@ import { z } from "zod";
 import type { AppDeps } from "./deps";
 import { workerJobBody } from "../jobs/model";
 import type { JobDoneBody } from "../jobs/service";
-import { requireWorkerKey } from "./auth";
 import { ApiError } from "./errors";
 import { acceptAnyJson, clientGone, parse } from "./http";
 import {
@@ -28,7 +27,6 @@ export const STREAM_CHUNK_LIMIT = 1 * MB;
 export async function workerRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { jobs, resources, config } = deps;
   acceptAnyJson(app);
-  app.addHook("onRequest", requireWorkerKey(deps.keys));
 
   const workerOf = <S extends typeof workerParamsSchema | typeof workerJobParamsSchema>(request: FastifyRequest, schema: S) => {
     const params = parse(schema, request.params, "params") as z.infer<S>;

@@ -213,6 +213,25 @@ const gpuTypeIdSchema = z.string().superRefine((entry, ctx) => {
   });
 });
 
+const rateLimitSchema = z
+  .object({
+    requestsPer10s: z.number().int().min(1).max(1_000_000).optional().describe("requests per 10 s per API key; absent: RunPod's default"),
+    concurrent: z.number().int().min(1).max(100_000).optional().describe("requests in progress at once per API key; absent: RunPod's default"),
+  })
+  .strict();
+
+/** Per-endpoint overrides of the client API's rate limits (server/api/rate-limits.ts has RunPod's defaults). */
+export const rateLimitsSchema = z
+  .object({
+    run: rateLimitSchema.optional().describe("/run and /retry"),
+    sync: rateLimitSchema.optional().describe("/runsync, /status, /status-sync and /stream"),
+    cancel: rateLimitSchema.optional().describe("/cancel"),
+    purgeQueue: rateLimitSchema.optional().describe("/purge-queue"),
+  })
+  .strict()
+  .describe("the client API's rate limits per API key for this endpoint; absent groups and fields keep RunPod's defaults");
+export type RateLimitOverrides = z.output<typeof rateLimitsSchema>;
+
 export const endpointFields = z
   .object({
     name: z.string().min(1).max(191).describe("display name"),
@@ -253,6 +272,7 @@ export const endpointFields = z
       .min(1)
       .optional()
       .describe("data centres the workers may run in; absent: any. Must include the network volume's data centre"),
+    rateLimits: rateLimitsSchema.optional(),
     ...envFields,
   })
   .strict()

@@ -15,6 +15,7 @@ const TABLES = [
   "runtime_workers",
   "usage_runs",
   "api_keys",
+  "audit_log",
 ] as const;
 
 /** Rows per INSERT: well under PostgreSQL's 65535 parameters for the widest table (20 columns). */
@@ -35,6 +36,8 @@ export interface CopyReport {
  * in one transaction: the target is migrated first, refused if any of its tables has a row, and committed only
  * when every table's count matches the source's. The data directory's worker-key secret and runtime id go into the
  * settings table, so the workers' keys stay valid and the workers already running stay the control plane's.
+ * Secret env values are copied as they are stored, encrypted: the control planes on PostgreSQL need the data
+ * directory's secrets.key (`--secrets-key-file`), which stays a file, apart from the database.
  */
 export async function copyStore(fromDataDir: string, toUrl: string): Promise<CopyReport> {
   const file = path.join(fromDataDir, "berth.db");
@@ -54,6 +57,8 @@ export async function copyStore(fromDataDir: string, toUrl: string): Promise<Cop
           if (n !== all.length) throw new Error(`${table}: copied ${n} rows of ${all.length}; nothing was committed`);
           copied[table] = n;
         }
+        // The audit log's numbers came along; its sequence goes on after them.
+        await tx`SELECT setval(pg_get_serial_sequence('audit_log', 'seq'), COALESCE((SELECT MAX(seq) FROM audit_log), 0) + 1, false)`;
         const settings = SETTINGS.filter((name) => fs.existsSync(path.join(fromDataDir, name)));
         for (const name of settings) {
           await tx`INSERT INTO settings (name, value) VALUES (${name}, ${fs.readFileSync(path.join(fromDataDir, name), "utf8").trim()})`;

@@ -187,4 +187,19 @@ export const MIGRATIONS: readonly string[] = [
     revoked_at   INTEGER
   );
   `,
+  // The audit log of admin writes (server/audit.ts): who, what, when, the thing before and after, secrets masked.
+  `
+  CREATE TABLE audit_log (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          INTEGER NOT NULL,
+    key_id      TEXT NOT NULL,
+    key_name    TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    target_kind TEXT NOT NULL,
+    target_id   TEXT,
+    before      TEXT,
+    after       TEXT
+  );
+  CREATE INDEX audit_log_target ON audit_log (target_id, seq);
+  `,
 ];

@@ -15,11 +15,17 @@ import { PostgresSettings } from "./postgres/settings";
 import { PostgresApiKeyRows } from "./postgres/api-key-rows";
 import { SqliteApiKeyRows } from "./api-key-rows";
 import type { ApiKeyRows } from "../api-keys";
+import type { AuditRows } from "../audit";
+import { SqliteAuditRows } from "./audit-rows";
+import { PostgresAuditRows } from "./postgres/audit-rows";
 import { PostgresSignals } from "./postgres/signals";
 import { PostgresResourceRows } from "./postgres/resource-rows";
 import { PostgresRuntimeViewRows } from "./postgres/runtime-view-rows";
 import { PostgresUsageStore } from "./postgres/usage-runs";
 import { SqliteResourceRows } from "./resource-rows";
+import { SealedResourceRows } from "./sealed-resource-rows";
+import { SecretBox } from "./secret-box";
+import { SECRETS_KEY_REQUIRED } from "../secret-settings";
 import type { ResourceRows } from "./resources";
 import type { RuntimeViewRows } from "./runtime-views";
 import { DataDirSettings, type Settings } from "./settings";
@@ -43,6 +49,8 @@ export interface ControlPlaneStore {
   settings: Settings;
   /** API keys with scopes, hashed. */
   apiKeys: ApiKeyRows;
+  /** The audit log of admin writes. */
+  audit: AuditRows;
   /** Where the leader publishes its runtime's views for the others; none with SQLite, whose control plane is alone. */
   runtimeViews?: RuntimeViewRows;
   close(): Promise<void>;
@@ -50,9 +58,32 @@ export interface ControlPlaneStore {
 
 /**
  * PostgreSQL when a database URL is given (production: several control planes may share it), else SQLite in the
- * data directory (the embedded default that needs nothing). Either is migrated before anything reads it.
+ * data directory (the embedded default that needs nothing). Either is migrated before anything reads it, and its
+ * secret env values are encrypted with the secrets key (`secretsKeyFile`; SQLite's default is made in the data
+ * directory, PostgreSQL's replicas must be given the one they share).
  */
-export async function openStore(options: { dataDir: string; databaseUrl?: string }, log: FastifyBaseLogger): Promise<ControlPlaneStore> {
+export async function openStore(
+  options: { dataDir: string; databaseUrl?: string; secretsKeyFile?: string },
+  log: FastifyBaseLogger,
+): Promise<ControlPlaneStore> {
+  const box = secretBoxFor(options);
+  const store = await openBackend(options, log);
+  const resources = new SealedResourceRows(store.resources, box);
+  const sealed = await resources.sealPlaintext().catch(async (err: Error) => {
+    await store.close();
+    throw err;
+  });
+  if (sealed > 0) log.info({ specs: sealed }, "encrypted the secret env values stored before they were encrypted at rest");
+  return { ...store, resources };
+}
+
+function secretBoxFor(options: { dataDir: string; databaseUrl?: string; secretsKeyFile?: string }): SecretBox {
+  if (options.secretsKeyFile) return SecretBox.load(options.secretsKeyFile, { create: false });
+  if (options.databaseUrl) throw new Error(SECRETS_KEY_REQUIRED);
+  return SecretBox.load(path.join(options.dataDir, "secrets.key"), { create: true });
+}
+
+async function openBackend(options: { dataDir: string; databaseUrl?: string }, log: FastifyBaseLogger): Promise<ControlPlaneStore> {
   if (options.databaseUrl) {
     const database = await PostgresDatabase.open(options.databaseUrl);
     const signals = new PostgresSignals(database.sql, (err) => log.error({ err }, "could not signal the other control planes"));
@@ -67,6 +98,7 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
       signals,
       settings: new PostgresSettings(database.sql),
       apiKeys: new PostgresApiKeyRows(database.sql),
+      audit: new PostgresAuditRows(database.sql),
       runtimeViews: new PostgresRuntimeViewRows(database.sql),
       close: async () => {
         await signals.close();
@@ -87,6 +119,7 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
     signals: noSignals,
     settings: new DataDirSettings(options.dataDir),
     apiKeys: new SqliteApiKeyRows(database),
+    audit: new SqliteAuditRows(database),
     close: async () => database.close(),
   };
 }

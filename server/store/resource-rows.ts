@@ -1,6 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import type { BerthDatabase } from "./database";
-import type { EndpointRow, ResourceChange, ResourceRow, ResourceRows, ResourceSnapshot, RevisionRow, ResourceTable } from "./resources";
+import type { EndpointRow, ResourceChange, ResourceRow, ResourceRows, ResourceSnapshot, RevisionRow, ResourceTable, SpecCell } from "./resources";
 
 /** The resource tables in SQLite: every admin write lands in the current group transaction, whole. */
 export class SqliteResourceRows implements ResourceRows {
@@ -52,6 +52,7 @@ export class SqliteResourceRows implements ResourceRows {
           for (const change of changes) {
             if (change.op === "addRevision") this.addRevision.run(change.row);
             else if (change.op === "put") this.put[change.table].run(change.row);
+            else if (change.op === "reseal") this.reseal(change.cell, change.from, change.to);
             else this.remove[change.table].run(change.id);
           }
         })(),
@@ -60,5 +61,10 @@ export class SqliteResourceRows implements ResourceRows {
       return Promise.reject(err as Error);
     }
     return this.database.durable();
+  }
+
+  private reseal(cell: SpecCell, from: string, to: string): void {
+    const [where, keys] = cell.table === "endpoint_revisions" ? ["endpoint_id = ? AND revision = ?", [cell.endpointId, cell.revision]] : ["id = ?", [cell.id]];
+    this.database.db.prepare(`UPDATE ${cell.table} SET ${cell.column} = ? WHERE ${where} AND ${cell.column} = ?`).run(to, ...keys, from);
   }
 }

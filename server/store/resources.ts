@@ -50,6 +50,7 @@ const ENDPOINT_FIELD_ROLLS_OUT: Record<keyof EndpointSpec, boolean> = {
   flashboot: false,
   networkVolumeId: true,
   dataCenterIds: true,
+  rateLimits: false,
   env: true,
   secretEnvKeys: false,
 };
@@ -104,7 +105,17 @@ export type ResourceChange =
   | { op: "put"; table: "templates" | "network_volumes"; row: ResourceRow }
   | { op: "put"; table: "endpoints"; row: EndpointRow }
   | { op: "delete"; table: ResourceTable; id: string }
-  | { op: "addRevision"; row: RevisionRow };
+  | { op: "addRevision"; row: RevisionRow }
+  | { op: "reseal"; cell: SpecCell; from: string; to: string };
+
+/**
+ * One spec column of one row. "reseal" replaces its text only while it still holds `from`, so that encrypting the
+ * secrets of rows written before they were encrypted at rest (store/sealed-resource-rows.ts) never undoes a write
+ * another control plane made meanwhile.
+ */
+export type SpecCell =
+  | { table: "templates" | "endpoints"; id: string; column: "spec" }
+  | { table: "endpoint_revisions"; endpointId: string; revision: number; column: "spec" | "template_spec" };
 
 export interface ResourceSnapshot {
   templates: ResourceRow[];

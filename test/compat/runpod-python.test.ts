@@ -1,28 +1,14 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ControlPlaneProcess } from "../helpers/control-plane";
 import { apiClient, createEndpoint, eventually, type TestEndpoint } from "../helpers/endpoint";
-import { testbedEnv } from "../helpers/env";
+import { pythonClient } from "../helpers/python-client";
 import { WorkerProcess } from "../helpers/worker-process";
 
-const CLIENT = path.resolve(__dirname, "../fixtures/python-clients/client.py");
 const FAST = { BERTH_LONG_POLL_MS: "2000", BERTH_PING_INTERVAL_MS: "1000", BERTH_SWEEP_INTERVAL_MS: "100" };
-
-/** Runs the real runpod Python client against the control plane and returns what it printed. */
-function pythonClient(cp: ControlPlaneProcess, endpointId: string, action: string, input: unknown): Promise<any> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      testbedEnv("BERTH_PYTHON"),
-      [CLIENT, endpointId, action, JSON.stringify(input)],
-      { env: { ...process.env, RUNPOD_ENDPOINT_BASE_URL: `${cp.url}/v2`, RUNPOD_API_KEY: cp.apiKey }, timeout: 90_000 },
-      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))),
-    );
-  });
-}
 
 describe("runpod (PyPI) worker and client against Berth", () => {
   let cp: ControlPlaneProcess;

@@ -22,6 +22,8 @@ export interface ControlPlaneOptions {
   store?: StoreKind;
   /** The PostgreSQL database to use (a restart keeps its predecessor's); default a fresh one when `store` is postgres. */
   database?: TestDatabase;
+  /** The key of secret env values at rest; default SQLite's own in its data directory, or the database's (below). */
+  secretsKeyFile?: string;
 }
 
 export type StoreKind = "sqlite" | "postgres";
@@ -56,7 +58,11 @@ export class ControlPlaneProcess {
     const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "berth-cp-"));
     const apiKey = options.apiKey ?? "test-" + crypto.randomBytes(16).toString("hex");
     const database = options.database ?? (options.store === "postgres" ? await freshDatabase("control_plane") : undefined);
-    const storeEnv: Record<string, string> = database ? { BERTH_DATABASE_URL: database.url } : {};
+    const secretsKeyFile = options.secretsKeyFile ?? (database ? secretsKeyFileOf(database) : undefined);
+    const storeEnv: Record<string, string> = {
+      ...(database ? { BERTH_DATABASE_URL: database.url } : {}),
+      ...(secretsKeyFile ? { BERTH_SECRETS_KEY_FILE: secretsKeyFile } : {}),
+    };
     const child = spawn(
       process.execPath,
       [BERTH_BIN, "server", "--port", String(options.port ?? 0), "--data-dir", dataDir, "--api-key", apiKey],
@@ -80,7 +86,12 @@ export class ControlPlaneProcess {
         }
       });
     });
-    return new ControlPlaneProcess(child, url, apiKey, dataDir, database, { ...options, dataDir, apiKey, database }, logs, exited);
+    return new ControlPlaneProcess(child, url, apiKey, dataDir, database, { ...options, dataDir, apiKey, database, secretsKeyFile }, logs, exited);
+  }
+
+  /** The key its secret env values are encrypted with at rest. */
+  get secretsKeyFile(): string {
+    return this.options.secretsKeyFile ?? path.join(this.dataDir, "secrets.key");
   }
 
   /** Structured log entries so far. */
@@ -126,6 +137,20 @@ export class ControlPlaneProcess {
       db.close();
     }
   }
+}
+
+/**
+ * One secrets key per test database, as an operator keeps one for the replicas sharing a database: every control
+ * plane a test starts on it (replicas, restarts) finds the same file.
+ */
+export function secretsKeyFileOf(database: TestDatabase): string {
+  const file = path.join(os.tmpdir(), `berth-secrets-${database.name}.key`);
+  try {
+    fs.writeFileSync(file, crypto.randomBytes(32).toString("base64") + "\n", { mode: 0o600, flag: "wx" });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  return file;
 }
 
 function parseLogLine(line: string): Record<string, unknown> | undefined {

@@ -96,6 +96,19 @@ export class TestDockerEngine extends DockerEngine {
     }
   }
 
+  /** A regular file in a container (in one of its volumes too), through the archive API: its permission bits and text. */
+  async readFile(id: string, file: string): Promise<{ mode: number; text: string }> {
+    const res = await this.call(`GET /containers/${id}/archive (${file})`, {
+      method: "GET",
+      url: `/containers/${id}/archive`,
+      params: { path: file },
+      responseType: "arraybuffer",
+    });
+    const stat = JSON.parse(Buffer.from(String(res.headers["x-docker-container-path-stat"]), "base64").toString("utf8")) as { mode: number; size: number };
+    // A tar of one file: its 512-byte header, then its bytes.
+    return { mode: stat.mode & 0o777, text: Buffer.from(res.data as ArrayBuffer).subarray(512, 512 + stat.size).toString("utf8") };
+  }
+
   async volumeExists(name: string): Promise<boolean> {
     const res = await this.call(`GET /volumes/${name}`, { method: "GET", url: `/volumes/${name}`, acceptStatus: [404] });
     return res.status === 200;

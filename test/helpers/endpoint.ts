@@ -1,12 +1,16 @@
+import type https from "node:https";
 import axios, { type AxiosInstance } from "axios";
 import type { ControlPlaneProcess } from "./control-plane";
 
-/** Where a control plane's APIs answer: the process itself, or a load balancer in front of several. */
-export type ApiTarget = Pick<ControlPlaneProcess, "url" | "apiKey">;
+/**
+ * Where a control plane's APIs answer: the process itself, or a load balancer in front of several; `httpsAgent`
+ * trusts the CA of a TLS control plane's certificate.
+ */
+export type ApiTarget = Pick<ControlPlaneProcess, "url" | "apiKey"> & { httpsAgent?: https.Agent };
 
 /** An axios client for a control plane's APIs with its API key; statuses are left to the caller to check. */
 export function apiClient(cp: ApiTarget, key = cp.apiKey): AxiosInstance {
-  return axios.create({ baseURL: cp.url, headers: { Authorization: `Bearer ${key}` }, validateStatus: () => true });
+  return axios.create({ baseURL: cp.url, headers: { Authorization: `Bearer ${key}` }, validateStatus: () => true, httpsAgent: cp.httpsAgent });
 }
 
 export interface TestEndpoint {

@@ -38,7 +38,7 @@ export interface PodRecord {
  * The kubelet of the test cluster's fake nodes, for the parts kwok does not do: kwok marks pods Running but runs
  * nothing, so this runs each Running worker pod of a namespace as a local process (the test worker image's
  * handler, the same code as its container) with exactly the environment the pod spec gives it: its env, its
- * envFrom Secret, its own name from the downward API. Like a kubelet it:
+ * envFrom Secret, its own name from the downward API, its Secret volumes' files. Like a kubelet it:
  * - keeps a deleted pod's object until the process has exited (a finalizer), after SIGTERM, so a worker finishes
  *   its job within the grace period;
  * - leaves a process that exits by itself exited: crash loops, their back-off and the reason a pod shows are the
@@ -189,6 +189,25 @@ export class LocalKubelet {
     return value.replace(/http:\/\/[a-z0-9.-]+\.svc\.cluster\.local:\d+/g, `http://127.0.0.1:${this.controlPlane.localPort}`);
   }
 
+  /**
+   * A Secret volume's files in a local directory, with their mode, as a kubelet projects them; the variables naming
+   * files under its mount path name them there.
+   */
+  private async mountSecrets(pod: V1Pod, env: Record<string, string>): Promise<void> {
+    const container = pod.spec!.containers[0]!;
+    for (const volume of pod.spec?.volumes ?? []) {
+      if (!volume.secret) continue;
+      const mountPath = container.volumeMounts?.find((m) => m.name === volume.name)?.mountPath;
+      if (!mountPath) continue;
+      const secret = await this.core.readNamespacedSecret({ namespace: this.namespace, name: volume.secret.secretName! });
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "berth-secret-volume-"));
+      for (const item of volume.secret.items ?? Object.keys(secret.data ?? {}).map((key) => ({ key, path: key }))) {
+        fs.writeFileSync(path.join(dir, item.path), Buffer.from(secret.data![item.key]!, "base64"), { mode: volume.secret.defaultMode ?? 0o644 });
+      }
+      for (const [key, value] of Object.entries(env)) if (value.startsWith(`${mountPath}/`)) env[key] = dir + value.slice(mountPath.length);
+    }
+  }
+
   /** The pod's environment as its container would see it, and its network volume as a local directory. */
   private async environment(pod: V1Pod): Promise<{ env: Record<string, string>; volumeDir?: string; mountPath?: string }> {
     const container = pod.spec!.containers[0]!;
@@ -208,6 +227,7 @@ export class LocalKubelet {
       } else throw new Error(`local kubelet: env ${variable.name} of pod ${pod.metadata!.name} uses a source it does not know`);
     }
     for (const [key, value] of Object.entries(env)) env[key] = this.resolveServices(value);
+    await this.mountSecrets(pod, env);
     const claim = pod.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
     if (!claim) return { env };
     const pvc = await this.core.readNamespacedPersistentVolumeClaim({ namespace: this.namespace, name: claim });

@@ -58,10 +58,19 @@ test("with a database: no claim, an emptyDir at /data, and BERTH_DATABASE_URL re
   const resources = await declare({ database: DATABASE });
   assert.deepEqual(ofType(resources, "kubernetes:core/v1:PersistentVolumeClaim"), [], "no PersistentVolumeClaim");
   const pod = deploymentOf(resources).template.spec;
-  assert.deepEqual(pod.volumes, [{ name: "data", emptyDir: {} }]);
-  assert.deepEqual(pod.containers[0].volumeMounts, [{ name: "data", mountPath: "/data" }]);
+  const [secret, keySecret] = ofType(resources, "kubernetes:core/v1:Secret");
+  // The key of secret env values at rest: a file from a Secret of its own, which every replica mounts.
+  assert.deepEqual(pod.volumes, [
+    { name: "data", emptyDir: {} },
+    { name: "secrets-key", secret: { secretName: keySecret!.resolved.metadata.name, defaultMode: 0o400, items: [{ key: "secretsKey", path: "secrets.key" }] } },
+  ]);
+  assert.deepEqual(pod.containers[0].volumeMounts, [
+    { name: "data", mountPath: "/data" },
+    { name: "secrets-key", mountPath: "/etc/berth/secrets-key", readOnly: true },
+  ]);
+  assert.ok(pod.containers[0].env.some((e: { name: string; value?: string }) => e.name === "BERTH_SECRETS_KEY_FILE" && e.value === "/etc/berth/secrets-key/secrets.key"));
+  assert.equal(Buffer.from(keySecret!.resolved.stringData.secretsKey, "base64").length, 32, "a generated 32-byte key");
 
-  const [secret] = ofType(resources, "kubernetes:core/v1:Secret");
   assert.equal(secret!.resolved.stringData.databaseUrl, DATABASE, "the Secret holds the URL");
   const variable = pod.containers[0].env.find((e: { name: string }) => e.name === "BERTH_DATABASE_URL");
   assert.deepEqual(variable, { name: "BERTH_DATABASE_URL", valueFrom: { secretKeyRef: { name: secret!.resolved.metadata.name, key: "databaseUrl" } } });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import axios, { type AxiosInstance, type AxiosResponse } from "axios";
+import { SecretBox } from "../../server/store/secret-box";
 import { ControlPlaneProcess, STORES } from "../helpers/control-plane";
 import { apiClient } from "../helpers/endpoint";
 
@@ -42,8 +43,16 @@ for (const store of STORES) {
       return res.data;
     };
     /** What the store holds, read from its database: the only place a secret's value can be seen. */
-    const storedSpec = async (table: "templates" | "endpoints", id: string) =>
-      JSON.parse(String((await cp.query(`SELECT spec FROM ${table} WHERE id = ?`, id))[0]!.spec));
+    /** A spec as stored, its secret values decrypted after checking that they are stored encrypted. */
+    const storedSpec = async (table: "templates" | "endpoints", id: string) => {
+      const spec = JSON.parse(String((await cp.query(`SELECT spec FROM ${table} WHERE id = ?`, id))[0]!.spec));
+      const box = SecretBox.load(cp.secretsKeyFile, { create: false });
+      for (const key of spec.secretEnvKeys) {
+        assert.ok(SecretBox.isSealed(spec.env[key]), `${table}.${key} is encrypted at rest`);
+        spec.env[key] = box.open(spec.env[key]);
+      }
+      return spec;
+    };
 
     before(async () => {
       cp = await ControlPlaneProcess.start({ store });

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { test } from "node:test";
 import { ControlPlaneProcess } from "../helpers/control-plane";
 import { apiClient, createEndpoint, workerClient } from "../helpers/endpoint";
-import { freshDatabase } from "../helpers/postgres";
+import { freshDatabase, queryDatabase } from "../helpers/postgres";
 
 const BERTH = path.resolve(__dirname, "../../bin/berth");
 const run = promisify(execFile);
@@ -26,7 +26,8 @@ async function berth(...args: string[]): Promise<{ code: number; stdout: string;
 test("an installation copied from SQLite into PostgreSQL is served from there as it was", async (t) => {
   const sqlite = await ControlPlaneProcess.start();
   t.after(() => sqlite.removeData());
-  const ep = await createEndpoint(sqlite);
+  // A secret env value, kept encrypted: the copy carries the ciphertext, and the key stays a file.
+  const ep = await createEndpoint(sqlite, { env: { TOKEN: "copied-secret-value" }, secretEnvKeys: ["TOKEN"] });
   const api = apiClient(sqlite);
   const worker = workerClient(ep, "w1");
   const done = (await api.post(`/v2/${ep.id}/run`, { input: { n: 1 } })).data.id;
@@ -52,10 +53,14 @@ test("an installation copied from SQLite into PostgreSQL is served from there as
   assert.match(copied.stdout, /endpoints\s+1\b/);
   assert.match(copied.stdout, /settings\s+1\b/, "the worker-key secret (this installation ran no runtime, so it has no runtime id)");
   assert.ok(!copied.stdout.includes(new URL(target.url).password), "the password is masked");
+  const keyFile = path.join(sqlite.dataDir, "secrets.key");
+  assert.ok(copied.stdout.includes(`--secrets-key-file ${keyFile}`), "it says which key the control planes on PostgreSQL need");
+  const rows = JSON.stringify(await queryDatabase(target.url, "SELECT spec FROM endpoints"));
+  assert.ok(rows.includes("enc:v1:") && !rows.includes("copied-secret-value"), "copied encrypted");
 
   // The same address as before, as a moved installation keeps it, but a new data directory: the worker-key secret
   // came along in the database, so workers and clients change nothing.
-  const pg = await ControlPlaneProcess.start({ database: target, apiKey: sqlite.apiKey, port: Number(new URL(sqlite.url).port) });
+  const pg = await ControlPlaneProcess.start({ database: target, secretsKeyFile: keyFile, apiKey: sqlite.apiKey, port: Number(new URL(sqlite.url).port) });
   t.after(async () => {
     await pg.stop();
     fs.rmSync(pg.dataDir, { recursive: true, force: true });

@@ -211,4 +211,19 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     revoked_at   BIGINT
   );
   `,
+  // The audit log of admin writes (server/audit.ts), as in SQLite.
+  `
+  CREATE TABLE audit_log (
+    seq         BIGSERIAL PRIMARY KEY,
+    at          BIGINT NOT NULL,
+    key_id      TEXT NOT NULL,
+    key_name    TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    target_kind TEXT NOT NULL,
+    target_id   TEXT,
+    before      TEXT,
+    after       TEXT
+  );
+  CREATE INDEX audit_log_target ON audit_log (target_id, seq);
+  `,
 ];

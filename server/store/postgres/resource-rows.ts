@@ -23,6 +23,11 @@ export class PostgresResourceRows implements ResourceRows {
         for (const change of changes) {
           if (change.op === "addRevision") {
             await tx`INSERT INTO endpoint_revisions ${tx(change.row)}`;
+          } else if (change.op === "reseal") {
+            const { cell, from, to } = change;
+            const [where, keys] =
+              cell.table === "endpoint_revisions" ? ["endpoint_id = $2 AND revision = $3", [cell.endpointId, cell.revision]] : ["id = $2", [cell.id]];
+            await tx.unsafe(`UPDATE ${cell.table} SET ${cell.column} = $1 WHERE ${where} AND ${cell.column} = $${keys.length + 2}`, [to, ...keys, from]);
           } else if (change.op === "put") {
             const { id: _id, created_at: _created, ...updated } = change.row;
             await tx`INSERT INTO ${tx(change.table)} ${tx(change.row)} ON CONFLICT (id) DO UPDATE SET ${tx(updated)}`;
