@@ -80,8 +80,10 @@
     try {
       // One plain request first, so a wrong key is told at once on the form rather than as a dropped stream.
       const res = await fetch(OVERVIEW_URL, { headers: authHeaders(key), cache: "no-store" });
-      if (res.status === 401) {
-        ui.loginError.textContent = `That key is not accepted (${await errorMessage(res)}).`;
+      if (res.status === 401 || res.status === 403) {
+        // 403: a key of this control plane without the read scope (an application's run key, say).
+        const verdict = res.status === 401 ? "is not accepted" : "may not read the workers view: it needs a read or admin key";
+        ui.loginError.textContent = `That key ${verdict} (${await errorMessage(res)}).`;
         ui.loginError.hidden = false;
         return;
       }
@@ -165,7 +167,7 @@
         cache: "no-store",
         signal: attempt.signal,
       });
-      if (res.status === 401) return "unauthorized";
+      if (res.status === 401 || res.status === 403) return "unauthorized";
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await errorMessage(res)}`);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       const parser = eventStreamParser((type, data) => {

@@ -1,4 +1,4 @@
-// The ApiKey resource through the real Pulumi CLI: keys made with their secret only in the (encrypted) state, a
+// examples/production through the real Pulumi CLI: the ApiKey resource's keys made with their secret only in the (encrypted) state, a
 // run key for the program's endpoint, a change that makes a new key and revokes the old, a bad input refused at
 // preview, and a destroy that revokes.
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { ControlPlaneProcess } from "../helpers/control-plane";
 import { apiClient } from "../helpers/endpoint";
 import { PulumiWorkspace } from "../helpers/pulumi-cli";
 
-const PROGRAM = path.resolve(__dirname, "../fixtures/pulumi-keys");
+const PROGRAM = path.resolve(__dirname, "../../examples/production");
 
 describe("ApiKey through the real Pulumi CLI", () => {
   let cp: ControlPlaneProcess;

@@ -233,6 +233,33 @@ describe("access control: the route table, every kind of key", () => {
   });
 });
 
+describe("a revoke reaches every control plane within a second (postgres, two control planes)", () => {
+  let a: ControlPlaneProcess;
+  let b: ControlPlaneProcess;
+  before(async () => {
+    a = await ControlPlaneProcess.start({ store: "postgres" });
+    b = await ControlPlaneProcess.start({ database: a.database, apiKey: a.apiKey });
+  });
+  after(async () => {
+    await b?.stop();
+    await a?.stop();
+    await a?.removeData();
+  });
+
+  test("a key revoked on one control plane is refused by the other within a second", async () => {
+    const made = await apiClient(a).post("/admin/keys", { name: "app", scope: "read" });
+    assert.equal(made.status, 201, JSON.stringify(made.data));
+    const onB = apiClient(b, made.data.key);
+    // Used on b first, so b holds a verdict on it that the revoke must outlive by no more than a second.
+    assert.equal((await onB.get("/admin/overview")).status, 200);
+    const revokedAt = Date.now();
+    assert.equal((await apiClient(a).delete(`/admin/keys/${made.data.id}`)).status, 204);
+    assert.equal((await apiClient(a, made.data.key).get("/admin/overview")).status, 401, "refused at once where it was revoked");
+    const refusedAt = await eventually("b to refuse the revoked key", async () => ((await onB.get("/admin/overview")).status === 401 ? Date.now() : undefined), 5_000);
+    assert.ok(refusedAt - revokedAt <= 1_100, `b refused it ${refusedAt - revokedAt} ms after the revoke`);
+  });
+});
+
 describe("the route table is the only way in", () => {
   test("a route without a rule cannot be registered", async () => {
     const app = Fastify();

@@ -197,16 +197,28 @@ describe("the Workers page in headless Chromium", () => {
     assert.ok(await page.locator("#key-form").isVisible(), "the form stays");
     assert.equal(await page.locator("[data-endpoint-id]").count(), 0);
     assert.equal(await page.evaluate("sessionStorage.getItem('berth.apiKey')"), null, "a refused key is not kept");
+
+    // An application's run key is a key of this control plane, but not one that may read the workers view.
+    const runKey = (await runtime.api.post("/admin/keys", { name: "app", scope: "run", endpointIds: [endpointId] })).data.key as string;
+    await page.fill("#key-input", runKey);
+    const [forbidden] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === "/admin/overview"),
+      page.click("#key-form button[type=submit]"),
+    ]);
+    assert.equal(forbidden.status(), 403);
+    await page.locator("#login-error").getByText(/may not read the workers view: it needs a read or admin key/).waitFor();
+    assert.equal(await page.evaluate("sessionStorage.getItem('berth.apiKey')"), null, "a forbidden key is not kept");
   });
 
-  test("with the key, the page lists the endpoint and its workers with the states the admin API reports", async () => {
-    await page.fill("#key-input", runtime.cp.apiKey);
+  test("with the dashboard's read key, the page lists the endpoint and its workers with the states the admin API reports", async () => {
+    const readKey = (await runtime.api.post("/admin/keys", { name: "dashboard", scope: "read" })).data.key as string;
+    await page.fill("#key-input", readKey);
     await page.click("#key-form button[type=submit]");
     await section().waitFor();
     await page.locator('#conn[data-conn="live"]').waitFor();
     assert.ok(await page.locator("#key-form").isHidden(), "the form goes once the key is accepted");
     assert.ok(await page.locator("#forget").isVisible(), "a way to forget the key");
-    assert.equal(await page.evaluate("sessionStorage.getItem('berth.apiKey')"), runtime.cp.apiKey);
+    assert.equal(await page.evaluate("sessionStorage.getItem('berth.apiKey')"), readKey);
 
     const worker = await runtime.until("the active worker to be Idle", endpointId, (w) =>
       w.workers.length === 1 && w.workers[0]!.state === "Idle" ? w.workers[0] : undefined,
