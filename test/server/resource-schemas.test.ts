@@ -201,7 +201,7 @@ describe("OpenAPI document", () => {
     assert.equal(schemas.EndpointPatch!.properties!.workersMax!.default, undefined, "a patch has no defaults");
     assert.equal(schemas.EndpointPatch!.required, undefined);
     // A reply always has every field but the optional ones, defaults included.
-    const optional = ["networkVolumeId", "dataCenterIds"];
+    const optional = ["networkVolumeId", "dataCenterIds", "rateLimits"];
     assert.deepEqual(schemas.Endpoint!.required, Object.keys(endpointViewSchema.shape).filter((key) => !optional.includes(key)));
     for (const route of ["/v2/{endpointId}/run", "/v2/{endpointId}/runsync"]) {
       assert.deepEqual(doc.paths[route]!.post!.requestBody, {
