@@ -35,6 +35,8 @@ const REPLICAS = Number(flag("replicas") ?? 2);
 const CLIENTS = 64;
 const WORKERS = 8;
 const BATCH = 8;
+/** The benchmark measures dispatch, not RunPod's per-key rate limits (server/api/rate-limits.ts): lifted. */
+const UNLIMITED = { rateLimits: { run: { requestsPer10s: 1_000_000, concurrent: 100_000 }, sync: { requestsPer10s: 1_000_000, concurrent: 100_000 } } };
 
 interface Throughput {
   submittedMs: number;
@@ -53,7 +55,7 @@ interface Measured {
 
 /** Submits JOBS jobs from CLIENTS concurrent clients spread over the replicas, to WORKERS no-op workers spread too. */
 async function throughput(planes: ControlPlaneProcess[], apis: JsonClient[], batch: number, children: ChildProcess[]): Promise<Throughput> {
-  const endpoint = await createEndpoint(planes[0]!);
+  const endpoint = await createEndpoint(planes[0]!, UNLIMITED);
   const workers = await Promise.all(
     planes.map((cp) =>
       startChild("noop-workers.ts", {
@@ -97,7 +99,7 @@ async function measure(label: string, planes: ControlPlaneProcess[]): Promise<Me
   const apis = planes.map((cp) => new JsonClient(cp.url, { Authorization: `Bearer ${cp.apiKey}` }, CLIENTS));
   const children: ChildProcess[] = [];
   try {
-    const latencyEndpoint = await createEndpoint(planes[0]!);
+    const latencyEndpoint = await createEndpoint(planes[0]!, UNLIMITED);
     const echo = await startChild("echo-server.ts");
     children.push(echo.child);
     const bareApi = new JsonClient(`http://127.0.0.1:${echo.firstLine}/`, {}, 1);

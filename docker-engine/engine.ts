@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import axios, { type AxiosInstance, type AxiosResponse } from "axios";
 import { pack } from "tar-stream";
 import { dockerConnection, type DockerConnection, type DockerEnv } from "./connection";
@@ -237,6 +238,29 @@ export class DockerEngine {
       responseType: "arraybuffer",
     });
     return demultiplexLogs(Buffer.from(res.data as ArrayBuffer));
+  }
+
+  /**
+   * A container's log as it is written, each line prefixed with its RFC 3339 timestamp (nanoseconds) and still
+   * multiplexed (LogFrameDecoder splits it). The engine ends the stream when the container stops; `since` (a UNIX
+   * time, fractions allowed) skips what was read before. Undefined when there is no such container.
+   */
+  async followContainerLogs(id: string, options: { since?: string; signal?: AbortSignal } = {}): Promise<Readable | undefined> {
+    const call = `GET /containers/${id}/logs (follow)`;
+    const res = await this.call(call, {
+      method: "GET",
+      url: `/containers/${id}/logs`,
+      params: { stdout: 1, stderr: 1, follow: 1, timestamps: 1, ...(options.since && { since: options.since }) },
+      responseType: "stream",
+      signal: options.signal,
+      acceptStatus: [400, 404, 409, 500],
+    });
+    const body = res.data as Readable;
+    if (res.status === 200) return body;
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+    if (res.status === 404) return undefined;
+    throw new DockerEngineError(this.host, call, res.status, engineMessage(Buffer.concat(chunks).toString("utf8")));
   }
 
   async removeContainer(id: string): Promise<void> {

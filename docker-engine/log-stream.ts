@@ -33,3 +33,33 @@ export function demultiplexLogs(buffer: Buffer): ContainerOutput {
   }
   return { stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") };
 }
+
+export type LogStreamKind = "stdout" | "stderr";
+
+/**
+ * The same frames read as they arrive from a followed log (`follow=1`): a chunk from the socket may end inside a
+ * header or a payload, so what is left over waits for the next chunk.
+ */
+export class LogFrameDecoder {
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly onFrame: (stream: LogStreamKind, payload: Buffer) => void) {}
+
+  push(chunk: Buffer): void {
+    let buffer = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    while (buffer.length >= HEADER_BYTES) {
+      const type = buffer.readUInt8(0);
+      const length = buffer.readUInt32BE(4);
+      if (buffer.length < HEADER_BYTES + length) break;
+      if (type !== STDOUT && type !== STDERR) throw new Error(`unknown log stream type ${type}`);
+      this.onFrame(type === STDOUT ? "stdout" : "stderr", buffer.subarray(HEADER_BYTES, HEADER_BYTES + length));
+      buffer = buffer.subarray(HEADER_BYTES + length);
+    }
+    this.pending = Buffer.from(buffer);
+  }
+
+  /** Bytes of a frame the stream ended inside of (a broken connection): nothing when it ended cleanly. */
+  get leftover(): number {
+    return this.pending.length;
+  }
+}

@@ -19,7 +19,7 @@ cp node_modules/better-sqlite3/build/Release/better_sqlite3.node "$context/node_
 cp -r node_modules/bindings node_modules/file-uri-to-path "$context/node_modules/"
 # The workers view's page is served from files beside the bundle (server/app.ts looks in <its directory>/ui).
 mkdir -p "$context/ui"
-cp server/ui/index.html server/ui/app.js server/ui/style.css "$context/ui/"
+cp server/ui/*.html server/ui/*.js server/ui/*.css node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css "$context/ui/"
 cp server/Dockerfile "$context/"
 DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE_IMAGE=$base" -t "$tag" "$context" >/dev/null
 echo "$tag"

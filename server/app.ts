@@ -12,6 +12,8 @@ import { uiRoutes } from "./ui/routes";
 import { enforceAccess } from "./api/authorize";
 import { RateLimiter } from "./api/rate-limits";
 import { keyRoutes } from "./api/key-routes";
+import { logRoutes } from "./api/log-routes";
+import { jobTimelineRoutes } from "./api/job-timeline-routes";
 
 /** How long an idle keep-alive socket stays open at least: longer than clients keep theirs (below). */
 const IDLE_KEEP_ALIVE_MS = 65_000;
@@ -51,6 +53,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(adminRoutes, { prefix: "/admin", ...deps });
   app.register(monitoringRoutes, { prefix: "/admin", ...deps });
   app.register(keyRoutes, { prefix: "/admin", ...deps });
+  app.register(logRoutes, { prefix: "/admin", ...deps });
+  app.register(jobTimelineRoutes, { prefix: "/admin", ...deps });
   app.register(metricsRoute, deps);
   // The page's files sit in ui/ beside this module: server/ui in a checkout, /opt/berth/ui in the image.
   app.register(uiRoutes, { dir: path.join(__dirname, "ui") });

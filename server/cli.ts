@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import path from "node:path";
-import axios from "axios";
+import axios, { type AxiosResponse } from "axios";
 import { Command, Option } from "commander";
 import { caBundleAgent, describeCallError } from "./ca-bundle";
 import { bytes, duration, ms, table } from "./cli-output";
@@ -11,6 +11,8 @@ import { copyStore } from "./store/copy-store";
 import type { UsageReport } from "./usage/report";
 import type { auditEntrySchema, keyViewSchema } from "./resources/key-schemas";
 import type { z } from "zod";
+import { timelineText } from "./job-timeline-output";
+import type { JobTimelineReply } from "./resources/job-timeline-schemas";
 
 const program = new Command("berth").description("Serverless GPU endpoints on your own hardware");
 
@@ -40,10 +42,12 @@ program
   .addOption(configOption("--kube-storage-class <name>", "kubeStorageClass", "kubernetes: storage class of network volume claims (RWX)"))
   .addOption(configOption("--docker-network <mode>", "dockerNetwork", "network mode of worker containers; default host"))
   .addOption(configOption("--extra-workers <n>", "extraWorkers", "frozen standby workers per endpoint; default 2"))
-  .addOption(configOption("--queue-sample-ms <ms>", "queueSampleMs", "how often queue depth is sampled for the workers view's chart; default 5000"))
+  .addOption(configOption("--queue-sample-ms <ms>", "queueSampleMs", "how often each endpoint is sampled for the workers view's charts; default 5000"))
   .addOption(configOption("--gpu-prices <list>", "gpuPrices", 'usage prices: "<GPU type or pool>=<price per GPU-second>[;...]"'))
   .addOption(configOption("--active-worker-discount <fraction>", "activeWorkerDiscount", "discount on active workers' usage, 0.2 = 20%; default 0"))
   .addOption(configOption("--control-plane-id <id>", "controlPlaneId", "its name on the runtime (labels its workers); default a random one kept in the data directory"))
+  .addOption(configOption("--log-max-bytes-per-endpoint <n>", "logMaxBytesPerEndpoint", "bytes of worker logs kept per endpoint, oldest dropped first; default 16 MiB"))
+  .addOption(configOption("--log-retention-ms <ms>", "logRetentionMs", "how long a stopped worker's logs are kept; default 24 h"))
   .action(async (flags: Record<string, unknown>) => {
     const config = loadServerConfig({ ...flags, apiKeys: flags.apiKey });
     const plane = await startControlPlane(config);
@@ -109,8 +113,20 @@ async function adminRequest<T>(
   path: string,
   request: { params?: Record<string, string | undefined>; body?: unknown } = {},
 ): Promise<T> {
+  const res = await adminResponse(options, method, path, request);
+  if (res.status >= 300) throw new Error(`${options.url}: HTTP ${res.status}: ${res.data?.message ?? JSON.stringify(res.data)}`);
+  return res.data as T;
+}
+
+/** The admin API's answer whatever its status; `stream` hands its body over as it arrives. */
+async function adminResponse(
+  options: AdminOptions,
+  method: "GET" | "POST" | "DELETE",
+  path: string,
+  request: { params?: Record<string, string | undefined>; body?: unknown; stream?: boolean },
+): Promise<AxiosResponse> {
   if (!options.apiKey) throw new Error("an API key is needed: pass --api-key or set BERTH_API_KEY");
-  const res = await axios
+  return axios
     .request({
       method,
       url: `${options.url.replace(/\/+$/, "")}/admin${path}`,
@@ -118,13 +134,12 @@ async function adminRequest<T>(
       params: request.params,
       data: request.body,
       validateStatus: () => true,
+      ...(request.stream && { responseType: "stream" as const }),
       ...(options.caBundle && { httpsAgent: caBundleAgent(options.caBundle, "--ca-bundle / BERTH_CA_BUNDLE") }),
     })
     .catch((err: unknown) => {
       throw new Error(`${options.url}: ${describeCallError(err, "--ca-bundle (or BERTH_CA_BUNDLE)")}`);
     });
-  if (res.status >= 300) throw new Error(`${options.url}: HTTP ${res.status}: ${res.data?.message ?? JSON.stringify(res.data)}`);
-  return res.data as T;
 }
 
 type KeyView = z.output<typeof keyViewSchema>;
@@ -203,6 +218,29 @@ adminCommand("jobs")
     );
   });
 
+adminCommand("logs")
+  .description("ENDPOINT's workers' log lines, oldest first: TIME WORKER STREAM line (stderr marked); --follow waits for more")
+  .argument("<endpoint>", "endpoint id")
+  .option("--worker <id>", "one worker's lines only")
+  .option("--job <id>", "the lines of the job's worker while it ran the job")
+  .option("--since <when>", "from then on: a duration back from now (30s, 10m, 2h, 1d) or an ISO 8601 time")
+  .option("--tail <n>", "the last N lines (of what the rest selects)")
+  .option("--follow", "keep printing new lines; ends when the worker stops or the job ends")
+  .action(async (endpointId: string, options: AdminOptions & { worker?: string; job?: string; since?: string; tail?: string; follow?: boolean }) => {
+    const params = { worker: options.worker, job: options.job, since: options.since, tail: options.tail, follow: options.follow ? "true" : undefined };
+    await printLogLines(options, await logStream(options, `/endpoints/${encodeURIComponent(endpointId)}/logs`, params));
+  });
+
+adminCommand("job")
+  .description("a job's timeline: status, input and output sizes, error and traceback, attempts, progress, stream chunks, worker logs")
+  .argument("<job>", "job id")
+  .option("--endpoint <id>", "the job's endpoint; default found from the job id")
+  .action(async (jobId: string, options: AdminOptions & { endpoint?: string }) => {
+    const job = encodeURIComponent(jobId);
+    const timeline = await adminGet<JobTimelineReply>(options, options.endpoint ? `/endpoints/${encodeURIComponent(options.endpoint)}/jobs/${job}` : `/jobs/${job}`);
+    print(options, timeline, () => timelineText(timeline));
+  });
+
 adminCommand("usage")
   .description("running seconds and cost by endpoint, worker type and GPU type over a time range (idle time is free)")
   .option("--from <time>", "ISO 8601 or ms since the epoch; default 24 hours before --to")
@@ -271,6 +309,49 @@ adminCommand("audit")
       ),
     );
   });
+
+/** Tries made when a control plane that does not lead answers (logs_on_leader): a load balancer picks another. */
+const LOG_TRIES = 10;
+
+/** The logs route's NDJSON body, from the control plane that has the lines. */
+async function logStream(options: AdminOptions, path: string, params: Record<string, string | undefined>): Promise<NodeJS.ReadableStream> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await adminResponse(options, "GET", path, { params, stream: true });
+    if (res.status < 300) return res.data as NodeJS.ReadableStream;
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.data as AsyncIterable<Buffer>) chunks.push(chunk);
+    const body = Buffer.concat(chunks).toString("utf8");
+    let error: { error?: string; message?: string } = {};
+    try {
+      error = JSON.parse(body);
+    } catch {
+      // not JSON: its text is the message
+    }
+    if (error.error === "logs_on_leader" && attempt < LOG_TRIES) {
+      await new Promise((resolve) => setTimeout(resolve, Number(res.headers["retry-after"] ?? 1) * 1000));
+      continue;
+    }
+    throw new Error(`${options.url}: HTTP ${res.status}: ${error.message ?? body}`);
+  }
+}
+
+/** Each line as it comes: "TIME  WORKER  STREAM  line", stderr marked with a "!"; with --json the API's own lines. */
+async function printLogLines(options: AdminOptions, body: NodeJS.ReadableStream): Promise<void> {
+  let partial = "";
+  const print = (raw: string) => {
+    if (raw.trim() === "") return;
+    if (options.json) return void process.stdout.write(raw + "\n");
+    const { time, workerId, stream, line } = JSON.parse(raw) as { time: string; workerId: string; stream: string; line: string };
+    // Milliseconds are enough to read; the API keeps the nanoseconds for ordering.
+    process.stdout.write(`${time.slice(0, 23)}Z  ${workerId}  ${stream === "stderr" ? "stderr!" : stream.padEnd(7)}  ${line}\n`);
+  };
+  for await (const chunk of body) {
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop()!;
+    lines.forEach(print);
+  }
+  print(partial);
+}
 
 program.parseAsync().catch((err: Error) => {
   process.stderr.write(`berth: ${err.message}\n`);

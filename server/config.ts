@@ -103,7 +103,7 @@ export const serverConfigSchema = z.object({
   gpuPrices: z.string().optional(),
   /** The discount active (always-on) workers get on those prices, as RunPod gives: 0.2 is 20% off. */
   activeWorkerDiscount: z.coerce.number().min(0).max(1).default(0),
-  /** How often each endpoint's queue depth is sampled for the workers view's chart (15 minutes are kept). */
+  /** How often each endpoint is sampled for the workers view's charts (an hour is kept). */
   queueSampleMs: ms(100, 5_000),
   /** How often every endpoint's workers are reconciled; a new job also triggers a pass at once. */
   reconcileIntervalMs: ms(50, 1_000),
@@ -114,6 +114,12 @@ export const serverConfigSchema = z.object({
   /** The first restart delay of a failed worker; it doubles each time up to restartBackoffMaxMs. */
   restartBackoffMs: ms(10, 1_000),
   restartBackoffMaxMs: ms(10, 5 * 60_000),
+  /**
+   * Worker logs (server/README.md, "Worker logs"): the bytes each endpoint's lines may take in <dataDir>/logs, the
+   * oldest dropped first, and how long a stopped worker's lines are kept.
+   */
+  logMaxBytesPerEndpoint: z.coerce.number().int().min(64 * 1024).default(16 * 1024 * 1024),
+  logRetentionMs: ms(1_000, 24 * 60 * 60_000),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;

@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import type https from "node:https";
 import os from "node:os";
+import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { buildApp } from "./app";
@@ -21,6 +22,7 @@ import { openStore } from "./store/open-store";
 import { ResourceStore } from "./store/resources";
 import { SharedRuntime } from "./runtimes/shared-runtime";
 import { readTlsPair, TlsReloader, type TlsFiles } from "./tls";
+import { LogStore } from "./logs/log-store";
 
 export interface RunningControlPlane {
   app: FastifyInstance;
@@ -28,8 +30,8 @@ export interface RunningControlPlane {
   close(): Promise<void>;
 }
 
-/** How much queue history the workers view's chart shows. */
-const QUEUE_HISTORY_MS = 15 * 60_000;
+/** How much history the workers view's charts show. */
+const QUEUE_HISTORY_MS = 60 * 60_000;
 
 /** Opens the store (SQLite in the data directory, or PostgreSQL), starts the sweeper and listens; `close` undoes it in reverse. */
 export async function startControlPlane(config: ServerConfig): Promise<RunningControlPlane> {
@@ -56,8 +58,17 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
           failed: (err) => log.error({ err }, "could not publish or read the leading control plane's runtime views"),
         })
       : undefined;
+  // Files beside the database, never in it: a chatty worker must not slow the job store (server/README.md, "Worker logs").
+  const logs = await LogStore.open({
+    dir: path.join(config.dataDir, "logs"),
+    maxBytesPerEndpoint: config.logMaxBytesPerEndpoint,
+    retentionMs: config.logRetentionMs,
+    log,
+  });
+  logs.start();
   let url = "";
   let led: WorkerRuntime | undefined;
+  let leading = false;
   const runtime = () => led ?? sharedRuntime?.follower;
   const publicUrl = () => config.publicUrl ?? url;
   const monitoring = new Monitoring(
@@ -69,7 +80,22 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     },
   );
   let draining = false;
-  const app = buildApp({ config, log, keys, apiKeys: new ApiKeys(store.apiKeys), audit: store.audit, jobs, resources, publicUrl, runtime, monitoring, draining: () => draining, tls });
+  const app = buildApp({
+    config,
+    log,
+    keys,
+    apiKeys: new ApiKeys(store.apiKeys),
+    audit: store.audit,
+    jobs,
+    resources,
+    publicUrl,
+    runtime,
+    monitoring,
+    draining: () => draining,
+    logs,
+    leading: () => leading,
+    tls,
+  });
   const tlsReloader =
     tlsFiles && tls && new TlsReloader(tlsFiles, tls, (pair) => (app.server as unknown as https.Server).setSecureContext(pair), app.log);
   const sweeper = new JobSweeper(jobs, new WebhookSender(store.jobs.jobs, config.webhookRetryDelayMs, app.log), config, app.log);
@@ -85,6 +111,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     {
       lead: async () => {
         sweeper.start();
+        leading = true;
         led = await startRuntime({
           config,
           fleetWorkerRows: store.fleetWorkers,
@@ -97,6 +124,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
           clusterRequest: (verb, resource) => monitoring.metrics.clusterRequest(verb, resource),
           // Alone on its store (SQLite), a control plane leads for good: a stalled event loop must not stop it acting.
           fence: shared ? () => leader.holdsLease() : soleLeader,
+          logs,
           log: app.log,
         });
         if (led) sharedRuntime?.lead(led);
@@ -105,6 +133,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
       stepDown: async () => {
         const stopping = led;
         led = undefined;
+        leading = false;
         await sharedRuntime?.stepDown();
         await stopping?.stop();
         await sweeper.stop();
@@ -125,6 +154,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     tlsReloader?.stop();
     monitoring.stop();
     await app.close();
+    await logs.stop();
     await store.close();
     throw err;
   }
@@ -157,6 +187,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
       monitoring.stop();
       jobs.close();
       await app.close();
+      await logs.stop();
       await store.close();
     },
   };

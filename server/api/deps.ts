@@ -8,6 +8,7 @@ import type { Monitoring } from "../monitoring/monitoring";
 import type { WorkerRuntime } from "../runtimes/worker-runtime";
 import type { ResourceStore } from "../store/resources";
 import type { TlsPair } from "../tls";
+import type { LogStore } from "../logs/log-store";
 
 /** What the HTTP routes work with; server.ts builds it, app.ts hands it to each API plugin. */
 export interface AppDeps {
@@ -28,6 +29,10 @@ export interface AppDeps {
   monitoring: Monitoring;
   /** True from SIGTERM on: /readyz answers 503 and every reply closes its connection, so clients go elsewhere. */
   draining: () => boolean;
+  /** Workers' log lines, as this control plane collected them while it ran the runtime. */
+  logs: LogStore;
+  /** Whether this control plane runs the runtime now (always, alone on SQLite): only it collects logs. */
+  leading: () => boolean;
   /** The certificate and key to serve HTTPS with (only); absent: plain HTTP. */
   tls?: TlsPair;
 }

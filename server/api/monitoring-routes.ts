@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { AppDeps } from "./deps";
 import { jobSummary } from "../monitoring/overview";
-import { recentJobsQuerySchema, usageQuerySchema, type recentJobsSchema } from "../resources/schemas";
+import { recentJobsQuerySchema, usageQuerySchema, type endpointHistorySchema, type recentJobsSchema } from "../resources/schemas";
 import { notFound } from "./errors";
 import { parse } from "./http";
 
@@ -57,6 +57,13 @@ export async function monitoringRoutes(app: FastifyInstance, opts: AppDeps): Pro
     const { limit } = parse(recentJobsQuerySchema, request.query, "query");
     if (!resources.endpointExists(id)) throw notFound(`endpoint ${id}`);
     return { endpointId: id, jobs: (await jobs.recentJobs(id, limit)).map(jobSummary) };
+  });
+
+  app.get("/endpoints/:id/history", async (request): Promise<z.output<typeof endpointHistorySchema>> => {
+    const { id } = parse(idParamsSchema, request.params, "params");
+    const history = monitoring.endpointHistory(id);
+    if (!history) throw notFound(`endpoint ${id}`);
+    return history;
   });
 
   app.get("/usage", async (request) => {

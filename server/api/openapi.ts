@@ -3,6 +3,7 @@ import { z, type ZodType } from "zod";
 import { version } from "../../package.json";
 import {
   endpointFields,
+  endpointHistorySchema,
   endpointOverviewSchema,
   endpointRevisionViewSchema,
   endpointSpecSchema,
@@ -36,6 +37,8 @@ import {
 import { batchQuerySchema, jobDoneBodySchema, jobsToStopSchema, pingQuerySchema, streamBodySchema, takeQuerySchema, workerJobSchema } from "./worker-schemas";
 import { auditLogSchema, auditQuerySchema, createdKeySchema, createKeyBodySchema, keyViewSchema } from "../resources/key-schemas";
 import { ruleFor } from "./route-access";
+import { jobTimelineReplySchema } from "../resources/job-timeline-schemas";
+import { logLineSchema, logsQuerySchema } from "../resources/log-schemas";
 
 type Json = Record<string, unknown>;
 
@@ -75,7 +78,9 @@ const REPLY_SCHEMAS: Record<string, ZodType> = {
   GpuCatalog: gpuCatalogSchema,
   Overview: overviewSchema,
   EndpointOverview: endpointOverviewSchema,
+  EndpointHistory: endpointHistorySchema,
   RecentJobs: recentJobsSchema,
+  JobTimeline: jobTimelineReplySchema,
   UsageReport: usageReportSchema,
   JobStatus: jobStatusBodySchema,
   RunReply: runReplySchema,
@@ -88,6 +93,7 @@ const REPLY_SCHEMAS: Record<string, ZodType> = {
   CreatedApiKey: createdKeySchema,
   AuditLog: auditLogSchema,
   Error: errorReplySchema,
+  LogLine: logLineSchema,
 };
 
 const PATCH_SCHEMAS = new Set(["TemplatePatch", "EndpointPatch", "NetworkVolumePatch"]);
@@ -418,6 +424,14 @@ function monitoringPaths(): Json {
       parameters: [parameter("id")],
       get: { tags, summary: "one endpoint of the overview: its workers, queue and recent jobs", responses: { "200": ok("now", ref("EndpointOverview")), ...failures("NotFound") } },
     },
+    "/admin/endpoints/{id}/history": {
+      parameters: [parameter("id")],
+      get: {
+        tags,
+        summary: "an endpoint's last hour, sampled: queue, workers by state, delay and execution p50/p95, scale and rollout events",
+        responses: { "200": ok("its history", ref("EndpointHistory")), ...failures("NotFound") },
+      },
+    },
     "/admin/endpoints/{id}/jobs": {
       parameters: [parameter("id")],
       get: {
@@ -425,6 +439,38 @@ function monitoringPaths(): Json {
         summary: "an endpoint's latest jobs, newest first, while the store retains them",
         parameters: queryParameters(recentJobsQuerySchema),
         responses: { "200": ok("its jobs", ref("RecentJobs")), ...failures("BadRequest", "NotFound") },
+      },
+    },
+    "/admin/endpoints/{id}/jobs/{jobId}": {
+      parameters: [parameter("id"), parameter("jobId")],
+      get: {
+        tags,
+        summary: "a job's timeline: input and output (cut to 4 KB, with sizes), error and traceback, each run on a worker and why it ended, progress updates, stream chunks and the workers' log lines, with times",
+        responses: { "200": ok("its timeline", ref("JobTimeline")), ...failures("BadRequest", "NotFound") },
+      },
+    },
+    "/admin/jobs/{jobId}": {
+      parameters: [parameter("jobId")],
+      get: {
+        tags,
+        summary: "a job's timeline, found by the job's id alone (whichever endpoint it is on)",
+        responses: { "200": ok("its timeline", ref("JobTimeline")), ...failures("BadRequest", "NotFound") },
+      },
+    },
+    "/admin/endpoints/{id}/logs": {
+      parameters: [parameter("id")],
+      get: {
+        tags,
+        summary:
+          "the endpoint's workers' log lines, oldest first, as NDJSON (one LogLine per line); with follow, new lines as they come, until the worker stops, the job ends or the client goes",
+        description:
+          "Kept by the control plane that runs the workers (the leader), in files beside its store, for logRetentionMs after a worker stops and up to logMaxBytesPerEndpoint per endpoint. Another control plane answers 503 logs_on_leader with Retry-After.",
+        parameters: queryParameters(logsQuerySchema),
+        responses: {
+          "200": { description: "application/x-ndjson", content: { "application/x-ndjson": { schema: ref("LogLine") } } },
+          "503": errorResponse("logs_on_leader: this control plane does not run the workers now; ask again"),
+          ...failures("BadRequest", "NotFound"),
+        },
       },
     },
     "/admin/usage": {

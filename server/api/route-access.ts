@@ -34,9 +34,7 @@ export const ROUTES: Readonly<Record<string, RouteRule>> = {
   "GET /openapi.json": { access: "public" },
   "GET /ui": { access: "public" },
   "GET /ui/": { access: "public" },
-  "GET /ui/index.html": { access: "public" },
-  "GET /ui/app.js": { access: "public" },
-  "GET /ui/style.css": { access: "public" },
+  "GET /ui/:file": { access: "public" },
 
   "POST /v2/:endpointId/run": { access: "run", rate: "run" },
   "POST /v2/:endpointId/runsync": { access: "run", rate: "sync" },
@@ -67,6 +65,11 @@ export const ROUTES: Readonly<Record<string, RouteRule>> = {
   "GET /admin/events": { access: "read" },
   "GET /admin/endpoints/:id/overview": { access: "read" },
   "GET /admin/endpoints/:id/jobs": { access: "read" },
+  "GET /admin/endpoints/:id/jobs/:jobId": { access: "read" },
+  "GET /admin/jobs/:jobId": { access: "read" },
+  // Operators' data like the rest of the workers view: a worker that prints a secret has leaked it already.
+  "GET /admin/endpoints/:id/logs": { access: "read" },
+  "GET /admin/endpoints/:id/history": { access: "read" },
   "GET /admin/usage": { access: "read" },
   "GET /metrics": { access: "read" },
 

@@ -6,6 +6,22 @@ export type JobStatus = z.output<typeof jobStatusSchema>;
 export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
 export const isTerminal = (status: JobStatus) => TERMINAL_STATUSES.has(status);
 
+/**
+ * How one run of a job on a worker ended: the worker's result (completed, failed), the queue's doing (timed_out,
+ * cancelled), or the job given back to the queue because its worker went away (requeued). A job given up on after
+ * its last attempt's worker went away ends `failed`, its reason saying so.
+ */
+export const attemptOutcomeSchema = z.enum(["completed", "failed", "timed_out", "cancelled", "requeued"]);
+export type AttemptOutcome = z.output<typeof attemptOutcomeSchema>;
+
+/** The outcome of the run that ended its job with this status. */
+export const ENDED_OUTCOME: Readonly<Record<"COMPLETED" | "FAILED" | "TIMED_OUT" | "CANCELLED", AttemptOutcome>> = {
+  COMPLETED: "completed",
+  FAILED: "failed",
+  TIMED_OUT: "timed_out",
+  CANCELLED: "cancelled",
+};
+
 /** A job as stored. JSON documents (input, output) are kept as text and parsed only when answered. */
 export interface JobRow {
   id: string;

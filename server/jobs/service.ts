@@ -8,6 +8,7 @@ import type { JobCounts, JobStorage, JobStore, WorkerCallRow, WorkerCallStore } 
 import { Waiters } from "./waiters";
 import { WorkerPresence } from "./worker-presence";
 import { HeldWorkers } from "./held-workers";
+import { EVENT_BYTES, EVENTS_SHOWN, jobTimeline, type JobTimeline } from "./timeline";
 
 /** The channel control planes sharing a store tell each other about jobs on. */
 const JOB_SIGNALS = "berth_jobs";
@@ -196,6 +197,11 @@ export class JobService {
     }
   }
 
+  /** The job as stored (times, worker, attempts), or undefined when the endpoint has no such job (any more). */
+  async job(endpointId: string, id: string): Promise<JobRow | undefined> {
+    return this.store.get(endpointId, id);
+  }
+
   async cancel(endpointId: string, id: string): Promise<{ id: string; status: string }> {
     const job = await this.mustGet(endpointId, id);
     const ended = await this.end(job, "CANCELLED", null);
@@ -285,7 +291,7 @@ export class JobService {
         await this.storage.durable();
         if (signal?.aborted) {
           // Nobody is left to receive them: put them back rather than strand them on this worker.
-          for (const job of jobs) await this.store.requeue(job.id);
+          for (const job of jobs) await this.store.requeue(job.id, "not delivered: the worker's request ended before the answer", Date.now());
           this.queueChanged(endpointId);
           return [];
         }
@@ -307,7 +313,7 @@ export class JobService {
     // The conditional UPDATE comes first, so a result (the hot path) costs no read; only when it changed nothing
     // is the job looked up, to tell a job of another endpoint (404) from a late or repeated answer (ignored).
     if (body.status === "IN_PROGRESS") {
-      const progressed = await this.store.progress(endpointId, jobId, workerId, JSON.stringify(body.output ?? null));
+      const progressed = await this.store.progress(endpointId, jobId, workerId, JSON.stringify(body.output ?? null), now);
       if (!progressed) await this.mustGet(endpointId, jobId);
       await this.touched(endpointId, workerId, now);
       await this.leavesIfAsked(endpointId, workerId, body);
@@ -332,7 +338,7 @@ export class JobService {
     const job = await this.mustGet(endpointId, jobId);
     await this.touched(endpointId, workerId, Date.now());
     if (job.status !== "IN_PROGRESS" || job.worker_id !== workerId) return;
-    await this.store.appendChunk(jobId, JSON.stringify(output ?? null));
+    await this.store.appendChunk(jobId, JSON.stringify(output ?? null), Date.now());
     await this.storage.durable();
     this.jobChanged(jobId);
   }
@@ -452,6 +458,17 @@ export class JobService {
     }));
   }
 
+  /** The endpoint a job is on, by the job's id alone; undefined when no endpoint has it (or it expired). */
+  endpointOfJob(id: string): Promise<string | undefined> {
+    return this.store.endpointOf(id);
+  }
+
+  /** A job's timeline: its documents, error, runs on workers, progress updates and stream chunks. */
+  async timeline(endpointId: string, id: string): Promise<JobTimeline> {
+    const job = await this.mustGet(endpointId, id);
+    return jobTimeline(job, await this.store.history(id, EVENTS_SHOWN, EVENT_BYTES), Date.now());
+  }
+
   /** When each worker of the endpoint last called, by worker id. */
   async lastSeen(endpointId: string): Promise<Map<string, number>> {
     return new Map((await this.workers.ofEndpoint(endpointId)).map((row) => [row.id, row.last_seen_at]));
@@ -528,7 +545,7 @@ export class JobService {
         const ended = await this.store.end(job.id, "FAILED", `${why}; gave up after ${job.attempts} attempts`, Date.now());
         if (ended) this.ended(ended);
       } else {
-        const requeued = await this.store.requeue(job.id);
+        const requeued = await this.store.requeue(job.id, why, Date.now());
         this.runEnded(job, Date.now());
         this.queueChanged(job.endpoint_id);
         this.jobChanged(job.id, requeued);

@@ -1,5 +1,5 @@
 import type { QueueStats } from "../policy/autoscaler";
-import type { JobRow, JobStatus } from "./model";
+import type { AttemptOutcome, JobRow, JobStatus } from "./model";
 
 /**
  * What the job service needs from storage, declared here so the queue's rules do not depend on one database:
@@ -32,16 +32,55 @@ export type ExpiredJob = Pick<JobRow, "id" | "endpoint_id" | "status" | "worker_
 
 export type JobSummaryRow = Pick<JobRow, "id" | "status" | "worker_id" | "created_at" | "started_at" | "finished_at">;
 
+/** A run of a job on a worker that has ended, as stored (the one in progress is the job row itself). */
+export interface JobAttemptRow {
+  job_id: string;
+  /** The job's `retries` and `attempts` while it ran: which retry round, and which take within it (from 1). */
+  retry: number;
+  attempt: number;
+  worker_id: string;
+  taken_at: number;
+  ended_at: number;
+  outcome: AttemptOutcome;
+  /** Why, in words: the handler's error as the worker sent it, the timeout, the worker that went away. */
+  reason: string | null;
+}
+
+/** A progress update or stream chunk: its JSON text cut to a preview, and its whole size. */
+export interface JobEventRow {
+  /** Null for stream chunks written before chunks had times. */
+  at: number | null;
+  preview: string;
+  bytes: number;
+}
+
+/** What a job's timeline reads beside its row. */
+export interface JobHistory {
+  attempts: JobAttemptRow[];
+  progress: JobEventRow[];
+  progressCount: number;
+  chunks: JobEventRow[];
+  chunkCount: number;
+}
+
 export interface JobStore {
   /** Queues new jobs; answers their rows as stored, in the order given, so a submission needs no read back. */
   insert(jobs: NewJob[]): Promise<JobRow[]>;
   get(endpointId: string, id: string): Promise<JobRow | undefined>;
-  /** Records a progress update of a job in progress on this worker; false when it is not (or no longer) its. */
-  progress(endpointId: string, id: string, workerId: string, output: string): Promise<boolean>;
-  /** Ends a job that has not ended yet (cancel, timeout, final failure); undefined when it already had. */
-  end(id: string, status: JobStatus, error: string | null, now: number): Promise<JobRow | undefined>;
-  /** Puts a job in progress back in the queue, its attempts kept. */
-  requeue(id: string): Promise<JobRow | undefined>;
+  /** The endpoint a job is on, found by its id alone (ids are random UUIDs, unique across endpoints). */
+  endpointOf(id: string): Promise<string | undefined>;
+  /**
+   * Records a progress update of a job in progress on this worker, as its output and in its timeline; false when it
+   * is not (or no longer) its.
+   */
+  progress(endpointId: string, id: string, workerId: string, output: string, now: number): Promise<boolean>;
+  /**
+   * Ends a job that has not ended yet (cancel, timeout, final failure), and its run in progress if it has one (its
+   * outcome the status, its reason `error`); undefined when it already had.
+   */
+  end(id: string, status: Exclude<JobStatus, "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED">, error: string | null, now: number): Promise<JobRow | undefined>;
+  /** Puts a job in progress back in the queue, its attempts kept, its run recorded as requeued for `reason`. */
+  requeue(id: string, reason: string, now: number): Promise<JobRow | undefined>;
   /** Queues a FAILED or TIMED_OUT job again; undefined for any other. */
   retry(endpointId: string, id: string): Promise<JobRow | undefined>;
   /** Removes the endpoint's queued jobs; answers how many. */
@@ -72,7 +111,12 @@ export interface JobStore {
   recent(endpointId: string, limit: number): Promise<JobSummaryRow[]>;
   /** Jobs in progress per worker of an endpoint. */
   inProgressByWorker(endpointId: string): Promise<Map<string, number>>;
-  appendChunk(id: string, output: string): Promise<void>;
+  appendChunk(id: string, output: string, now: number): Promise<void>;
+  /**
+   * A job's ended runs, oldest first, and its first `limit` progress updates and stream chunks, each cut to
+   * `previewChars` characters, with how many there are: a job that streamed a million chunks costs no more to show.
+   */
+  history(jobId: string, limit: number, previewChars: number): Promise<JobHistory>;
   hasUnreadChunks(job: JobRow): Promise<boolean>;
   /** Stream chunks not yet returned to the client, marked returned. */
   readChunks(job: JobRow): Promise<unknown[]>;
@@ -150,8 +194,8 @@ export interface WorkerCallWrites {
    */
   take(endpointId: string, workerId: string, limit: number, now: number, undeliveredFirst?: boolean): Promise<JobRow[]>;
   /**
-   * Finishes the job if it is still this worker's, and records the call at `now` only if the job exists on the
-   * endpoint (a call about another endpoint's job counts for nothing).
+   * Finishes the job if it is still this worker's (and records its run, in the same transaction), and records the
+   * call at `now` only if the job exists on the endpoint (a call about another endpoint's job counts for nothing).
    */
   finish(endpointId: string, id: string, workerId: string, status: "COMPLETED" | "FAILED", output: string | null, error: string | null, now: number): Promise<FinishCall>;
 }

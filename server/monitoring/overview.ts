@@ -4,7 +4,7 @@ import type { JobService } from "../jobs/service";
 import type { endpointOverviewSchema, jobSummarySchema, overviewSchema, workerDetailSchema } from "../resources/schemas";
 import { settledRollout, type EndpointWorkersView, type WorkerRuntime } from "../runtimes/worker-runtime";
 import type { EndpointRecord, ResourceStore } from "../store/resources";
-import type { QueueHistory } from "./queue-history";
+import type { EndpointHistory } from "./endpoint-history";
 
 export type Overview = z.output<typeof overviewSchema>;
 export type EndpointOverview = z.output<typeof endpointOverviewSchema>;
@@ -15,7 +15,7 @@ export interface OverviewSources {
   resources: ResourceStore;
   jobs: JobService;
   runtime: () => WorkerRuntime | undefined;
-  history: QueueHistory;
+  history: EndpointHistory;
 }
 
 /** How many of an endpoint's latest jobs are read to fill its workers' histories, and how many each shows. */
@@ -86,7 +86,7 @@ export async function endpointOverview(sources: OverviewSources, endpoint: Endpo
     workersMin: endpoint.spec.workersMin,
     workersMax: endpoint.spec.workersMax,
     queue: { queued: counts.inQueue, inProgress: counts.inProgress },
-    history: sources.history.of(endpoint.id),
+    lastError: sources.history.lastError(endpoint.id),
     throttled: view?.throttled ?? { count: 0 },
     rollout: view?.rollout ?? settledRollout(endpoint.revision),
     workers,

@@ -465,6 +465,49 @@ export const workerDetailSchema = workerViewSchema
 
 const queueNowSchema = z.object({ queued: z.number().int(), inProgress: z.number().int() });
 
+const durationPercentilesSchema = z
+  .object({ p50: z.number().int(), p95: z.number().int() })
+  .nullable()
+  .describe("ms, over the jobs that ended in the interval before the sample; null when none did");
+
+export const historySampleSchema = queueNowSchema
+  .extend({
+    t: z.number().int().describe("ms since the epoch"),
+    workers: z.record(z.string(), z.number().int()).describe("workers by state (Idle, Running, Initializing...)"),
+    jobsEnded: z.number().int().describe("jobs that ended in the interval before the sample"),
+    delayMs: durationPercentilesSchema,
+    executionMs: durationPercentilesSchema,
+  })
+  .describe("One sample of an endpoint");
+
+export const historyEventSchema = z
+  .object({
+    t: z.number().int().describe("ms since the epoch"),
+    kind: z.enum(["scale", "rollout"]),
+    text: z.string().describe('what happened: "2 → 4 workers", "rollout to revision 3 started"'),
+  })
+  .describe("A change the charts mark");
+
+export const endpointHistorySchema = z
+  .object({
+    endpointId: z.string(),
+    sampleMs: z.number().int().describe("the interval between samples"),
+    windowMs: z.number().int().describe("how far back samples are kept"),
+    samples: z.array(historySampleSchema).describe("oldest first"),
+    events: z.array(historyEventSchema).describe("oldest first"),
+  })
+  .describe("An endpoint's last hour, as this control plane sampled it: what the workers view charts");
+
+export const lastErrorSchema = z
+  .object({
+    at: z.string().describe("ISO 8601"),
+    message: z.string(),
+    jobId: z.string().optional().describe("the failed job, when a job's error"),
+    workerId: z.string().optional().describe("the worker, when a worker's own report of why it is unhealthy"),
+  })
+  .nullable()
+  .describe("the latest failed job's error or unhealthy worker's reason this control plane saw; null when none");
+
 export const endpointOverviewSchema = z
   .object({
     id: z.string(),
@@ -473,7 +516,7 @@ export const endpointOverviewSchema = z
     workersMin: z.number().int(),
     workersMax: z.number().int(),
     queue: queueNowSchema,
-    history: z.array(queueNowSchema.extend({ t: z.number().int().describe("ms since the epoch") })).describe("the last minutes, oldest first"),
+    lastError: lastErrorSchema,
     throttled: endpointWorkersViewSchema.shape.throttled,
     rollout: endpointWorkersViewSchema.shape.rollout,
     workers: z.array(workerDetailSchema),

@@ -15,6 +15,9 @@ import type { WorkerRuntime } from "./worker-runtime";
 import { DockerEngine } from "../../docker-engine/engine";
 import { DockerResourceSampler } from "./docker/resource-sampler";
 import { detectGpuInventory } from "./docker/gpu-inventory";
+import type { LogStore } from "../logs/log-store";
+import { DockerLogCollector } from "./docker/container-logs";
+import { PodLogCollector } from "./kubernetes/pod-logs";
 
 export interface RuntimeDeps {
   config: ServerConfig;
@@ -32,6 +35,8 @@ export interface RuntimeDeps {
   clusterRequest: (verb: string, resource: string) => void;
   /** Whether this control plane still holds the lease: asked before every change the runtime makes. */
   fence: Fence;
+  /** Where the workers' logs are kept (server/logs/). */
+  logs: LogStore;
   log: FastifyBaseLogger;
 }
 
@@ -76,6 +81,7 @@ async function startKubernetes(deps: RuntimeDeps, controlPlaneId: string): Promi
       coldStart: deps.coldStart,
       reconciled: deps.reconciled,
       log,
+      logs: new PodLogCollector(cluster, deps.logs, log),
     },
     { reconcileIntervalMs: config.reconcileIntervalMs, storageClass: config.kubeStorageClass },
   );
@@ -93,7 +99,8 @@ async function startDocker(deps: RuntimeDeps, controlPlaneId: string): Promise<W
   }
   const { inventory, warnings } = await detectGpuInventory({ declared: config.gpus, simulated: config.simulatedGpus });
   for (const warning of warnings) log.warn({ gpuInventory: inventory.source }, warning);
-  const driver = new DockerDriver({ engine, controlPlaneId, networkMode: config.dockerNetwork, fence: deps.fence });
+  const logs = new DockerLogCollector(engine, deps.logs, log);
+  const driver = new DockerDriver({ engine, controlPlaneId, networkMode: config.dockerNetwork, fence: deps.fence, logs });
   const store = await FleetWorkerStore.open(deps.fleetWorkerRows, (err) => log.error({ err }, "could not record a fleet worker"));
   const running = () =>
     store
@@ -117,6 +124,7 @@ async function startDocker(deps: RuntimeDeps, controlPlaneId: string): Promise<W
       reconciled: deps.reconciled,
       workerEnv: deps.workerEnv,
       log,
+      logs,
     },
     {
       reconcileIntervalMs: config.reconcileIntervalMs,

@@ -11,6 +11,8 @@ const TABLES = [
   "endpoint_revisions",
   "jobs",
   "job_stream",
+  "job_attempts",
+  "job_progress",
   "workers",
   "runtime_workers",
   "usage_runs",
@@ -57,8 +59,9 @@ export async function copyStore(fromDataDir: string, toUrl: string): Promise<Cop
           if (n !== all.length) throw new Error(`${table}: copied ${n} rows of ${all.length}; nothing was committed`);
           copied[table] = n;
         }
-        // The audit log's numbers came along; its sequence goes on after them.
+        // The audit log's and progress updates' numbers came along; their sequences go on after them.
         await tx`SELECT setval(pg_get_serial_sequence('audit_log', 'seq'), COALESCE((SELECT MAX(seq) FROM audit_log), 0) + 1, false)`;
+        await tx`SELECT setval(pg_get_serial_sequence('job_progress', 'seq'), COALESCE((SELECT MAX(seq) FROM job_progress), 0) + 1, false)`;
         const settings = SETTINGS.filter((name) => fs.existsSync(path.join(fromDataDir, name)));
         for (const name of settings) {
           await tx`INSERT INTO settings (name, value) VALUES (${name}, ${fs.readFileSync(path.join(fromDataDir, name), "utf8").trim()})`;

@@ -1,6 +1,18 @@
 import type { Statement } from "better-sqlite3";
-import type { JobRow, JobStatus } from "../jobs/model";
-import type { ExpiredJob, HeldWorkerRows, JobCounts, JobStorage, JobStore, JobSummaryRow, NewJob, WorkerCallWrites } from "../jobs/stores";
+import { ENDED_OUTCOME, type JobRow, type JobStatus } from "../jobs/model";
+import type {
+  ExpiredJob,
+  HeldWorkerRows,
+  JobAttemptRow,
+  JobCounts,
+  JobEventRow,
+  JobHistory,
+  JobStorage,
+  JobStore,
+  JobSummaryRow,
+  NewJob,
+  WorkerCallWrites,
+} from "../jobs/stores";
 import type { QueueStats } from "../policy/autoscaler";
 import type { BerthDatabase } from "./database";
 import { SqliteWorkerCallStore } from "./worker-calls";
@@ -50,6 +62,7 @@ export class SqliteJobStore implements JobStore {
         ttl_ms, retention_ms, created_at) VALUES (@id, @endpointId, 'IN_QUEUE', @input, @webhook, @lowPriority,
         @executionTimeoutMs, @ttlMs, @retentionMs, @createdAt) RETURNING *`),
       get: db.prepare("SELECT * FROM jobs WHERE id = ? AND endpoint_id = ?"),
+      endpointOf: db.prepare("SELECT endpoint_id FROM jobs WHERE id = ?"),
       recent: db.prepare(`SELECT id, status, worker_id, created_at, started_at, finished_at FROM jobs
         WHERE endpoint_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`),
       finish: db.prepare(`UPDATE jobs SET status = @status, output = @output, error = @error, finished_at = @now,
@@ -57,6 +70,13 @@ export class SqliteJobStore implements JobStore {
         WHERE id = @id AND endpoint_id = @endpointId AND status = 'IN_PROGRESS' AND worker_id = @workerId RETURNING *`),
       progress: db.prepare(`UPDATE jobs SET output = @output
         WHERE id = @id AND endpoint_id = @endpointId AND status = 'IN_PROGRESS' AND worker_id = @workerId`),
+      noteProgress: db.prepare("INSERT INTO job_progress (job_id, at, output) VALUES (@id, @now, @output)"),
+      // A run's numbers and worker are the job row's as the run ends: finish and end leave them as they were.
+      attemptEnded: db.prepare(`INSERT INTO job_attempts (job_id, retry, attempt, worker_id, taken_at, ended_at, outcome, reason)
+        VALUES (@id, @retries, @attempts, @worker_id, @started_at, @now, @outcome, @reason)`),
+      // A requeue clears the run's worker and start, so its record is written from the row before it.
+      attemptRequeued: db.prepare(`INSERT INTO job_attempts (job_id, retry, attempt, worker_id, taken_at, ended_at, outcome, reason)
+        SELECT id, retries, attempts, worker_id, started_at, @now, 'requeued', @reason FROM jobs WHERE id = @id AND status = 'IN_PROGRESS'`),
       end: db.prepare(`UPDATE jobs SET status = @status, error = COALESCE(@error, error), finished_at = @now,
           webhook_due_at = CASE WHEN webhook IS NOT NULL THEN @now END
         WHERE id = @id AND status IN ('IN_QUEUE', 'IN_PROGRESS') RETURNING *`),
@@ -85,8 +105,15 @@ export class SqliteJobStore implements JobStore {
       inProgressByWorker: db.prepare(`SELECT worker_id AS workerId, COUNT(*) AS n FROM jobs
         WHERE endpoint_id = ? AND status = 'IN_PROGRESS' GROUP BY worker_id`),
       countRetried: db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE endpoint_id = ? AND (retries > 0 OR attempts > 1)"),
-      appendChunk: db.prepare(`INSERT INTO job_stream (job_id, seq, output)
-        SELECT @id, COALESCE(MAX(seq), 0) + 1, @output FROM job_stream WHERE job_id = @id`),
+      appendChunk: db.prepare(`INSERT INTO job_stream (job_id, seq, output, at)
+        SELECT @id, COALESCE(MAX(seq), 0) + 1, @output, @now FROM job_stream WHERE job_id = @id`),
+      attempts: db.prepare("SELECT * FROM job_attempts WHERE job_id = ? ORDER BY retry, attempt"),
+      progressEvents: db.prepare(`SELECT at, substr(output, 1, @chars) AS preview, length(CAST(output AS BLOB)) AS bytes
+        FROM job_progress WHERE job_id = @id ORDER BY seq LIMIT @limit`),
+      progressCount: db.prepare("SELECT COUNT(*) AS n FROM job_progress WHERE job_id = ?"),
+      chunkEvents: db.prepare(`SELECT at, substr(output, 1, @chars) AS preview, length(CAST(output AS BLOB)) AS bytes
+        FROM job_stream WHERE job_id = @id ORDER BY seq LIMIT @limit`),
+      chunkCount: db.prepare("SELECT COUNT(*) AS n FROM job_stream WHERE job_id = ?"),
       unreadChunks: db.prepare("SELECT seq, output FROM job_stream WHERE job_id = ? AND seq > ? ORDER BY seq"),
       hasUnread: db.prepare("SELECT 1 FROM job_stream WHERE job_id = ? AND seq > ? LIMIT 1"),
       markRead: db.prepare("UPDATE jobs SET stream_read = ? WHERE id = ?"),
@@ -102,6 +129,10 @@ export class SqliteJobStore implements JobStore {
 
   async get(endpointId: string, id: string): Promise<JobRow | undefined> {
     return this.s.get!.get(id, endpointId) as JobRow | undefined;
+  }
+
+  async endpointOf(id: string): Promise<string | undefined> {
+    return (this.s.endpointOf!.get(id) as { endpoint_id: string } | undefined)?.endpoint_id;
   }
 
   /** Hands up to `limit` queued jobs, oldest first, to a worker. */
@@ -121,20 +152,36 @@ export class SqliteJobStore implements JobStore {
     error: string | null,
     now: number,
   ): Promise<JobRow | undefined> {
-    return this.database.write(() => this.s.finish!.get({ endpointId, id, workerId, status, output, error, now }) as JobRow | undefined);
+    return this.database.write(() => {
+      const finished = this.s.finish!.get({ endpointId, id, workerId, status, output, error, now }) as JobRow | undefined;
+      if (finished) this.attemptEnded(finished, now, ENDED_OUTCOME[status], error);
+      return finished;
+    });
   }
 
-  async progress(endpointId: string, id: string, workerId: string, output: string): Promise<boolean> {
-    return this.database.write(() => this.s.progress!.run({ endpointId, id, workerId, output }).changes > 0);
+  async progress(endpointId: string, id: string, workerId: string, output: string, now: number): Promise<boolean> {
+    return this.database.write(() => {
+      const progressed = this.s.progress!.run({ endpointId, id, workerId, output }).changes > 0;
+      if (progressed) this.s.noteProgress!.run({ id, now, output });
+      return progressed;
+    });
   }
 
   /** Ends a job that has not ended yet (cancel, timeout, final failure); undefined when it already had. */
-  async end(id: string, status: JobStatus, error: string | null, now: number): Promise<JobRow | undefined> {
-    return this.database.write(() => this.s.end!.get({ id, status, error, now }) as JobRow | undefined);
+  async end(id: string, status: "FAILED" | "CANCELLED" | "TIMED_OUT", error: string | null, now: number): Promise<JobRow | undefined> {
+    return this.database.write(() => {
+      const ended = this.s.end!.get({ id, status, error, now }) as JobRow | undefined;
+      // A queued job has no worker (a requeue clears it): only a job in progress had a run to end.
+      if (ended && ended.worker_id !== null) this.attemptEnded(ended, now, ENDED_OUTCOME[status], ended.error);
+      return ended;
+    });
   }
 
-  async requeue(id: string): Promise<JobRow | undefined> {
-    return this.database.write(() => this.s.requeue!.get({ id }) as JobRow | undefined);
+  async requeue(id: string, reason: string, now: number): Promise<JobRow | undefined> {
+    return this.database.write(() => {
+      this.s.attemptRequeued!.run({ id, reason, now });
+      return this.s.requeue!.get({ id }) as JobRow | undefined;
+    });
   }
 
   async retry(endpointId: string, id: string): Promise<JobRow | undefined> {
@@ -198,8 +245,20 @@ export class SqliteJobStore implements JobStore {
     return new Map(rows.map((r) => [r.workerId, r.n]));
   }
 
-  async appendChunk(id: string, output: string): Promise<void> {
-    this.database.write(() => this.s.appendChunk!.run({ id, output }));
+  async appendChunk(id: string, output: string, now: number): Promise<void> {
+    this.database.write(() => this.s.appendChunk!.run({ id, output, now }));
+  }
+
+  async history(jobId: string, limit: number, previewChars: number): Promise<JobHistory> {
+    const events = (statement: string) => this.s[statement]!.all({ id: jobId, limit, chars: previewChars }) as JobEventRow[];
+    const count = (statement: string) => (this.s[statement]!.get(jobId) as { n: number }).n;
+    return {
+      attempts: this.s.attempts!.all(jobId) as JobAttemptRow[],
+      progress: events("progressEvents"),
+      progressCount: count("progressCount"),
+      chunks: events("chunkEvents"),
+      chunkCount: count("chunkCount"),
+    };
   }
 
   async hasUnreadChunks(job: JobRow): Promise<boolean> {
@@ -220,6 +279,12 @@ export class SqliteJobStore implements JobStore {
   /** Records one delivery attempt; `dueAt` null means no more tries. */
   async webhookAttempted(id: string, dueAt: number | null): Promise<void> {
     this.database.write(() => this.s.webhookAttempted!.run({ id, dueAt }));
+  }
+
+  /** Inside the write that ended the run. */
+  private attemptEnded(job: JobRow, now: number, outcome: JobAttemptRow["outcome"], reason: string | null): void {
+    const { id, retries, attempts, worker_id, started_at } = job;
+    this.s.attemptEnded!.run({ id, retries, attempts, worker_id, started_at, now, outcome, reason });
   }
 
   private takeStatement(limit: number): Statement {

@@ -202,4 +202,30 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX audit_log_target ON audit_log (target_id, seq);
   `,
+  // A job's timeline (server/jobs/timeline.ts). Each run of a job on a worker gets a row when it ends (result, timeout,
+  // cancel, given back or given up), written by the statement's transaction that ends it; the run in progress is
+  // the job row itself, so a take writes nothing more. Keyed by the job's retry and attempt counters, which each end
+  // leaves as they were: no read of earlier rows to number a new one. Progress updates, which overwrote the job's
+  // output, are kept each with its time, and so are stream chunks (the rows from before have none).
+  `
+  CREATE TABLE job_attempts (
+    job_id    TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    retry     INTEGER NOT NULL,
+    attempt   INTEGER NOT NULL,
+    worker_id TEXT NOT NULL,
+    taken_at  INTEGER NOT NULL,
+    ended_at  INTEGER NOT NULL,
+    outcome   TEXT NOT NULL,
+    reason    TEXT,
+    PRIMARY KEY (job_id, retry, attempt)
+  ) WITHOUT ROWID;
+  CREATE TABLE job_progress (
+    seq    INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    at     INTEGER NOT NULL,
+    output TEXT NOT NULL
+  );
+  CREATE INDEX job_progress_job ON job_progress (job_id, seq);
+  ALTER TABLE job_stream ADD COLUMN at INTEGER;
+  `,
 ];

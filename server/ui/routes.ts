@@ -7,14 +7,29 @@ export interface UiRoutesOptions {
   dir?: string;
 }
 
-const FILES = [
-  { name: "index.html", type: "text/html; charset=utf-8" },
-  { name: "app.js", type: "text/javascript; charset=utf-8" },
-  { name: "style.css", type: "text/css; charset=utf-8" },
-] as const;
+const JS = "text/javascript; charset=utf-8";
+const CSS = "text/css; charset=utf-8";
 
-// The page shows names and reasons that API users wrote, so scripts come only from this origin: an escaping
-// slip in app.js cannot become script execution. The SVG chart is inline markup, not an image, so no img-src.
+/**
+ * The page's files. uPlot (the charts) is served as its package ships it: from node_modules in a checkout, from
+ * beside the page's own files in the image (scripts/build-control-plane-image.sh copies it there).
+ */
+export const UI_FILES: ReadonlyArray<{ name: string; type: string; vendored?: string }> = [
+  { name: "index.html", type: "text/html; charset=utf-8" },
+  { name: "style.css", type: CSS },
+  { name: "app.js", type: JS },
+  { name: "format.js", type: JS },
+  { name: "workers.js", type: JS },
+  { name: "endpoints.js", type: JS },
+  { name: "charts.js", type: JS },
+  { name: "logs.js", type: JS },
+  { name: "job.js", type: JS },
+  { name: "uPlot.iife.min.js", type: JS, vendored: "uplot/dist/uPlot.iife.min.js" },
+  { name: "uPlot.min.css", type: CSS, vendored: "uplot/dist/uPlot.min.css" },
+];
+
+// The page shows names, reasons and log lines that API users and workers wrote, so scripts come only from this
+// origin: an escaping slip cannot become script execution. The charts draw on canvas, so no img-src.
 const CONTENT_SECURITY_POLICY = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /**
@@ -25,8 +40,10 @@ export async function uiRoutes(app: FastifyInstance, opts: UiRoutesOptions): Pro
   const dir = opts.dir ?? __dirname;
   // Read once, at start: a missing file fails the server's start (and its tests), not a visitor's request.
   const files = new Map<string, { body: Buffer; type: string }>();
-  for (const file of FILES) {
-    const body = await fs.readFile(path.join(dir, file.name)).catch((err: Error) => {
+  for (const file of UI_FILES) {
+    const beside = path.join(dir, file.name);
+    const where = file.vendored && !(await exists(beside)) ? require.resolve(file.vendored) : beside;
+    const body = await fs.readFile(where).catch((err: Error) => {
       throw new Error(`the Workers page's ${file.name} is missing from ${dir}: ${err.message}`);
     });
     files.set(file.name, { body, type: file.type });
@@ -47,7 +64,11 @@ export async function uiRoutes(app: FastifyInstance, opts: UiRoutesOptions): Pro
   // proxy that mounts the control plane under a path; so /ui sends the browser to /ui/ (relative Location).
   app.get("/ui", async (_request, reply) => reply.redirect("ui/"));
   app.get("/ui/", async (_request, reply) => send(reply, "index.html"));
-  app.get("/ui/index.html", async (_request, reply) => send(reply, "index.html"));
-  app.get("/ui/app.js", async (_request, reply) => send(reply, "app.js"));
-  app.get("/ui/style.css", async (_request, reply) => send(reply, "style.css"));
+  app.get("/ui/:file", async (request, reply) => {
+    const { file } = request.params as { file: string };
+    if (!files.has(file)) return reply.status(404).send({ error: "not_found", message: `the Workers page has no file ${file}` });
+    return send(reply, file);
+  });
 }
+
+const exists = (file: string) => fs.access(file).then(() => true, () => false);

@@ -8,30 +8,15 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import axios from "axios";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { PNG } from "pngjs";
 import { DockerRuntime } from "../helpers/docker-runtime";
 import { eventually } from "../helpers/endpoint";
-import { testbedEnv } from "../helpers/env";
+import { launchChromium } from "../helpers/browser";
 
 const ENDPOINT_NAME = `ui <b class="injected">bold</b> & "quotes" ${Date.now()}`;
 /** How long a control plane may take to exit on SIGTERM; it takes about 2 s with nothing open. */
 const STOP_LIMIT_MS = 20_000;
-/**
- * Besides the usual headless set, no name is ever looked up (the page is on 127.0.0.1) and no DNS-over-HTTPS
- * probe is made: the egress guard refuses Chromium's own lookups of the machine's resolver otherwise.
- */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-features=DnsOverHttps,AsyncDns",
-  "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
-];
 
 /** One worker row as the page shows it, read from the DOM in one go so its fields belong to the same update. */
 interface RowView {
@@ -119,13 +104,13 @@ describe("the Workers page in headless Chromium", () => {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "berth-ui-test-"));
 
   before(async () => {
-    const executablePath = testbedEnv("BERTH_CHROMIUM");
-    runtime = await DockerRuntime.start();
+    // Samples every second, so the charts have points to compare with the API's within the test.
+    runtime = await DockerRuntime.start({ BERTH_QUEUE_SAMPLE_MS: "1000" });
     // REQUEST_COUNT with scalerValue 1: two jobs want two workers, so a flex worker joins the active one, and
     // leaves again after idleTimeout; the page has rows appear, change state and go.
     // Markup in the name: the page must show it as text.
     ({ id: endpointId } = await runtime.createEndpoint({ name: ENDPOINT_NAME, workersMin: 1, workersMax: 2, idleTimeout: 5, scalerType: "REQUEST_COUNT", scalerValue: 1 }));
-    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.setDefaultTimeout(60_000);
     page.on("pageerror", (err) => pageErrors.push(String(err)));
@@ -214,7 +199,13 @@ describe("the Workers page in headless Chromium", () => {
     const readKey = (await runtime.api.post("/admin/keys", { name: "dashboard", scope: "read" })).data.key as string;
     await page.fill("#key-input", readKey);
     await page.click("#key-form button[type=submit]");
+    // The endpoints page first: the endpoint's row, a link to its workers view, followed from the keyboard.
+    const link = page.locator(`[data-endpoint-row="${endpointId}"] a[href="#/endpoints/${endpointId}"]`);
+    await link.waitFor();
+    await link.focus();
+    await page.keyboard.press("Enter");
     await section().waitFor();
+    assert.equal(new URL(page.url()).hash, `#/endpoints/${endpointId}`);
     await page.locator('#conn[data-conn="live"]').waitFor();
     assert.ok(await page.locator("#key-form").isHidden(), "the form goes once the key is accepted");
     assert.ok(await page.locator("#forget").isVisible(), "a way to forget the key");
@@ -243,7 +234,9 @@ describe("the Workers page in headless Chromium", () => {
     assert.ok(row.text.includes(apiWorker.gpus.ids[0]!), `the GPU id ${apiWorker.gpus.ids[0]} in ${row.text}`);
     assert.match(row.text, /simulated/, "a simulated GPU is shown as such");
     assert.match(row.text, /\d+s/, "an uptime");
-    assert.equal(await section().locator("svg.chart polyline").count(), 2, "the queue chart's two series");
+    for (const chart of ["queue", "workers", "delay", "execution"]) {
+      assert.equal(await page.locator(`[data-chart="${chart}"] canvas`).count(), 1, `the ${chart} chart is drawn`);
+    }
 
     // CPU is a rate, so it comes with the sampler's second reading of the container (every 5 s). The page shows
     // the figures the admin API reports for the worker: polled until both show the same sample (the page's stream
@@ -307,6 +300,40 @@ describe("the Workers page in headless Chromium", () => {
     assert.deepEqual(navigations, [], "the page never navigated");
     assert.equal(await page.evaluate("globalThis.__berthTestMarker"), marker, "the page never reloaded");
     assert.deepEqual(pageErrors, [], "no script errors on the page");
+  });
+
+  test("the charts draw the points the history API reports, and mark the scale events", async () => {
+    interface Sample { t: number; queued: number; inProgress: number; workers: Record<string, number>; executionMs: { p50: number; p95: number } | null }
+    const history = async () => (await runtime.api.get(`/admin/endpoints/${endpointId}/history`)).data as { samples: Sample[]; events: Array<{ kind: string; text: string }> };
+    // The jobs of the test before made a flex worker join and leave: a scale event each way.
+    const api = await eventually("a scale event in the endpoint's history", async () => {
+      const h = await history();
+      return h.events.some((e) => e.kind === "scale") && h.samples.some((x) => x.executionMs !== null) ? h : undefined;
+    });
+    const chartData = (name: string) => page.evaluate(`Array.from(document.querySelector('[data-chart="${name}"] .chart-plot').uplot.data, (s) => Array.from(s))`) as Promise<number[][]>;
+    // The page reads the history every sample interval: wait until it has drawn the samples read above.
+    const last = api.samples[api.samples.length - 1]!.t / 1000;
+    await eventually("the page to draw the latest samples", async () => ((await chartData("queue"))[0]!.includes(last) ? true : undefined));
+    const byTime = new Map(api.samples.map((x) => [x.t / 1000, x]));
+    const [xs, queued, inProgress] = await chartData("queue");
+    const [, ...workerSeries] = await chartData("workers");
+    const [, p50, p95] = await chartData("execution");
+    let compared = 0;
+    xs!.forEach((x, i) => {
+      const sample = byTime.get(x);
+      if (!sample) return;
+      compared++;
+      assert.equal(queued![i], sample.queued, `queued at ${x}`);
+      assert.equal(inProgress![i], sample.inProgress, `in progress at ${x}`);
+      const drawnWorkers = workerSeries.reduce((sum, series) => sum + (series[i] ?? 0), 0);
+      assert.equal(drawnWorkers, Object.values(sample.workers).reduce((sum, n) => sum + n, 0), `workers at ${x}`);
+      assert.equal(p50![i], sample.executionMs?.p50 ?? null, `execution p50 at ${x}`);
+      assert.equal(p95![i], sample.executionMs?.p95 ?? null, `execution p95 at ${x}`);
+    });
+    assert.ok(compared >= 10, `only ${compared} points compared`);
+    assert.ok(Math.max(...workerSeries.map((series) => Math.max(...series))) >= 1, "workers drawn");
+    await page.locator('[data-events] [data-event-kind="scale"]').first().waitFor();
+    assert.match(await page.locator('[data-events] [data-event-kind="scale"]').first().innerText(), /\d+ → \d+ workers/);
   });
 
   test("a screenshot of the page is not blank", async (t) => {

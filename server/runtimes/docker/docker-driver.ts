@@ -9,6 +9,7 @@ import {
 import { DockerEngineError, splitImageReference, type ContainerInspect, type ContainerSpec, type DockerEngine } from "../../../docker-engine/engine";
 import { LABELS } from "../../../docker-engine/labels";
 import { mustHoldLease, soleLeader, type Fence } from "../../cluster/fence";
+import type { DockerLogCollector } from "./container-logs";
 
 export interface DockerDriverOptions {
   engine: DockerEngine;
@@ -21,6 +22,8 @@ export interface DockerDriverOptions {
   networkMode?: string;
   /** Asked before every change to the engine: a control plane that lost the lease changes nothing. */
   fence?: Fence;
+  /** Reads each worker container's log into the log store; absent: logs are not kept. */
+  logs?: DockerLogCollector;
 }
 
 /** The variable that tells a worker which simulated GPUs it was given, since no device shows them. */
@@ -77,9 +80,11 @@ export class DockerDriver implements ContainerDriver {
   private memTotal: number | undefined;
   private readonly networkMode: string;
   private readonly fence: Fence;
+  private readonly logs: DockerLogCollector | undefined;
 
   constructor(options: DockerDriverOptions) {
     this.engine = options.engine;
+    this.logs = options.logs;
     this.fence = options.fence ?? soleLeader;
     this.controlPlaneId = options.controlPlaneId;
     this.networkMode = options.networkMode ?? "host";
@@ -123,9 +128,10 @@ export class DockerDriver implements ContainerDriver {
     const name = containerName(spec.workerId);
     // A container of that name is left from an earlier try (a crash between create and record, a failed start).
     if (await this.owned(name)) await this.engine.removeContainer(name);
-    await this.engine.createContainer(workerContainerSpec(spec, { controlPlaneId: this.controlPlaneId, networkMode: this.networkMode }));
+    const containerId = await this.engine.createContainer(workerContainerSpec(spec, { controlPlaneId: this.controlPlaneId, networkMode: this.networkMode }));
     // A failed start throws the engine's reason and leaves the container, which listWorkers then reports exited with it.
     await this.engine.startContainer(name);
+    this.logs?.follow({ containerId, workerId: spec.workerId, endpointId: spec.endpointId });
   }
 
   async freezeWorker(workerId: string): Promise<void> {
@@ -152,11 +158,20 @@ export class DockerDriver implements ContainerDriver {
     // A frozen process cannot act on SIGTERM: thawed first, it gets its whole grace period to finish.
     if (container.State.Paused) await this.engine.unpauseContainer(name);
     await this.engine.stopContainer(name, Math.ceil(graceMs / 1000));
+    // Its last lines (a crash's traceback) are read before the container and its log go.
+    await this.logs?.drained(container.Id);
     await this.engine.removeContainer(name);
   }
 
   async listWorkers(): Promise<ObservedWorker[]> {
     const containers = await this.engine.listContainers({ [LABELS.controlPlane]: this.controlPlaneId });
+    this.logs?.sync(
+      containers.flatMap((c) => {
+        const workerId = c.Labels?.[LABELS.worker];
+        const endpointId = c.Labels?.[LABELS.endpoint];
+        return workerId && endpointId ? [{ containerId: c.Id, workerId, endpointId }] : [];
+      }),
+    );
     const observed = await Promise.all(
       containers.map(async (container): Promise<ObservedWorker | undefined> => {
         const labels = container.Labels ?? {};

@@ -85,6 +85,7 @@ export class Fleet extends ReconcilingRuntime implements WorkerRuntime {
   override async stop(): Promise<void> {
     this.parts.sampler.stop();
     await super.stop();
+    await this.parts.logs?.stop();
   }
 
   async status(endpointId: string): Promise<EndpointWorkersView> {

@@ -34,6 +34,8 @@ export interface FleetParts {
   /** Told how long each reconcile pass took. */
   reconciled: (seconds: number) => void;
   log: FastifyBaseLogger;
+  /** What reads the workers' logs (the driver tells it of containers); stopped with the fleet. */
+  logs?: { stop(): Promise<void> };
 }
 
 /** Joins a failed worker's reason and why its restart cannot be placed yet. */

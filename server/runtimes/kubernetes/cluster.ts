@@ -1,10 +1,12 @@
 import fs from "node:fs";
+import type { Writable } from "node:stream";
 import {
   ApiException,
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  Log,
   PatchStrategy,
   VersionApi,
   makeInformer,
@@ -236,6 +238,18 @@ export class KubeCluster {
           memoryBytes: pod.containers.reduce((sum, c) => sum + quantity(c.usage.memory), 0),
         },
       ]),
+    );
+  }
+
+  /**
+   * A pod's container log, each line prefixed with its RFC 3339 time, written into `out` as it comes (pods/log with
+   * follow); `out` ends when the container does. `sinceTime` is whole seconds: the caller skips lines it has.
+   * Resolves once the log has begun; aborting the controller it gives stops it.
+   */
+  followPodLog(pod: string, container: string, out: Writable, sinceTime?: string): Promise<AbortController> {
+    const namespace = this.namespace;
+    return this.call("get", "pods/log", `follow the log of pod ${pod}`, () =>
+      new Log(this.kubeConfig).log(namespace, pod, container, out, { follow: true, timestamps: true, ...(sinceTime && { sinceTime }) }),
     );
   }
 

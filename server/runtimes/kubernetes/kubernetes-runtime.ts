@@ -39,6 +39,7 @@ import {
   WORKER_READY_CONDITION,
 } from "./manifests";
 import { podFacts, readWorkerPod, type WorkerPod } from "./pods";
+import type { PodLogCollector } from "./pod-logs";
 
 export interface KubernetesRuntimeParts {
   cluster: KubeCluster;
@@ -52,6 +53,8 @@ export interface KubernetesRuntimeParts {
   /** Told how long each reconcile pass took. */
   reconciled: (seconds: number) => void;
   log: FastifyBaseLogger;
+  /** Reads each worker pod's log into the log store; absent: logs are not kept. */
+  logs?: PodLogCollector;
 }
 
 export interface KubernetesRuntimeConfig {
@@ -122,6 +125,8 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
 
   override start(): void {
     this.cache.onChange((change) => this.changed(change));
+    const logs = this.parts.logs;
+    if (logs) this.cache.onChange((change) => change.kind === "pods" && logs.podChanged(change.object, change.gone));
     this.cacheStarted = this.cache.start();
     super.start();
   }
@@ -147,6 +152,7 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
   override async stop(): Promise<void> {
     await super.stop();
     await this.cache.stop();
+    await this.parts.logs?.stop();
   }
 
   async status(endpointId: string): Promise<EndpointWorkersView> {

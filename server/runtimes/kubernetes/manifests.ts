@@ -34,6 +34,9 @@ export const WORKER_READY_CONDITION = "berth.dev/worker-ready";
 /** A stopped worker gets this long beyond the endpoint's execution timeout to finish the job it has. */
 const GRACE_BEYOND_EXECUTION_TIMEOUT_S = 30;
 
+/** The one container of a worker pod, whose log is the worker's. */
+export const WORKER_CONTAINER = "worker";
+
 export const deploymentName = (endpointId: string) => `berth-${endpointId}`;
 export const secretName = (endpointId: string, revision: number) => `berth-${endpointId}-r${revision}`;
 export const claimName = (volumeId: string) => `berth-vol-${volumeId}`;
@@ -126,7 +129,7 @@ export function endpointDeployment(controlPlaneId: string, revision: EndpointRev
           tolerations: [GPU_NODE_TOLERATION],
           containers: [
             {
-              name: "worker",
+              name: WORKER_CONTAINER,
               image: template.imageName,
               imagePullPolicy: "IfNotPresent",
               ...(template.startCommand ? { args: template.startCommand } : {}),

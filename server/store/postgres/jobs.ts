@@ -1,5 +1,5 @@
-import type { JobRow, JobStatus } from "../../jobs/model";
-import type { ExpiredJob, JobCounts, JobStore, JobSummaryRow, NewJob } from "../../jobs/stores";
+import { ENDED_OUTCOME, type JobRow } from "../../jobs/model";
+import type { ExpiredJob, JobAttemptRow, JobCounts, JobEventRow, JobHistory, JobStore, JobSummaryRow, NewJob } from "../../jobs/stores";
 import type { QueueStats } from "../../policy/autoscaler";
 import { plain, type Sql } from "./database";
 import type { GroupCommit } from "./group-commit";
@@ -68,27 +68,55 @@ export class PostgresJobStore implements JobStore {
     return row;
   }
 
-  async progress(endpointId: string, id: string, workerId: string, output: string): Promise<boolean> {
-    const result = await this.sql`
-      UPDATE jobs SET output = ${output}
-      WHERE id = ${id} AND endpoint_id = ${endpointId} AND status = 'IN_PROGRESS' AND worker_id = ${workerId}`;
-    return result.count > 0;
+  async endpointOf(id: string): Promise<string | undefined> {
+    const [row] = await this.sql<Array<{ endpoint_id: string }>>`SELECT endpoint_id FROM jobs WHERE id = ${id}`;
+    return row?.endpoint_id;
   }
 
-  async end(id: string, status: JobStatus, error: string | null, now: number): Promise<JobRow | undefined> {
+  async progress(endpointId: string, id: string, workerId: string, output: string, now: number): Promise<boolean> {
+    const [row] = await this.sql<Array<{ progressed: boolean }>>`
+      WITH progressed AS (
+        UPDATE jobs SET output = ${output}
+        WHERE id = ${id} AND endpoint_id = ${endpointId} AND status = 'IN_PROGRESS' AND worker_id = ${workerId}
+        RETURNING id
+      ), noted AS (
+        INSERT INTO job_progress (job_id, at, output) SELECT id, ${now}, ${output} FROM progressed
+      )
+      SELECT EXISTS (SELECT 1 FROM progressed) AS progressed`;
+    return row!.progressed;
+  }
+
+  /** The job's run in progress, if it had one (a queued job has no worker), is recorded by the same statement. */
+  async end(id: string, status: "FAILED" | "CANCELLED" | "TIMED_OUT", error: string | null, now: number): Promise<JobRow | undefined> {
     const [row] = await this.sql<JobRow[]>`
-      UPDATE jobs SET status = ${status}, error = COALESCE(${error}, error), finished_at = ${now},
-        webhook_due_at = CASE WHEN webhook IS NOT NULL THEN ${now}::bigint END
-      WHERE id = ${id} AND status IN ('IN_QUEUE', 'IN_PROGRESS')
-      RETURNING ${this.columns}`;
+      WITH ended AS (
+        UPDATE jobs SET status = ${status}, error = COALESCE(${error}, error), finished_at = ${now},
+          webhook_due_at = CASE WHEN webhook IS NOT NULL THEN ${now}::bigint END
+        WHERE id = ${id} AND status IN ('IN_QUEUE', 'IN_PROGRESS')
+        RETURNING ${this.columns}
+      ), attempt AS (
+        INSERT INTO job_attempts (job_id, retry, attempt, worker_id, taken_at, ended_at, outcome, reason)
+        SELECT id, retries, attempts, worker_id, started_at, ${now}, ${ENDED_OUTCOME[status]}, error FROM ended WHERE worker_id IS NOT NULL
+      )
+      SELECT * FROM ended`;
     return row;
   }
 
-  async requeue(id: string): Promise<JobRow | undefined> {
+  /** The run's record comes from the row as it was, locked first: the requeue clears its worker and start. */
+  async requeue(id: string, reason: string, now: number): Promise<JobRow | undefined> {
     const [row] = await this.sql<JobRow[]>`
-      UPDATE jobs SET status = 'IN_QUEUE', worker_id = NULL, started_at = NULL, output = NULL
-      WHERE id = ${id} AND status = 'IN_PROGRESS'
-      RETURNING ${this.columns}`;
+      WITH running AS (
+        SELECT id, retries, attempts, worker_id, started_at FROM jobs WHERE id = ${id} AND status = 'IN_PROGRESS' FOR UPDATE
+      ), requeued AS (
+        UPDATE jobs SET status = 'IN_QUEUE', worker_id = NULL, started_at = NULL, output = NULL
+        WHERE id IN (SELECT id FROM running) AND status = 'IN_PROGRESS'
+        RETURNING ${this.columns}
+      ), attempt AS (
+        INSERT INTO job_attempts (job_id, retry, attempt, worker_id, taken_at, ended_at, outcome, reason)
+        SELECT id, retries, attempts, worker_id, started_at, ${now}, 'requeued', ${reason} FROM running
+        WHERE EXISTS (SELECT 1 FROM requeued)
+      )
+      SELECT * FROM requeued`;
     return row;
   }
 
@@ -189,10 +217,32 @@ export class PostgresJobStore implements JobStore {
     return new Map(rows.map((r) => [r.workerId, r.n]));
   }
 
-  async appendChunk(id: string, output: string): Promise<void> {
+  async appendChunk(id: string, output: string, now: number): Promise<void> {
     await this.sql`
-      INSERT INTO job_stream (job_id, seq, output)
-      SELECT ${id}, COALESCE(MAX(seq), 0) + 1, ${output} FROM job_stream WHERE job_id = ${id}`;
+      INSERT INTO job_stream (job_id, seq, output, at)
+      SELECT ${id}, COALESCE(MAX(seq), 0) + 1, ${output}, ${now} FROM job_stream WHERE job_id = ${id}`;
+  }
+
+  async history(jobId: string, limit: number, previewChars: number): Promise<JobHistory> {
+    const [row] = await this.sql<Array<Record<keyof JobHistory, unknown>>>`
+      SELECT
+        (SELECT COALESCE(json_agg(a ORDER BY retry, attempt), '[]') FROM job_attempts a WHERE job_id = ${jobId}) AS attempts,
+        (SELECT COALESCE(json_agg(p ORDER BY seq), '[]') FROM (
+          SELECT seq, at, left(output, ${previewChars}) AS preview, octet_length(output) AS bytes FROM job_progress
+          WHERE job_id = ${jobId} ORDER BY seq LIMIT ${limit}) p) AS progress,
+        (SELECT COUNT(*) FROM job_progress WHERE job_id = ${jobId}) AS "progressCount",
+        (SELECT COALESCE(json_agg(c ORDER BY seq), '[]') FROM (
+          SELECT seq, at, left(output, ${previewChars}) AS preview, octet_length(output) AS bytes FROM job_stream
+          WHERE job_id = ${jobId} ORDER BY seq LIMIT ${limit}) c) AS chunks,
+        (SELECT COUNT(*) FROM job_stream WHERE job_id = ${jobId}) AS "chunkCount"`;
+    const event = ({ at, preview, bytes }: JobEventRow) => ({ at, preview, bytes });
+    return {
+      attempts: row!.attempts as JobAttemptRow[],
+      progress: (row!.progress as JobEventRow[]).map(event),
+      progressCount: Number(row!.progressCount),
+      chunks: (row!.chunks as JobEventRow[]).map(event),
+      chunkCount: Number(row!.chunkCount),
+    };
   }
 
   async hasUnreadChunks(job: JobRow): Promise<boolean> {

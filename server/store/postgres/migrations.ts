@@ -226,4 +226,27 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX audit_log_target ON audit_log (target_id, seq);
   `,
+  // A job's timeline, as in SQLite. Progress updates are numbered by a sequence: runpod-python sends each from a
+  // thread of its own, so two of one job may be written at once.
+  `
+  CREATE TABLE job_attempts (
+    job_id    TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    retry     INTEGER NOT NULL,
+    attempt   INTEGER NOT NULL,
+    worker_id TEXT NOT NULL,
+    taken_at  BIGINT NOT NULL,
+    ended_at  BIGINT NOT NULL,
+    outcome   TEXT NOT NULL,
+    reason    TEXT,
+    PRIMARY KEY (job_id, retry, attempt)
+  );
+  CREATE TABLE job_progress (
+    seq    BIGSERIAL PRIMARY KEY,
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    at     BIGINT NOT NULL,
+    output TEXT NOT NULL
+  );
+  CREATE INDEX job_progress_job ON job_progress (job_id, seq);
+  ALTER TABLE job_stream ADD COLUMN at BIGINT;
+  `,
 ];

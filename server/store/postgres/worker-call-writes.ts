@@ -1,12 +1,12 @@
 import type { FinishCall, WorkerCallWrites } from "../../jobs/stores";
-import type { JobRow } from "../../jobs/model";
+import { ENDED_OUTCOME, type JobRow } from "../../jobs/model";
 import { JOB_COLUMNS } from "./jobs";
 import type { Sql } from "./database";
 import type { GroupCommit } from "./group-commit";
 
 /**
- * The worker API's hot path in PostgreSQL: a take (with its look for undelivered jobs) or a result and the worker's
- * call record in one statement (a data-modifying CTE), so each costs one round trip and one commit rather than two, and under load it shares that
+ * The worker API's hot path in PostgreSQL: a take (with its look for undelivered jobs) or a result (with its run's
+ * record, server/jobs/timeline.ts) and the worker's call record in one statement (a data-modifying CTE), so each costs one round trip and one commit rather than two, and under load it shares that
  * commit with the others arriving meanwhile (GroupCommit).
  */
 export class PostgresWorkerCallWrites implements WorkerCallWrites {
@@ -54,6 +54,9 @@ export class PostgresWorkerCallWrites implements WorkerCallWrites {
           webhook_due_at = CASE WHEN webhook IS NOT NULL THEN ${now}::bigint END
         WHERE id = ${id} AND endpoint_id = ${endpointId} AND status = 'IN_PROGRESS' AND worker_id = ${workerId}
         RETURNING ${this.columns}
+      ), attempt AS (
+        INSERT INTO job_attempts (job_id, retry, attempt, worker_id, taken_at, ended_at, outcome, reason)
+        SELECT id, retries, attempts, worker_id, started_at, ${now}, ${ENDED_OUTCOME[status]}, error FROM finished
       )
       SELECT (SELECT row_to_json(finished) FROM finished) AS finished, EXISTS (SELECT 1 FROM job) AS known`);
     return { finished: row!.finished ?? undefined, known: row!.known };
