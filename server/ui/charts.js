@@ -66,6 +66,22 @@ function eventMarkers(events) {
   };
 }
 
+/**
+ * The latest values in words, what a screen reader (or a reader without the colours) gets: counts now; durations
+ * of the latest interval in which jobs ended.
+ */
+function latestText(chart, samples) {
+  if (samples.length === 0) return "no samples yet";
+  if (chart.unit) {
+    const last = samples.slice().reverse().find((s) => chart.series[0].value(s) !== null);
+    if (!last) return "no job ended in this window";
+    return `latest: ${chart.series.map((s) => `${s.label} ${millis(s.value(last))}`).join(", ")} at ${clock(new Date(last.t).toISOString())}`;
+  }
+  const now = samples[samples.length - 1];
+  const values = chart.series.map((s) => [s.label, s.value(now)]).filter(([, v]) => chart.name !== "workers" || v > 0);
+  return `now: ${values.map(([label, v]) => `${label} ${v}`).join(", ") || "none"}`;
+}
+
 export class EndpointCharts {
   constructor(container) {
     this.container = container;
@@ -116,12 +132,7 @@ export class EndpointCharts {
       } else {
         this.plots[i].plot.setData(data);
       }
-      const last = samples[samples.length - 1];
-      // The latest values in words: what a screen reader, or a reader without the colours, gets.
-      const latest = last ? chart.series.map((s) => [s.label, s.value(last)]).filter(([, v]) => chart.name !== "workers" || v > 0) : [];
-      figure.querySelector("[data-latest]").textContent = last
-        ? `now: ${latest.map(([label, v]) => `${label} ${v === null ? "–" : chart.unit ? millis(v) : v}`).join(", ") || "none"}`
-        : "no samples yet";
+      figure.querySelector("[data-latest]").textContent = latestText(chart, samples);
     });
     const list = this.container.querySelector("[data-events]");
     list.innerHTML = this.events.length > 0

@@ -25,15 +25,16 @@ const TEMPLATE = { name: "t", imageName: "berth/app:1", env: { HF_TOKEN: SECRET,
 const ENDPOINT = { name: "e", env: { OPENAI_KEY: ENDPOINT_SECRET }, secretEnvKeys: ["OPENAI_KEY"] };
 const SPEC_TABLES = ["templates", "endpoints", "endpoint_revisions"];
 
-/** Everything the store holds about resources, as text: on SQLite every file of the data directory, WAL included. */
+/** Everything the store holds about resources, as text: on SQLite every file of the data directory, WAL included (not the worker logs' folder). */
 async function atRest(cp: ControlPlaneProcess): Promise<string> {
   if (cp.database) {
     const rows = await Promise.all(SPEC_TABLES.map((table) => cp.query(`SELECT * FROM ${table}`)));
     return JSON.stringify(rows);
   }
   return fs
-    .readdirSync(cp.dataDir)
-    .map((name) => fs.readFileSync(path.join(cp.dataDir, name)).toString("latin1"))
+    .readdirSync(cp.dataDir, { withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => fs.readFileSync(path.join(cp.dataDir, entry.name)).toString("latin1"))
     .join("\n");
 }
 
