@@ -109,7 +109,7 @@ export class SqliteJobStore implements JobStore {
         SELECT @id, COALESCE(MAX(seq), 0) + 1, @output, @now FROM job_stream WHERE job_id = @id`),
       attempts: db.prepare("SELECT * FROM job_attempts WHERE job_id = ? ORDER BY retry, attempt"),
       progressEvents: db.prepare(`SELECT at, substr(output, 1, @chars) AS preview, length(CAST(output AS BLOB)) AS bytes
-        FROM job_progress WHERE job_id = @id ORDER BY seq LIMIT @limit`),
+        FROM job_progress WHERE job_id = @id ORDER BY at, seq LIMIT @limit`),
       progressCount: db.prepare("SELECT COUNT(*) AS n FROM job_progress WHERE job_id = ?"),
       chunkEvents: db.prepare(`SELECT at, substr(output, 1, @chars) AS preview, length(CAST(output AS BLOB)) AS bytes
         FROM job_stream WHERE job_id = @id ORDER BY seq LIMIT @limit`),

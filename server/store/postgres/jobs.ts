@@ -227,9 +227,11 @@ export class PostgresJobStore implements JobStore {
     const [row] = await this.sql<Array<Record<keyof JobHistory, unknown>>>`
       SELECT
         (SELECT COALESCE(json_agg(a ORDER BY retry, attempt), '[]') FROM job_attempts a WHERE job_id = ${jobId}) AS attempts,
-        (SELECT COALESCE(json_agg(p ORDER BY seq), '[]') FROM (
+        -- Updates arrive on concurrent requests (runpod-python posts each from a thread of its own), so a later
+        -- sequence number can carry an earlier arrival: the time orders them, the sequence breaks ties.
+        (SELECT COALESCE(json_agg(p ORDER BY at, seq), '[]') FROM (
           SELECT seq, at, left(output, ${previewChars}) AS preview, octet_length(output) AS bytes FROM job_progress
-          WHERE job_id = ${jobId} ORDER BY seq LIMIT ${limit}) p) AS progress,
+          WHERE job_id = ${jobId} ORDER BY at, seq LIMIT ${limit}) p) AS progress,
         (SELECT COUNT(*) FROM job_progress WHERE job_id = ${jobId}) AS "progressCount",
         (SELECT COALESCE(json_agg(c ORDER BY seq), '[]') FROM (
           SELECT seq, at, left(output, ${previewChars}) AS preview, octet_length(output) AS bytes FROM job_stream
