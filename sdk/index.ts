@@ -12,3 +12,15 @@ export {
   type NetworkVolumeArgs,
   type TemplateArgs,
 } from "./resources";
+export {
+  quickDeploy,
+  QuickDeploy,
+  QuickDeployOptionsError,
+  type QuickDeployArgs,
+  type QuickDeployPreset,
+  type VllmOptions,
+  type SglangOptions,
+  type FasterWhisperOptions,
+  type InfinityEmbeddingOptions,
+  type ComfyuiOptions,
+} from "./quick-deploy";
