@@ -5,6 +5,7 @@ import { installErrorHandler } from "./api/errors";
 import { adminRoutes } from "./api/admin-routes";
 import { metricsRoute, monitoringRoutes } from "./api/monitoring-routes";
 import { clientRoutes } from "./api/client-routes";
+import { openAiRoutes } from "./api/openai-routes";
 import { workerRoutes } from "./api/worker-routes";
 import { openApiRoutes } from "./api/openapi";
 import type { AppDeps } from "./api/deps";
@@ -49,6 +50,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   app.register(openApiRoutes);
   app.register(clientRoutes, { prefix: "/v2", ...deps });
+  app.register(openAiRoutes, { prefix: "/v2", ...deps });
   app.register(workerRoutes, { prefix: "/v2", ...deps });
   app.register(adminRoutes, { prefix: "/admin", ...deps });
   app.register(monitoringRoutes, { prefix: "/admin", ...deps });

@@ -13,6 +13,8 @@ PULUMI_HOME_DIR="$BERTH_CACHE/pulumi-v$PULUMI_VERSION"
 
 # The runpod Python package (client and worker SDK) the compatibility tests use; runpod-compat.md describes 1.12.0.
 RUNPOD_PYTHON_VERSION="1.12.0"
+# The official `openai` Python client, for the tests of the OpenAI-compatible route (test/compat/openai.test.ts).
+OPENAI_PYTHON_VERSION="3.51.0"
 
 # The container registry the test bed runs locally (testbed/registry.sh).
 REGISTRY_VERSION="v3.1.2"

@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
 # The real `runpod` Python package (client and worker SDK) from PyPI, in a virtual environment cached in
-# $BERTH_CACHE/python-runpod-<version>, and a base image with it for workers in pods (below). Prints
-# BERTH_PYTHON=<the environment's python> and BERTH_RUNPOD_PYTHON_IMAGE=<the image>.
+# $BERTH_CACHE/python-runpod-<version>, and a base image with it for workers in pods (below); the real `openai`
+# client in $BERTH_CACHE/python-openai-<version>. Prints BERTH_PYTHON=<the environment's python>,
+# BERTH_OPENAI_PYTHON=<the openai environment's python> and BERTH_RUNPOD_PYTHON_IMAGE=<the image>.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-venv="$BERTH_CACHE/python-runpod-$RUNPOD_PYTHON_VERSION"
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import runpod, sys; sys.exit(runpod.__version__ != '$RUNPOD_PYTHON_VERSION')" 2>/dev/null; then
-  log "runpod $RUNPOD_PYTHON_VERSION cached in $venv"
-else
-  command -v python3 >/dev/null || apt_install python3 python3-venv
-  log "installing runpod==$RUNPOD_PYTHON_VERSION from PyPI into $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "runpod==$RUNPOD_PYTHON_VERSION" >&2
-fi
+# A PyPI package at one version in a venv of its own, cached in $BERTH_CACHE/python-<package>-<version>: reused
+# while its python imports that very version, else made anew. Prints the venv's directory.
+cached_venv() {
+  local package="$1" version="$2"
+  local dir="$BERTH_CACHE/python-$package-$version"
+  if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c "import $package, sys; sys.exit($package.__version__ != '$version')" 2>/dev/null; then
+    log "$package $version cached in $dir"
+  else
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    log "installing $package==$version from PyPI into $dir"
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "$package==$version" >&2
+  fi
+  echo "$dir"
+}
+
+venv="$(cached_venv runpod "$RUNPOD_PYTHON_VERSION")"
 echo "BERTH_PYTHON=$venv/bin/python"
+# The real `openai` client beside it: the OpenAI-compatible route's tests run it as a user's app would
+# (test/fixtures/python-clients/openai_client.py).
+echo "BERTH_OPENAI_PYTHON=$(cached_venv openai "$OPENAI_PYTHON_VERSION")/bin/python"
 
 # runpod-python's base image, for workers on the real node (testbed/kubelet.sh): Debian's python3 (debootstrap
 # --include, its own cached tarball) and the same runpod package in /opt/runpod, installed by the pip above into a

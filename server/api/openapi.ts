@@ -34,6 +34,7 @@ import {
   streamReplySchema,
   waitQuerySchema,
 } from "./client-schemas";
+import { chatCompletionBodySchema, completionBodySchema, embeddingBodySchema, openAiErrorSchema, openAiWaitQuerySchema } from "./openai-schemas";
 import { batchQuerySchema, jobDoneBodySchema, jobsToStopSchema, pingQuerySchema, streamBodySchema, takeQuerySchema, workerJobSchema } from "./worker-schemas";
 import { auditLogSchema, auditQuerySchema, createdKeySchema, createKeyBodySchema, keyViewSchema } from "../resources/key-schemas";
 import { ruleFor } from "./route-access";
@@ -62,6 +63,9 @@ const REQUEST_SCHEMAS: Record<string, ZodType> = {
   NetworkVolumeInput: networkVolumeSpecSchema,
   NetworkVolumePatch: networkVolumeFields.partial(),
   RunRequest: runRequestSchema,
+  ChatCompletionRequest: chatCompletionBodySchema,
+  CompletionRequest: completionBodySchema,
+  EmbeddingRequest: embeddingBodySchema,
   KeyInput: createKeyBodySchema,
   JobDone: jobDoneBodySchema,
   StreamChunk: streamBodySchema,
@@ -93,6 +97,7 @@ const REPLY_SCHEMAS: Record<string, ZodType> = {
   CreatedApiKey: createdKeySchema,
   AuditLog: auditLogSchema,
   Error: errorReplySchema,
+  OpenAiError: openAiErrorSchema,
   LogLine: logLineSchema,
 };
 
@@ -114,11 +119,12 @@ export function buildOpenApiDocument(): Json {
     tags: [
       { name: "admin", description: "Templates, endpoints and network volumes (what the Pulumi provider calls)" },
       { name: "client", description: "RunPod's serverless client API" },
+      { name: "openai", description: "RunPod's OpenAI-compatible route: each request a job whose input is {openai_route, openai_input}, as worker-vllm reads it; errors in OpenAI's shape" },
       { name: "monitoring", description: "The workers view's data, server-sent events, recent jobs, usage and Prometheus metrics" },
       { name: "worker", description: "RunPod's worker protocol, as runpod-python speaks it; authorized by the endpoint's worker key" },
     ],
     security: [{ apiKey: [] }],
-    paths: withAccess({ ...adminPaths(), ...keyPaths(), ...monitoringPaths(), ...clientPaths(), ...workerPaths(), ...publicPaths() }),
+    paths: withAccess({ ...adminPaths(), ...keyPaths(), ...monitoringPaths(), ...clientPaths(), ...openAiPaths(), ...workerPaths(), ...publicPaths() }),
     components: {
       schemas: componentSchemas(),
       securitySchemes: {
@@ -197,7 +203,9 @@ function withAccess(paths: Json): Json {
       const operations = Object.entries(item as Json).map(([method, op]) => {
         const rule = ruleFor(method.toUpperCase(), route);
         if (!rule || typeof op !== "object") return [method, op];
-        const responses = { ...((op as Json).responses as Json), ...(rule.rate ? { "429": { $ref: "#/components/responses/RateLimited" } } : {}) };
+        const own = (op as Json).responses as Json;
+        // The OpenAI route documents its own 429, in OpenAI's shape.
+        const responses = { ...own, ...(rule.rate && !own["429"] ? { "429": { $ref: "#/components/responses/RateLimited" } } : {}) };
         return [method, { ...(op as Json), responses, "x-berth-access": rule.access }];
       });
       return [path, Object.fromEntries(operations)];
@@ -337,6 +345,50 @@ function clientPaths(): Json {
     "/v2/{endpointId}/retry/{jobId}": { parameters: job, post: op("queue a FAILED or TIMED_OUT job again", "RunReply") },
     "/v2/{endpointId}/purge-queue": { parameters: endpoint, post: op("remove every queued job", "PurgeReply") },
     "/v2/{endpointId}/health": { parameters: endpoint, get: op("job and worker counts", "HealthReply") },
+  };
+}
+
+/** RunPod's OpenAI-compatible route (server/api/openai-routes.ts): the worker's answer is the body, errors are OpenAI's. */
+function openAiPaths(): Json {
+  const error = (description: string) => ({ description, ...json(ref("OpenAiError")) });
+  const failures = {
+    "400": error("a bad body (`param` names the field), or the worker refused the request (its own status)"),
+    "401": error("missing, unknown, revoked or expired key"),
+    "403": error("the key lacks the endpoint"),
+    "404": error("no such endpoint"),
+    "429": error("over the key's rate limit for this endpoint (/runsync's group); Retry-After says when to send again"),
+    "502": error("the worker failed (its error message), or the job was cancelled"),
+    "504": error("no answer within `wait` ms (the job is cancelled), or the job ran past its execution timeout"),
+  };
+  const parameters = [parameter("endpointId"), ...queryParameters(openAiWaitQuerySchema)];
+  const answer = (summary: string, body?: string, streams = false) => ({
+    tags: ["openai"],
+    summary,
+    ...(body ? { requestBody: { required: true, ...json(ref(body)) } } : {}),
+    responses: {
+      "200": {
+        description: streams
+          ? "the worker's response object; with `stream: true`, text/event-stream: the job's stream chunks as they come, ending with `data: [DONE]`"
+          : "the worker's response object",
+        content: {
+          "application/json": { schema: { type: "object" } },
+          ...(streams ? { "text/event-stream": { schema: { type: "string" } } } : {}),
+        },
+      },
+      ...failures,
+    },
+  });
+  return {
+    "/v2/{endpointId}/openai/v1/chat/completions": {
+      parameters,
+      post: answer("a chat completion: a job with openai_route /v1/chat/completions", "ChatCompletionRequest", true),
+    },
+    "/v2/{endpointId}/openai/v1/completions": {
+      parameters,
+      post: answer("a completion: a job with openai_route /v1/completions", "CompletionRequest", true),
+    },
+    "/v2/{endpointId}/openai/v1/embeddings": { parameters, post: answer("embeddings: a job with openai_route /v1/embeddings", "EmbeddingRequest") },
+    "/v2/{endpointId}/openai/v1/models": { parameters, get: answer("the models the worker serves: a job with openai_route /v1/models") },
   };
 }
 

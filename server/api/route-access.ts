@@ -45,6 +45,11 @@ export const ROUTES: Readonly<Record<string, RouteRule>> = {
   "POST /v2/:endpointId/retry/:jobId": { access: "run", rate: "run" },
   "POST /v2/:endpointId/purge-queue": { access: "run", rate: "purgeQueue" },
   "GET /v2/:endpointId/health": { access: "run" },
+  // RunPod lists /openai/* with /runsync: the same limits.
+  "POST /v2/:endpointId/openai/v1/chat/completions": { access: "run", rate: "sync" },
+  "POST /v2/:endpointId/openai/v1/completions": { access: "run", rate: "sync" },
+  "POST /v2/:endpointId/openai/v1/embeddings": { access: "run", rate: "sync" },
+  "GET /v2/:endpointId/openai/v1/models": { access: "run", rate: "sync" },
 
   "GET /v2/:endpointId/job-take/:workerId": { access: "worker" },
   "GET /v2/:endpointId/job-take-batch/:workerId": { access: "worker" },

@@ -42,20 +42,21 @@ export async function ensureWorkerImage(engine = TestDockerEngine.fromEnv()): Pr
 }
 
 /**
- * Builds (once per content) a runpod-python worker image: test/fixtures/python-workers/worker.py on the test bed's
- * runpod-python base image (Debian's python3 and the runpod package from PyPI, testbed/python.sh). No step needs
- * the network.
+ * Builds (once per content) a runpod-python worker image: a handler of test/fixtures/python-workers (`script`,
+ * worker.py unless named, copied in as worker.py) on the test bed's runpod-python base image (Debian's python3 and
+ * the runpod package from PyPI, testbed/python.sh). No step needs the network.
  */
-export async function ensurePythonWorkerImage(engine = TestDockerEngine.fromEnv()): Promise<string> {
+export async function ensurePythonWorkerImage(engine = TestDockerEngine.fromEnv(), script = "worker.py"): Promise<string> {
   const baseImage = testbedEnv("BERTH_RUNPOD_PYTHON_IMAGE");
   const hash = crypto.createHash("sha256");
-  for (const file of ["worker.py", "Dockerfile"]) hash.update(fs.readFileSync(path.join(PYTHON_WORKERS, file)));
+  for (const file of [script, "Dockerfile"]) hash.update(fs.readFileSync(path.join(PYTHON_WORKERS, file)));
   hash.update(baseImage);
   const tag = `berth/test-python-worker:${hash.digest("hex").slice(0, 12)}`;
   if (!(await engine.imageExists(tag))) {
     const context = fs.mkdtempSync(path.join(os.tmpdir(), "berth-python-worker-"));
     try {
-      for (const file of ["worker.py", "Dockerfile"]) fs.copyFileSync(path.join(PYTHON_WORKERS, file), path.join(context, file));
+      fs.copyFileSync(path.join(PYTHON_WORKERS, script), path.join(context, "worker.py"));
+      fs.copyFileSync(path.join(PYTHON_WORKERS, "Dockerfile"), path.join(context, "Dockerfile"));
       await engine.buildImage({ contextDir: context, tag, buildArgs: { BASE_IMAGE: baseImage } });
     } finally {
       fs.rmSync(context, { recursive: true, force: true });
