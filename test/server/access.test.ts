@@ -270,6 +270,22 @@ describe("a revoke reaches every control plane within a second (postgres, two co
 });
 
 describe("the route table is the only way in", () => {
+  // The matrix above checks the server against the table; these pin the table's own rules, so that a route
+  // declared too open fails here rather than passing its own generated expectations.
+  test("every admin write needs an admin key, and so does the worker env, which hands out the worker key", () => {
+    for (const [route, rule] of Object.entries(ROUTES)) {
+      const [method, url] = route.split(" ") as [string, string];
+      if (url.startsWith("/admin/") && method !== "GET") assert.equal(rule.access, "admin", route);
+    }
+    assert.equal(ROUTES["GET /admin/endpoints/:id/worker-env"]!.access, "admin");
+  });
+
+  test("no client or worker route is public: each needs a key of its endpoint", () => {
+    for (const [route, rule] of Object.entries(ROUTES)) {
+      if (route.split(" ")[1]!.startsWith("/v2/")) assert.ok(rule.access === "run" || rule.access === "worker", `${route}: ${rule.access}`);
+    }
+  });
+
   test("a route without a rule cannot be registered", async () => {
     const app = Fastify();
     enforceAccess(app, {
