@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import type { Readable } from "node:stream";
 import axios, { type AxiosInstance, type AxiosResponse } from "axios";
 import { pack } from "tar-stream";
@@ -35,6 +36,33 @@ export interface HostConfig {
   Mounts?: { Type: "volume" | "bind"; Source: string; Target: string }[];
   RestartPolicy?: { Name: "no" | "always" | "unless-stopped" | "on-failure" };
   DeviceRequests?: { Driver: string; DeviceIDs: string[]; Capabilities: string[][] }[];
+}
+
+export interface BuildSpec {
+  /** Directory sent as the build context. */
+  contextDir: string;
+  tag: string;
+  dockerfile?: string;
+  buildArgs?: Record<string, string>;
+}
+
+/** The fields of `GET /info` that Berth reads. */
+export interface EngineInfo {
+  MemTotal: number;
+  /** Where the engine keeps images and containers, on its own host. */
+  DockerRootDir?: string;
+  /** The OCI runtimes it was configured with, by name ("runc", "nvidia", ...). */
+  Runtimes?: Record<string, unknown>;
+  /** Where it reads CDI device specs from (Engine 25+ with CDI enabled); absent or null otherwise. */
+  CDISpecDirs?: string[] | null;
+}
+
+/** The fields of `GET /version` that Berth reads. */
+export interface EngineVersion {
+  /** The engine's release, e.g. "27.3.1". */
+  Version: string;
+  /** The newest Engine API version it speaks, e.g. "1.47". */
+  ApiVersion: string;
 }
 
 /** A file (or, without content, a directory) written into a container by `writeFiles`, owned by root. */
@@ -97,8 +125,14 @@ export class DockerEngine {
     await this.call("GET /_ping", { method: "GET", url: "/_ping" });
   }
 
-  async info(): Promise<{ MemTotal: number }> {
-    return (await this.call("GET /info", { method: "GET", url: "/info" })).data;
+  /** `timeoutMs` bounds the wait for an engine that accepts the connection but does not answer (`berth doctor`). */
+  async info(timeoutMs?: number): Promise<EngineInfo> {
+    return (await this.call("GET /info", { method: "GET", url: "/info", timeout: timeoutMs })).data;
+  }
+
+  /** The engine's release and the newest Engine API version it speaks, which is the one Berth's unversioned calls get. */
+  async version(timeoutMs?: number): Promise<EngineVersion> {
+    return (await this.call("GET /version", { method: "GET", url: "/version", timeout: timeoutMs })).data;
   }
 
   async imageExists(image: string): Promise<boolean> {
@@ -125,6 +159,37 @@ export class DockerEngine {
       responseType: "text",
       timeout: idleTimeoutMs,
     });
+    throwStreamedError(this.host, call, res);
+  }
+
+  /**
+   * Builds an image with the engine's classic builder from a directory, streamed as a tar archive.
+   * The engine reports build failures inside a 200 response, one JSON message per line, so those are read too.
+   */
+  async buildImage(spec: BuildSpec): Promise<void> {
+    const tar = spawn("tar", ["-C", spec.contextDir, "-c", "."], { stdio: ["ignore", "pipe", "pipe"] });
+    let tarError = "";
+    tar.stderr.on("data", (chunk: Buffer) => (tarError += chunk.toString()));
+    const tarExit = new Promise<number | null>((resolve) => tar.on("close", resolve));
+
+    const call = `POST /build (${spec.tag})`;
+    const res = await this.call(call, {
+      method: "POST",
+      url: "/build",
+      params: {
+        t: spec.tag,
+        dockerfile: spec.dockerfile ?? "Dockerfile",
+        buildargs: JSON.stringify(spec.buildArgs ?? {}),
+        rm: 1,
+        forcerm: 1,
+      },
+      headers: { "Content-Type": "application/x-tar" },
+      data: tar.stdout,
+      responseType: "text",
+    });
+    if ((await tarExit) !== 0) {
+      throw new DockerEngineError(this.host, call, undefined, `tar of ${spec.contextDir} failed: ${tarError.trim()}`);
+    }
     throwStreamedError(this.host, call, res);
   }
 

@@ -13,8 +13,10 @@ import type { auditEntrySchema, keyViewSchema } from "./resources/key-schemas";
 import type { z } from "zod";
 import { timelineText } from "./job-timeline-output";
 import type { JobTimelineReply } from "./resources/job-timeline-schemas";
+import { buildControlPlaneImage, DEFAULT_BASE_IMAGE } from "./control-plane-image";
+import { version } from "../package.json";
 
-const program = new Command("berth").description("Serverless GPU endpoints on your own hardware");
+const program = new Command("berth").description("Serverless GPU endpoints on your own hardware").version(version);
 
 const configOption = (flag: string, field: string, description: string) =>
   new Option(flag, `${description} (env ${envName(field)})`);
@@ -255,6 +257,22 @@ adminCommand("usage")
       const note = report.unpriced.length > 0 ? `no price set (--gpu-prices) for: ${report.unpriced.join(", ")}\n` : "";
       return `${report.from} to ${report.to}\n` + table(["ENDPOINT", "TYPE", "GPU", "SECONDS", "GPU-SECONDS", "COST"], rows) + note;
     });
+  });
+
+program
+  .command("image")
+  .description("the control plane's container image")
+  .command("build")
+  .description("build the control plane's image on the local Docker engine (DOCKER_HOST) from this installed package")
+  .option("--tag <tag>", "the image's name and tag", `berth/control-plane:${version}`)
+  .option("--base <image>", "the Node 20 image to build FROM (the engine pulls it if it lacks it)", DEFAULT_BASE_IMAGE)
+  .action(async (options: { tag: string; base: string }) => {
+    const tag = await buildControlPlaneImage({
+      tag: options.tag,
+      baseImage: options.base,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    process.stdout.write(`${tag}\n`);
   });
 
 const keys = program.command("keys").description("API keys: admin (everything), read (reads and /metrics), run (named endpoints' client API)");

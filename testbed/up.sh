@@ -10,6 +10,8 @@
 #   9. Debian's Chromium for the workers page's browser tests (testbed/chromium.sh)
 #  10. Debian's PostgreSQL on 127.0.0.1 for the production store's tests (testbed/postgres.sh)
 #  11. Debian's HAProxy, for the tests of several control planes behind a load balancer (testbed/haproxy.sh)
+#  12. npm's cache filled with what an install of Berth's package resolves, for the offline install tests
+#      (testbed/npm-cache.sh)
 # `up.sh --demo` brings up only what the main job (scripts/demo.sh) uses: 1, 2, 3 and 5. The rest is for tests,
 # and a first demo on a fresh machine should not wait twenty minutes for a Kubernetes build it never uses.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -40,6 +42,7 @@ if $everything; then
   real_node="$(BERTH_REGISTRY_ADDR="${registry#BERTH_REGISTRY=}" timed bash "$BERTH_ROOT/testbed/kubelet.sh")"
   pulumi_kubernetes_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi-kubernetes.sh")"
   chromium="$(timed bash "$BERTH_ROOT/testbed/chromium.sh")"
+  timed bash "$BERTH_ROOT/testbed/npm-cache.sh"
 fi
 
 # npm ci only when package-lock.json changed since the last install into this clone.

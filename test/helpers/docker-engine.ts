@@ -1,52 +1,12 @@
-import { spawn } from "node:child_process";
-import { DockerEngine, DockerEngineError, splitImageReference, throwStreamedError, type ContainerSpec } from "../../docker-engine/engine";
+import { DockerEngine, splitImageReference, throwStreamedError, type ContainerSpec } from "../../docker-engine/engine";
 import type { ContainerOutput } from "../../docker-engine/log-stream";
 
-export interface BuildSpec {
-  /** Directory sent as the build context. */
-  contextDir: string;
-  tag: string;
-  dockerfile?: string;
-  buildArgs?: Record<string, string>;
-}
-
 /**
- * The Docker engine client with the calls only tests and benchmarks make: building, tagging, pushing and removing
+ * The Docker engine client with the calls only tests and benchmarks make: tagging, pushing and removing
  * images, killing a container, waiting for one, running one to completion, asking whether a volume exists. They
  * stay out of the production client, which keeps only what Berth itself calls.
  */
 export class TestDockerEngine extends DockerEngine {
-  /**
-   * Builds an image with the engine's classic builder from a directory, streamed as a tar archive.
-   * The engine reports build failures inside a 200 response, one JSON message per line, so those are read too.
-   */
-  async buildImage(spec: BuildSpec): Promise<void> {
-    const tar = spawn("tar", ["-C", spec.contextDir, "-c", "."], { stdio: ["ignore", "pipe", "pipe"] });
-    let tarError = "";
-    tar.stderr.on("data", (chunk: Buffer) => (tarError += chunk.toString()));
-    const tarExit = new Promise<number | null>((resolve) => tar.on("close", resolve));
-
-    const call = `POST /build (${spec.tag})`;
-    const res = await this.call(call, {
-      method: "POST",
-      url: "/build",
-      params: {
-        t: spec.tag,
-        dockerfile: spec.dockerfile ?? "Dockerfile",
-        buildargs: JSON.stringify(spec.buildArgs ?? {}),
-        rm: 1,
-        forcerm: 1,
-      },
-      headers: { "Content-Type": "application/x-tar" },
-      data: tar.stdout,
-      responseType: "text",
-    });
-    if ((await tarExit) !== 0) {
-      throw new DockerEngineError(this.host, call, undefined, `tar of ${spec.contextDir} failed: ${tarError.trim()}`);
-    }
-    throwStreamedError(this.host, call, res);
-  }
-
   /** Gives an image another name, e.g. a registry's, to push it there. */
   async tagImage(image: string, target: string): Promise<void> {
     const { name, tag } = splitImageReference(target);

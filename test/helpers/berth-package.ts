@@ -1,0 +1,71 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+export const REPO_ROOT = path.resolve(__dirname, "../..");
+const NPM_TIMEOUT_MS = 8 * 60_000;
+
+/**
+ * npm as a user runs it, but offline: testbed/npm-cache.sh filled its cache with what an install of Berth
+ * resolves, and the egress guard refuses the registry. better-sqlite3's install script would first try to
+ * download a prebuilt binary from GitHub; build-from-source skips that try and compiles against this Node's
+ * headers, as it does on any host the download cannot reach.
+ */
+export function npmEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    npm_config_offline: "true",
+    npm_config_build_from_source: "true",
+    npm_config_audit: "false",
+    npm_config_fund: "false",
+    npm_config_update_notifier: "false",
+    ...extra,
+  };
+}
+
+/** A new empty directory outside this checkout, so nothing in it can resolve a module from the checkout. */
+export function outsideDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `berth-${prefix}-`));
+  if (dir.startsWith(REPO_ROOT + path.sep)) throw new Error(`${dir} is inside the checkout`);
+  return dir;
+}
+
+let packed: Promise<string> | undefined;
+
+/** `npm pack` of this checkout (its prepare script builds dist/ first), once per test process: the tarball's path. */
+export function packBerth(): Promise<string> {
+  packed ??= (async () => {
+    const dir = outsideDir("pack");
+    const { stdout } = await run("npm", ["pack", "--pack-destination", dir, "--loglevel=error"], {
+      cwd: REPO_ROOT,
+      env: npmEnv(),
+      timeout: NPM_TIMEOUT_MS,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const tarball = path.join(dir, stdout.trim().split("\n").pop()!);
+    if (!fs.existsSync(tarball)) throw new Error(`npm pack printed ${stdout}, and no tarball is at ${tarball}`);
+    return tarball;
+  })();
+  return packed;
+}
+
+/** `npm <args>` in `cwd`, offline; fails with npm's own output. */
+export async function npm(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  try {
+    const { stdout } = await run("npm", [...args, "--loglevel=error"], { cwd, env: npmEnv(env), timeout: NPM_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  } catch (err) {
+    const failed = err as Error & { stdout?: string; stderr?: string };
+    throw new Error(`npm ${args.join(" ")} in ${cwd} failed: ${failed.message}\n${failed.stdout ?? ""}\n${failed.stderr ?? ""}`);
+  }
+}
+
+/** A new project directory outside the checkout, with a package.json, as `npm init -y` leaves it. */
+export async function emptyProject(prefix: string): Promise<string> {
+  const dir = outsideDir(prefix);
+  await npm(dir, ["init", "-y"]);
+  return dir;
+}
