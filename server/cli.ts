@@ -12,6 +12,7 @@ import type { UsageReport } from "./usage/report";
 import type { auditEntrySchema, keyViewSchema } from "./resources/key-schemas";
 import type { z } from "zod";
 import { timelineText } from "./job-timeline-output";
+import { addDoctorCommand } from "./doctor/command";
 import type { JobTimelineReply } from "./resources/job-timeline-schemas";
 import { buildControlPlaneImage, DEFAULT_BASE_IMAGE } from "./control-plane-image";
 import { version } from "../package.json";
@@ -370,6 +371,8 @@ async function printLogLines(options: AdminOptions, body: NodeJS.ReadableStream)
   }
   print(partial);
 }
+
+addDoctorCommand(program);
 
 program.parseAsync().catch((err: Error) => {
   process.stderr.write(`berth: ${err.message}\n`);

@@ -87,6 +87,11 @@ export function kubernetesProductLabel(type: GpuType): string {
   return type.smiName.trim().replace(/\s+/g, "-");
 }
 
+/** The GPU type a node's `nvidia.com/gpu.product` label names; undefined for a product Berth's table does not know. */
+export function gpuTypeOfProductLabel(product: string): GpuType | undefined {
+  return GPU_TYPES.find((type) => kubernetesProductLabel(type) === product);
+}
+
 const isPoolId = (id: string): id is GpuPoolId => GPU_POOLS.has(id as GpuPoolId);
 
 /** True for a known type id or pool id, with or without the leading `-` that excludes it. */

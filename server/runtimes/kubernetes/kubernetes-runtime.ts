@@ -1,7 +1,7 @@
 import type { V1Deployment, V1Node, V1Secret } from "@kubernetes/client-node";
 import type { FastifyBaseLogger } from "fastify";
 import type { JobService } from "../../jobs/service";
-import { GPU_TYPES, kubernetesProductLabel } from "../../resources/gpu-types";
+import { gpuTypeOfProductLabel } from "../../resources/gpu-types";
 import type { EndpointSpec } from "../../resources/schemas";
 import { desiredServing, idleWorkersToStop, queueCountCap, type ServingCounts } from "../../policy/autoscaler";
 import { rolloutBatchSize } from "../../policy/rollout";
@@ -324,13 +324,12 @@ export class KubernetesRuntime extends ReconcilingRuntime implements WorkerRunti
       this.gpuSummary = forbidden ? "not visible (no permission to list nodes)" : `unknown (${(err as Error).message})`;
       return;
     }
-    const typeOfProduct = new Map(GPU_TYPES.map((t) => [kubernetesProductLabel(t), t.id]));
     const totals = new Map<string, number>();
     for (const node of nodes) {
       const product = node.metadata?.labels?.[GPU_PRODUCT_LABEL];
       const count = Number(node.status?.allocatable?.[GPU_RESOURCE] ?? 0);
       if (!product || count === 0) continue;
-      const type = typeOfProduct.get(product) ?? product;
+      const type = gpuTypeOfProductLabel(product)?.id ?? product;
       this.nodeGpuType.set(node.metadata!.name!, type);
       totals.set(type, (totals.get(type) ?? 0) + count);
     }
