@@ -12,7 +12,7 @@ const CSS = "text/css; charset=utf-8";
 
 /**
  * The page's files. uPlot (the charts) is served as its package ships it: from node_modules in a checkout, from
- * beside the page's own files in the image (scripts/build-control-plane-image.sh copies it there).
+ * beside the page's own files in the bundle and the image (scripts/bundle-control-plane.ts copies it there).
  */
 export const UI_FILES: ReadonlyArray<{ name: string; type: string; vendored?: string }> = [
   { name: "index.html", type: "text/html; charset=utf-8" },

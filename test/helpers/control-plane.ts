@@ -24,6 +24,8 @@ export interface ControlPlaneOptions {
   database?: TestDatabase;
   /** The key of secret env values at rest; default SQLite's own in its data directory, or the database's (below). */
   secretsKeyFile?: string;
+  /** The `berth` CLI to run; default this checkout's bin/berth (an installed package's, to test the package). */
+  bin?: string;
 }
 
 export type StoreKind = "sqlite" | "postgres";
@@ -65,7 +67,7 @@ export class ControlPlaneProcess {
     };
     const child = spawn(
       process.execPath,
-      [BERTH_BIN, "server", "--port", String(options.port ?? 0), "--data-dir", dataDir, "--api-key", apiKey],
+      [options.bin ?? BERTH_BIN, "server", "--port", String(options.port ?? 0), "--data-dir", dataDir, "--api-key", apiKey],
       // No runtime unless a test asks for one: most tests run their workers as local processes. No drain delay at
       // SIGTERM either (no load balancer to tell), unless a test of draining asks for one.
       { env: { ...process.env, BERTH_RUNTIME: "none", BERTH_DRAIN_DELAY_MS: "0", ...storeEnv, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
