@@ -14,7 +14,7 @@ const SECRETS_KEY_FILE = "secrets.key";
 export interface KubernetesControlPlaneArgs {
   /** The namespace it is installed in and runs its workers in; created (and deleted) with it. */
   namespace: pulumi.Input<string>;
-  /** The control-plane image (scripts/build-control-plane-image.sh builds one), pushed where the cluster pulls from. */
+  /** The control-plane image (`berth image build` builds one), pushed where the cluster pulls from. */
   image: pulumi.Input<string>;
   /** Its API key; give it as a secret (`config.requireSecret`). Kept in a Kubernetes Secret. */
   apiKey: pulumi.Input<string>;

@@ -49,7 +49,7 @@ function secretKeysOf(env: Record<string, pulumi.Input<string>>): pulumi.Output<
 }
 
 export interface ControlPlaneArgs {
-  /** The control-plane image (scripts/build-control-plane-image.sh builds one), e.g. `berth/control-plane:0.1.0`. */
+  /** The control-plane image (`berth image build` builds one), e.g. `berth/control-plane:0.1.0`. */
   image: pulumi.Input<string>;
   /** Its API key; give it as a secret (`config.requireSecret`). At least 16 characters. */
   apiKey: pulumi.Input<string>;

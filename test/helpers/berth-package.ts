@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,10 +9,29 @@ export const REPO_ROOT = path.resolve(__dirname, "../..");
 const NPM_TIMEOUT_MS = 8 * 60_000;
 
 /**
+ * A PULUMI_HOME holding the test bed's Kubernetes provider plugin. @pulumi/kubernetes's install script runs
+ * `pulumi plugin install resource kubernetes <version>`, which would look the package up in Pulumi's registry and
+ * download the plugin; with the plugin already there and registry look-ups off (PULUMI_DISABLE_REGISTRY_RESOLVE),
+ * it finds it and asks nobody, as on an air-gapped host that installed the plugin from a file.
+ */
+export function pulumiHomeWithPlugins(home: string): string {
+  fs.mkdirSync(home, { recursive: true });
+  const version: string = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "node_modules/@pulumi/kubernetes/package.json"), "utf8")).version;
+  const binary = execFileSync("which", ["pulumi-resource-kubernetes"], { encoding: "utf8" }).trim();
+  execFileSync("pulumi", ["plugin", "install", "resource", "kubernetes", version, "--file", binary], {
+    env: { ...process.env, PULUMI_HOME: home },
+    stdio: "ignore",
+  });
+  return home;
+}
+
+let sharedPulumiHome: string | undefined;
+
+/**
  * npm as a user runs it, but offline: testbed/npm-cache.sh filled its cache with what an install of Berth
  * resolves, and the egress guard refuses the registry. better-sqlite3's install script would first try to
  * download a prebuilt binary from GitHub; build-from-source skips that try and compiles against this Node's
- * headers, as it does on any host the download cannot reach.
+ * headers, as it does on any host the download cannot reach. PULUMI_HOME: see pulumiHomeWithPlugins.
  */
 export function npmEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
@@ -22,6 +41,8 @@ export function npmEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     npm_config_audit: "false",
     npm_config_fund: "false",
     npm_config_update_notifier: "false",
+    PULUMI_DISABLE_REGISTRY_RESOLVE: "true",
+    PULUMI_HOME: extra.PULUMI_HOME ?? (sharedPulumiHome ??= pulumiHomeWithPlugins(outsideDir("pulumi-home"))),
     ...extra,
   };
 }
