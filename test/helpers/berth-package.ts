@@ -60,6 +60,7 @@ let packed: Promise<string> | undefined;
 export function packBerth(): Promise<string> {
   packed ??= (async () => {
     const dir = outsideDir("pack");
+    process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
     const { stdout } = await run("npm", ["pack", "--pack-destination", dir, "--loglevel=error"], {
       cwd: REPO_ROOT,
       env: npmEnv(),

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -97,6 +98,55 @@ func (h *nodeLanguageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not start node: %v", err)}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// InstallDependencies runs `npm install` in the program's directory, as Pulumi's own host does for a project without
+// a yarn or pnpm lockfile: `pulumi new` and `pulumi install` call it, and the CLI shows npm's output as it comes.
+func (h *nodeLanguageHost) InstallDependencies(
+	req *pulumirpc.InstallDependenciesRequest, server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
+) error {
+	dir := req.GetDirectory()
+	if info := req.GetInfo(); info != nil {
+		dir = info.GetProgramDirectory()
+	}
+	out := &installOutput{server: server}
+	cmd := exec.CommandContext(server.Context(), "npm", "install", "--loglevel=error")
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out.writer(false), out.writer(true)
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("npm install in %s: %w", dir, err)
+	}
+	return nil
+}
+
+// installOutput sends npm's stdout and stderr to the CLI; exec copies each from its own goroutine, and a gRPC
+// stream takes one Send at a time.
+type installOutput struct {
+	mu     sync.Mutex
+	server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse]
+}
+
+type installWriter struct {
+	out    *installOutput
+	stderr bool
+}
+
+func (o *installOutput) writer(stderr bool) installWriter {
+	return installWriter{out: o, stderr: stderr}
+}
+
+func (w installWriter) Write(p []byte) (int, error) {
+	chunk := append([]byte(nil), p...)
+	resp := &pulumirpc.InstallDependenciesResponse{Stdout: chunk}
+	if w.stderr {
+		resp = &pulumirpc.InstallDependenciesResponse{Stderr: chunk}
+	}
+	w.out.mu.Lock()
+	defer w.out.mu.Unlock()
+	if err := w.out.server.Send(resp); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 type nodeOptions struct {
