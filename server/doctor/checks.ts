@@ -36,7 +36,10 @@ export const DISK_WARN_BYTES = 20 * 1024 ** 3;
 /** Below this no worker image fits, nor the control plane's own. */
 export const DISK_FAIL_BYTES = 2 * 1024 ** 3;
 
-export const SIMULATED_GPUS_EXAMPLE = `berth server --simulated-gpus "NVIDIA GeForce RTX 4090=2"`;
+/** Both ways a control plane is started: by hand, and by the ControlPlane resource of a Pulumi program. */
+export const SIMULATED_GPUS_EXAMPLE =
+  `berth server --simulated-gpus "NVIDIA GeForce RTX 4090=2" (in a Pulumi program: ` +
+  `pulumi config set simulatedGpus "NVIDIA GeForce RTX 4090=2", the ControlPlane's simulatedGpus)`;
 
 const TOOLKIT_INSTALL =
   "install the NVIDIA Container Toolkit and restart Docker: sudo apt-get install -y nvidia-container-toolkit && " +

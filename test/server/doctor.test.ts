@@ -100,6 +100,7 @@ describe("berth doctor on this host", () => {
     const gpus = block(run, "GPUs");
     assert.match(gpus.headline, /^WARN\s+GPUs\s+no NVIDIA GPU found on this host/);
     assert.ok(gpus.lines.some((l) => l.includes(`fix: without GPUs, try Berth with simulated ones: ${SIMULATED_HINT}`)), gpus.lines.join("\n"));
+    assert.ok(gpus.lines.some((l) => l.includes('pulumi config set simulatedGpus "NVIDIA GeForce RTX 4090=2"')), "and the Pulumi program's way");
   });
 
   test("the Docker engine is OK, with its release and API version", () => {
