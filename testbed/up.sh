@@ -42,7 +42,6 @@ if $everything; then
   real_node="$(BERTH_REGISTRY_ADDR="${registry#BERTH_REGISTRY=}" timed bash "$BERTH_ROOT/testbed/kubelet.sh")"
   pulumi_kubernetes_bin="$(timed bash "$BERTH_ROOT/testbed/pulumi-kubernetes.sh")"
   chromium="$(timed bash "$BERTH_ROOT/testbed/chromium.sh")"
-  timed bash "$BERTH_ROOT/testbed/npm-cache.sh"
 fi
 
 # npm ci only when package-lock.json changed since the last install into this clone.
@@ -55,6 +54,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_hash" ]; then
 else
   log "npm dependencies up to date"
 fi
+if $everything; then timed bash "$BERTH_ROOT/testbed/npm-cache.sh"; fi
 
 echo "export DOCKER_HOST='$docker_host'"
 while IFS='=' read -r key value; do echo "export $key='$value'"; done <<<"$images"

@@ -29,15 +29,13 @@ let sharedPulumiHome: string | undefined;
 
 /**
  * npm as a user runs it, but offline: testbed/npm-cache.sh filled its cache with what an install of Berth
- * resolves, and the egress guard refuses the registry. better-sqlite3's install script would first try to
- * download a prebuilt binary from GitHub; build-from-source skips that try and compiles against this Node's
- * headers, as it does on any host the download cannot reach. PULUMI_HOME: see pulumiHomeWithPlugins.
+ * resolves, better-sqlite3's prebuilt binary included (its install script finds it there and asks GitHub
+ * nothing), and the egress guard refuses the registry. PULUMI_HOME: see pulumiHomeWithPlugins.
  */
 export function npmEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
     npm_config_offline: "true",
-    npm_config_build_from_source: "true",
     npm_config_audit: "false",
     npm_config_fund: "false",
     npm_config_update_notifier: "false",
