@@ -53,7 +53,11 @@ export async function buildControlPlaneImage(options: ControlPlaneImageOptions):
   }
 }
 
-function assembleContext(root: string, context: string): void {
+/**
+ * Lays the control plane out in `context` as the image (and the device check, bench/gpu-check) runs it: the bundle,
+ * the page's files and better-sqlite3 beside it.
+ */
+export function assembleContext(root: string, context: string): void {
   const bundle = path.join(root, "dist/control-plane");
   if (!fs.existsSync(path.join(bundle, "berth.js"))) {
     throw new Error(`the control plane's bundle is missing from ${bundle}: in a checkout, run \`npm run build\` first`);

@@ -8,14 +8,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out=.gpucheck
-mkdir -p "$out/node_modules/better-sqlite3/build/Release" "$out/ui"
+mkdir -p "$out"
 [ -f "$out/node.xz" ] || xz -T0 -6 -c "$(command -v node)" >"$out/node.xz"
+# The control plane as its image has it (server/control-plane-image.ts): the bundle, the page, better-sqlite3.
+node --import tsx scripts/bundle-control-plane.ts
+node --import tsx -e 'require("./server/control-plane-image").assembleContext(process.cwd(), process.argv[1])' "$out"
 bundle() { npx esbuild "$1" --bundle --platform=node --target=node20 --external:better-sqlite3 --outfile="$out/$2" --log-level=warning; }
-bundle server/cli.ts berth.js
 bundle bench/gpu-check/check.ts check.js
 bundle bench/gpu-check/worker.ts worker.js
-cp -r node_modules/better-sqlite3/package.json node_modules/better-sqlite3/lib "$out/node_modules/better-sqlite3/"
-cp node_modules/better-sqlite3/build/Release/better_sqlite3.node "$out/node_modules/better-sqlite3/build/Release/"
-cp -r node_modules/bindings node_modules/file-uri-to-path "$out/node_modules/"
-cp server/ui/index.html server/ui/app.js server/ui/style.css "$out/ui/"
 du -sh "$out"
