@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { endpointOptions, envOf, inputString, modelSizeOptions, parseOptions, templateOptions } from "./options";
+import { endpointOptions, inputString, modelSizeOptions, parseOptions, templateOptions } from "./options";
 import { buildPreset, type QuickDeployPreset } from "./preset";
 
 /** RunPod's ComfyUI worker (runpod-workers/worker-comfyui): one image per bundled model, `<version>-<variant>`. */
@@ -59,27 +59,19 @@ export function comfyui(options: ComfyuiOptions = {}): QuickDeployPreset {
     {
       kind: "comfyui",
       image: `runpod/worker-comfyui:${COMFYUI_VERSION}-${variant}`,
-      env: envOf({
-        COMFY_ORG_API_KEY: o.comfyOrgApiKey === undefined ? undefined : pulumi.secret(o.comfyOrgApiKey),
-        BUCKET_ENDPOINT_URL: o.s3?.endpointUrl,
-        BUCKET_ACCESS_KEY_ID: o.s3?.accessKeyId,
-        BUCKET_SECRET_ACCESS_KEY: o.s3 === undefined ? undefined : pulumi.secret(o.s3.secretAccessKey),
-        REFRESH_WORKER: o.refreshWorker,
-        COMFY_LOG_LEVEL: o.logLevel,
-      }),
+      env: {
+        COMFY_ORG_API_KEY: ["comfyOrgApiKey", o.comfyOrgApiKey === undefined ? undefined : pulumi.secret(o.comfyOrgApiKey)],
+        BUCKET_ENDPOINT_URL: ["s3", o.s3?.endpointUrl],
+        BUCKET_ACCESS_KEY_ID: ["s3", o.s3?.accessKeyId],
+        BUCKET_SECRET_ACCESS_KEY: ["s3", o.s3 === undefined ? undefined : pulumi.secret(o.s3.secretAccessKey)],
+        REFRESH_WORKER: ["refreshWorker", o.refreshWorker],
+        COMFY_LOG_LEVEL: ["logLevel", o.logLevel],
+      },
       containerDiskInGb: 20,
       defaultGpuTypeIds: VARIANT_POOLS[variant],
       idleTimeout: 30,
       memoryFraction: 1,
       openAi: false,
-      ownedEnv: {
-        COMFY_ORG_API_KEY: "comfyOrgApiKey",
-        BUCKET_ENDPOINT_URL: "s3",
-        BUCKET_ACCESS_KEY_ID: "s3",
-        BUCKET_SECRET_ACCESS_KEY: "s3",
-        REFRESH_WORKER: "refreshWorker",
-        COMFY_LOG_LEVEL: "logLevel",
-      },
     },
     o,
   );

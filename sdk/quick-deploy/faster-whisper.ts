@@ -26,7 +26,6 @@ export function fasterWhisper(options: FasterWhisperOptions = {}): QuickDeployPr
       idleTimeout: 10,
       memoryFraction: 1,
       openAi: false,
-      ownedEnv: {},
     },
     o,
   );

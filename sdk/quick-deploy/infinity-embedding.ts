@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { endpointOptions, envOf, inputString, modelId, modelSizeOptions, parseOptions, templateOptions } from "./options";
+import { endpointOptions, inputString, modelId, modelSizeOptions, parseOptions, templateOptions } from "./options";
 import { buildPreset, type QuickDeployPreset } from "./preset";
 
 /** RunPod's Infinity embeddings worker (runpod-workers/worker-infinity-embedding), pinned. */
@@ -51,14 +51,14 @@ export function infinityEmbedding(options: InfinityEmbeddingOptions): QuickDeplo
     {
       kind: "infinityEmbedding",
       image: INFINITY_EMBEDDING_IMAGE,
-      env: envOf({
-        MODEL_NAMES: list(o.models),
-        BATCH_SIZES: list(o.batchSizes),
-        BACKEND: o.backend,
-        DTYPES: list(o.dtypes),
-        RUNPOD_MAX_CONCURRENCY: o.maxConcurrency,
-        HF_TOKEN: o.hfToken === undefined ? undefined : pulumi.secret(o.hfToken),
-      }),
+      env: {
+        MODEL_NAMES: ["models", list(o.models)],
+        BATCH_SIZES: ["batchSizes", list(o.batchSizes)],
+        BACKEND: ["backend", o.backend],
+        DTYPES: ["dtypes", list(o.dtypes)],
+        RUNPOD_MAX_CONCURRENCY: ["maxConcurrency", o.maxConcurrency],
+        HF_TOKEN: ["hfToken", o.hfToken === undefined ? undefined : pulumi.secret(o.hfToken)],
+      },
       cacheEnv: (mountPath) => ({ HF_HOME: `${mountPath}/huggingface-cache` }),
       containerDiskInGb: 20,
       defaultGpuTypeIds: ["AMPERE_16", "ADA_24"],
@@ -66,15 +66,6 @@ export function infinityEmbedding(options: InfinityEmbeddingOptions): QuickDeplo
       defaultModelCacheGb: 20,
       memoryFraction: 1,
       openAi: true,
-      ownedEnv: {
-        MODEL_NAMES: "models",
-        BATCH_SIZES: "batchSizes",
-        BACKEND: "backend",
-        DTYPES: "dtypes",
-        RUNPOD_MAX_CONCURRENCY: "maxConcurrency",
-        HF_TOKEN: "hfToken",
-        HF_HOME: "modelCacheGb",
-      },
     },
     o,
   );

@@ -108,7 +108,10 @@ export function parseOptions<S extends z.ZodObject>(preset: string, schema: S, o
 }
 
 /** Env values a preset derives from its options: numbers and booleans as the images read them, absent ones left out. */
-export function envOf(entries: Record<string, string | number | boolean | pulumi.Input<string> | undefined>): Record<string, pulumi.Input<string>> {
+/** An env value as an option gives it: numbers and booleans are written as text, undefined leaves the key unset. */
+export type EnvValue = string | number | boolean | pulumi.Input<string> | undefined;
+
+export function envOf(entries: Record<string, EnvValue>): Record<string, pulumi.Input<string>> {
   const env: Record<string, pulumi.Input<string>> = {};
   for (const [key, value] of Object.entries(entries)) {
     if (value === undefined) continue;

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_VOLUME_MOUNT_PATH } from "../../server/resources/schemas";
 import type { EndpointArgs, TemplateArgs } from "../resources";
 import { checkFit, modelSize, recommendPools, type WeightsDtype } from "./model-fit";
-import { QuickDeployOptionsError, type EndpointOptions, type TemplateOptions } from "./options";
+import { envOf, QuickDeployOptionsError, type EndpointOptions, type EnvValue, type TemplateOptions } from "./options";
 
 export type PresetKind = "vllm" | "sglang" | "fasterWhisper" | "infinityEmbedding" | "comfyui";
 
@@ -26,9 +26,12 @@ export interface QuickDeployPreset {
 export interface PresetSpec {
   kind: PresetKind;
   image: string;
-  /** Env the preset sets from its own options; the user's `env` may not set these keys again. */
-  env: Record<string, pulumi.Input<string>>;
-  /** Env that only applies with a model cache volume (where the worker keeps its downloads). */
+  /**
+   * Env the preset sets from its own options: key -> [the option's name, its value] (unset while undefined). The
+   * user's `env` may not set these keys again; the message names the option to use instead.
+   */
+  env: Record<string, readonly [option: string, value: EnvValue]>;
+  /** Env that only applies with a model cache volume (where the worker keeps its downloads): owned by `modelCacheGb`. */
   cacheEnv?: (mountPath: string) => Record<string, pulumi.Input<string>>;
   containerDiskInGb: number;
   /** GPU pools when the model's size is unknown (or the preset has no model size). */
@@ -39,8 +42,6 @@ export interface PresetSpec {
   /** Share of GPU memory the engine uses (vLLM's gpu_memory_utilization); 1 for engines without one. */
   memoryFraction: number;
   openAi: boolean;
-  /** Env keys the preset reads from options, for the message when `env` repeats one: key -> option name. */
-  ownedEnv: Record<string, string>;
 }
 
 export interface CommonOptions extends EndpointOptions, TemplateOptions {
@@ -66,10 +67,13 @@ export function buildPreset(spec: PresetSpec, options: CommonOptions): QuickDepl
   if (options.dtype !== undefined && options.parameters === undefined) {
     throw fail("dtype", "sizes the model only with parameters; give parameters too, or modelSizeGb instead");
   }
+  const mountPath = DEFAULT_VOLUME_MOUNT_PATH;
+  const ownedEnv: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(spec.env).map(([key, [option]]) => [key, option])),
+    ...Object.fromEntries(Object.keys(spec.cacheEnv?.(mountPath) ?? {}).map((key) => [key, "modelCacheGb"])),
+  };
   for (const key of Object.keys(options.env ?? {})) {
-    if (key in spec.env || key in spec.ownedEnv) {
-      throw fail(`env.${key}`, `is set by the ${spec.kind} preset${spec.ownedEnv[key] ? ` from its ${spec.ownedEnv[key]} option; use that` : ""}`);
-    }
+    if (key in ownedEnv) throw fail(`env.${key}`, `is set by the ${spec.kind} preset from its ${ownedEnv[key]} option; use that`);
   }
 
   const gpuCount = options.gpuCount ?? 1;
@@ -87,8 +91,11 @@ export function buildPreset(spec: PresetSpec, options: CommonOptions): QuickDepl
 
   const modelCacheGb =
     options.modelCacheGb === false ? undefined : (options.modelCacheGb ?? (spec.defaultModelCacheGb === undefined ? undefined : cacheSizeFor(size?.weightsGb, spec.defaultModelCacheGb)));
-  const mountPath = DEFAULT_VOLUME_MOUNT_PATH;
-  const env = { ...spec.env, ...(modelCacheGb !== undefined && spec.cacheEnv ? spec.cacheEnv(mountPath) : {}), ...(options.env ?? {}) };
+  const env = {
+    ...envOf(Object.fromEntries(Object.entries(spec.env).map(([key, [, value]]) => [key, value]))),
+    ...(modelCacheGb !== undefined && spec.cacheEnv ? spec.cacheEnv(mountPath) : {}),
+    ...(options.env ?? {}),
+  };
 
   return {
     kind: spec.kind,

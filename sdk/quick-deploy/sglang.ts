@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { endpointOptions, envOf, inputString, modelId, modelSizeOptions, parseOptions, templateOptions } from "./options";
+import { endpointOptions, inputString, modelId, modelSizeOptions, parseOptions, templateOptions } from "./options";
 import { buildPreset, type QuickDeployPreset } from "./preset";
 
 /** RunPod's SGLang worker (runpod-workers/worker-sglang), pinned; `image` takes another tag. */
@@ -45,17 +45,17 @@ export function sglang(options: SglangOptions): QuickDeployPreset {
     {
       kind: "sglang",
       image: SGLANG_IMAGE,
-      env: envOf({
-        MODEL_NAME: o.model,
-        HF_TOKEN: o.hfToken === undefined ? undefined : pulumi.secret(o.hfToken),
-        CONTEXT_LENGTH: o.contextLength,
-        MEM_FRACTION_STATIC: o.memFractionStatic,
-        SERVED_MODEL_NAME: o.servedModelName,
-        QUANTIZATION: o.quantization,
-        TOOL_CALL_PARSER: o.toolCallParser,
-        TRUST_REMOTE_CODE: o.trustRemoteCode,
-        TENSOR_PARALLEL_SIZE: gpuCount > 1 ? gpuCount : undefined,
-      }),
+      env: {
+        MODEL_NAME: ["model", o.model],
+        HF_TOKEN: ["hfToken", o.hfToken === undefined ? undefined : pulumi.secret(o.hfToken)],
+        CONTEXT_LENGTH: ["contextLength", o.contextLength],
+        MEM_FRACTION_STATIC: ["memFractionStatic", o.memFractionStatic],
+        SERVED_MODEL_NAME: ["servedModelName", o.servedModelName],
+        QUANTIZATION: ["quantization", o.quantization],
+        TOOL_CALL_PARSER: ["toolCallParser", o.toolCallParser],
+        TRUST_REMOTE_CODE: ["trustRemoteCode", o.trustRemoteCode],
+        TENSOR_PARALLEL_SIZE: ["gpuCount", gpuCount > 1 ? gpuCount : undefined],
+      },
       // The image's build sets HF_HOME under BASE_PATH; named here so the cache follows the volume whatever the tag.
       cacheEnv: (mountPath) => ({ HF_HOME: `${mountPath}/huggingface-cache/hub` }),
       containerDiskInGb: 100,
@@ -64,18 +64,6 @@ export function sglang(options: SglangOptions): QuickDeployPreset {
       defaultModelCacheGb: 100,
       memoryFraction: o.memFractionStatic ?? SGLANG_MEMORY_FRACTION,
       openAi: true,
-      ownedEnv: {
-        MODEL_NAME: "model",
-        HF_TOKEN: "hfToken",
-        CONTEXT_LENGTH: "contextLength",
-        MEM_FRACTION_STATIC: "memFractionStatic",
-        SERVED_MODEL_NAME: "servedModelName",
-        QUANTIZATION: "quantization",
-        TOOL_CALL_PARSER: "toolCallParser",
-        TRUST_REMOTE_CODE: "trustRemoteCode",
-        TENSOR_PARALLEL_SIZE: "gpuCount",
-        HF_HOME: "modelCacheGb",
-      },
     },
     o,
   );

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { endpointOptions, envOf, inputString, modelId, modelSizeOptions, parseOptions, templateOptions } from "./options";
+import { endpointOptions, inputString, modelId, modelSizeOptions, parseOptions, templateOptions } from "./options";
 import { buildPreset, type QuickDeployPreset } from "./preset";
 
 /** RunPod's vLLM worker (runpod-workers/worker-vllm), pinned; `image` takes another tag. */
@@ -52,20 +52,20 @@ export function vllm(options: VllmOptions): QuickDeployPreset {
     {
       kind: "vllm",
       image: VLLM_IMAGE,
-      env: envOf({
-        MODEL_NAME: o.model,
-        MODEL_REVISION: o.revision,
-        HF_TOKEN: o.hfToken === undefined ? undefined : pulumi.secret(o.hfToken),
-        MAX_MODEL_LEN: o.maxModelLen,
-        GPU_MEMORY_UTILIZATION: o.gpuMemoryUtilization,
-        OPENAI_SERVED_MODEL_NAME_OVERRIDE: o.servedModelName,
-        MAX_CONCURRENCY: o.maxConcurrency,
-        QUANTIZATION: o.quantization,
-        TRUST_REMOTE_CODE: o.trustRemoteCode,
-        DTYPE: o.dtype && o.dtype in VLLM_DTYPE ? VLLM_DTYPE[o.dtype as keyof typeof VLLM_DTYPE] : undefined,
+      env: {
+        MODEL_NAME: ["model", o.model],
+        MODEL_REVISION: ["revision", o.revision],
+        HF_TOKEN: ["hfToken", o.hfToken === undefined ? undefined : pulumi.secret(o.hfToken)],
+        MAX_MODEL_LEN: ["maxModelLen", o.maxModelLen],
+        GPU_MEMORY_UTILIZATION: ["gpuMemoryUtilization", o.gpuMemoryUtilization],
+        OPENAI_SERVED_MODEL_NAME_OVERRIDE: ["servedModelName", o.servedModelName],
+        MAX_CONCURRENCY: ["maxConcurrency", o.maxConcurrency],
+        QUANTIZATION: ["quantization", o.quantization],
+        TRUST_REMOTE_CODE: ["trustRemoteCode", o.trustRemoteCode],
+        DTYPE: ["dtype", o.dtype && o.dtype in VLLM_DTYPE ? VLLM_DTYPE[o.dtype as keyof typeof VLLM_DTYPE] : undefined],
         // One worker's GPUs serve one model: vLLM splits it across them.
-        TENSOR_PARALLEL_SIZE: gpuCount > 1 ? gpuCount : undefined,
-      }),
+        TENSOR_PARALLEL_SIZE: ["gpuCount", gpuCount > 1 ? gpuCount : undefined],
+      },
       cacheEnv: (mountPath) => ({ BASE_PATH: mountPath }),
       // hub.json's 200 GB holds the model on container disk; with the cache volume far less would do, but a
       // user who turns the volume off still gets a disk that holds a large model.
@@ -75,20 +75,6 @@ export function vllm(options: VllmOptions): QuickDeployPreset {
       defaultModelCacheGb: 100,
       memoryFraction: o.gpuMemoryUtilization ?? VLLM_MEMORY_FRACTION,
       openAi: true,
-      ownedEnv: {
-        MODEL_NAME: "model",
-        MODEL_REVISION: "revision",
-        HF_TOKEN: "hfToken",
-        MAX_MODEL_LEN: "maxModelLen",
-        GPU_MEMORY_UTILIZATION: "gpuMemoryUtilization",
-        OPENAI_SERVED_MODEL_NAME_OVERRIDE: "servedModelName",
-        MAX_CONCURRENCY: "maxConcurrency",
-        QUANTIZATION: "quantization",
-        TRUST_REMOTE_CODE: "trustRemoteCode",
-        DTYPE: "dtype",
-        TENSOR_PARALLEL_SIZE: "gpuCount",
-        BASE_PATH: "modelCacheGb",
-      },
     },
     o,
   );

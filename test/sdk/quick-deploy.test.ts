@@ -122,6 +122,7 @@ describe("quick-deploy presets: bad options name the field and the rule", () => 
     refused(() => quickDeploy.vllm({ model: "org/m", modelSizeGb: 10, parameters: 5 }), /vllm: modelSizeGb: give either modelSizeGb or parameters/);
     refused(() => quickDeploy.vllm({ model: "org/m", dtype: "fp16" }), /vllm: dtype: sizes the model only with parameters/);
     refused(() => quickDeploy.vllm({ model: "org/m", env: { MAX_MODEL_LEN: "4096" } }), /vllm: env\.MAX_MODEL_LEN: is set by the vllm preset from its maxModelLen option; use that$/);
+    refused(() => quickDeploy.vllm({ model: "org/m", env: { BASE_PATH: "/models" } }), /vllm: env\.BASE_PATH: is set by the vllm preset from its modelCacheGb option; use that$/);
     refused(() => quickDeploy.infinityEmbedding({ models: ["a/b", "c/d"], batchSizes: [32] }), /infinityEmbedding: batchSizes: must give one value per model \(2 model\(s\), 1 value\(s\)\)$/);
   });
 });
