@@ -19,18 +19,21 @@ const DEFAULT_SYNC_WAIT_MS = 90_000;
 /** How long /stream holds a request for a new chunk: RunPod clients call it again at once. */
 const STREAM_WAIT_MS = 5_000;
 
+/** The request's endpoint id, for the client API's routes (the OpenAI route's too): 404 when no such endpoint exists. */
+export function existingEndpoint(resources: AppDeps["resources"], request: FastifyRequest): string {
+  const { endpointId } = parse(endpointParamsSchema, request.params, "params");
+  if (!resources.endpointExists(endpointId)) {
+    throw new ApiError(404, "endpoint_not_found", `endpoint ${endpointId} does not exist`);
+  }
+  return endpointId;
+}
+
 /** RunPod's client API: /v2/{endpointId}/run, runsync, status, status-sync, stream, cancel, retry, purge-queue, health. */
 export async function clientRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { jobs, resources } = deps;
   acceptAnyJson(app);
 
-  const endpointOf = (request: FastifyRequest) => {
-    const { endpointId } = parse(endpointParamsSchema, request.params, "params");
-    if (!resources.endpointExists(endpointId)) {
-      throw new ApiError(404, "endpoint_not_found", `endpoint ${endpointId} does not exist`);
-    }
-    return endpointId;
-  };
+  const endpointOf = (request: FastifyRequest) => existingEndpoint(resources, request);
   const jobOf = (request: FastifyRequest) => ({ ...parse(jobParamsSchema, request.params, "params"), endpointId: endpointOf(request) });
 
   app.post("/:endpointId/run", { bodyLimit: BODY_LIMITS.run }, async (request) => {

@@ -3,9 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodType } from "zod";
 import { isTerminal, type JobStatusBody } from "../jobs/model";
 import type { AppDeps } from "./deps";
-import { BODY_LIMITS } from "./client-routes";
-import { endpointParamsSchema } from "./client-schemas";
-import { ApiError } from "./errors";
+import { BODY_LIMITS, existingEndpoint } from "./client-routes";
 import { acceptAnyJson, clientGone, parse } from "./http";
 import { chatCompletionBodySchema, completionBodySchema, embeddingBodySchema, openAiWaitQuerySchema } from "./openai-schemas";
 import {
@@ -51,11 +49,7 @@ export async function openAiRoutes(app: FastifyInstance, deps: AppDeps): Promise
     }
   });
 
-  const endpointOf = (request: FastifyRequest) => {
-    const { endpointId } = parse(endpointParamsSchema, request.params, "params");
-    if (!resources.endpointExists(endpointId)) throw new ApiError(404, "endpoint_not_found", `endpoint ${endpointId} does not exist`);
-    return endpointId;
-  };
+  const endpointOf = (request: FastifyRequest) => existingEndpoint(resources, request);
   const waitOf = (request: FastifyRequest) => parse(openAiWaitQuerySchema, request.query, "query").wait ?? DEFAULT_WAIT_MS;
 
   const post = (path: string, schema: ZodType<Record<string, unknown>>) =>
