@@ -228,9 +228,13 @@ start() {
 }
 
 log "starting containerd for the real node (log: $dir/containerd.log)"
+# A containerd killed hard leaves its socket file behind, and a file is not a listener: the kubelet dialled such a
+# socket and exited ("connection refused"). Remove it, then wait until the CRI API itself answers.
+rm -f "$socket"
 start containerd containerd --config "$dir/containerd.toml"
-for _ in $(seq 1 50); do [ -S "$socket" ] && break; sleep 0.2; done
-[ -S "$socket" ] || { tail -n 20 "$dir/containerd.log" >&2; die "containerd did not open $socket"; }
+cri_ready() { "$bin/crictl" --runtime-endpoint "unix://$socket" --timeout 2s version >/dev/null 2>&1; }
+for _ in $(seq 1 50); do cri_ready && break; running containerd || break; sleep 0.2; done
+cri_ready || { tail -n 20 "$dir/containerd.log" >&2; die "containerd's CRI API did not answer at $socket"; }
 
 log "starting the kubelet of $NODE_NAME (log: $dir/kubelet.log)"
 start kubelet "$bin/kubelet" --config "$dir/kubelet.yaml" --kubeconfig "$kubeconfig" --cert-dir "$dir/kubelet-pki" \
