@@ -82,6 +82,9 @@ if running containerd && running kubelet && running kube-proxy && running fake-g
   exit 0
 fi
 stop_processes
+# A Node left by an earlier kubelet still reads Ready with its GPUs until its lease runs out: without it, "Ready"
+# below can only mean this kubelet registered and its device plugin reported.
+kube delete node "$NODE_NAME" --ignore-not-found >&2
 
 command -v containerd >/dev/null && command -v runc >/dev/null || apt_install containerd runc
 [ -x /usr/lib/cni/bridge ] || apt_install containernetworking-plugins
