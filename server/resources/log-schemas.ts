@@ -1,12 +1,10 @@
 import { z } from "zod";
-
-const DURATION = /^(\d+)(s|m|h|d)$/;
-const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+import { durationMs } from "./durations";
 
 /** `since`: a duration back from now (30s, 10m, 2h, 1d) or an ISO 8601 time; milliseconds since the epoch out. */
 export function sinceMs(text: string, now: number): number | undefined {
-  const duration = DURATION.exec(text);
-  if (duration) return now - Number(duration[1]) * UNIT_MS[duration[2] as keyof typeof UNIT_MS];
+  const back = durationMs(text);
+  if (back !== undefined) return now - back;
   if (!/^\d{4}-\d{2}-\d{2}(T|$)/.test(text)) return undefined;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? undefined : ms;

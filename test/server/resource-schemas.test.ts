@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { mergePatch } from "../../server/api/admin-routes";
 import { buildOpenApiDocument } from "../../server/api/openapi";
+import { durationMs } from "../../server/resources/durations";
+import { sinceMs } from "../../server/resources/log-schemas";
 import {
   SECRET_MASK,
   endpointSpecSchema,
@@ -168,6 +170,18 @@ describe("secrets", () => {
     });
     assert.deepEqual(restoreMaskedSecrets({ env: { TOKEN: "new" } }, stored), { env: { TOKEN: "new" } });
     assert.equal(restoreMaskedSecrets("not an object", stored), "not an object");
+  });
+});
+
+describe("durations (logs' since, keys' --expires)", () => {
+  test("seconds, minutes, hours and days; nothing else", () => {
+    assert.deepEqual(["30s", "10m", "2h", "1d"].map(durationMs), [30_000, 600_000, 7_200_000, 86_400_000]);
+    for (const text of ["", "10", "m", "1.5h", "-1m", "1w", "10 m", "2026-12-06"]) assert.equal(durationMs(text), undefined, text);
+  });
+  test("since: a duration back from now, or an ISO 8601 time", () => {
+    assert.equal(sinceMs("10m", 1_000_000), 400_000);
+    assert.equal(sinceMs("2026-12-06T00:00:00Z", 0), Date.UTC(2026, 11, 6));
+    assert.equal(sinceMs("yesterday", 0), undefined);
   });
 });
 
