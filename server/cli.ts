@@ -1,8 +1,8 @@
 import crypto from "node:crypto";
 import path from "node:path";
-import axios, { type AxiosResponse } from "axios";
+import type { AxiosResponse } from "axios";
 import { Command, Option } from "commander";
-import { caBundleAgent, describeCallError } from "./ca-bundle";
+import { callControlPlane, NoAnswerError } from "./control-plane-call";
 import { bytes, duration, ms, table } from "./cli-output";
 import { envName, loadServerConfig } from "./config";
 import type { EndpointOverview, JobSummary } from "./monitoring/overview";
@@ -14,6 +14,7 @@ import type { z } from "zod";
 import { timelineText } from "./job-timeline-output";
 import { addDoctorCommand } from "./doctor/command";
 import type { JobTimelineReply } from "./resources/job-timeline-schemas";
+import { durationMs } from "./resources/durations";
 import { buildControlPlaneImage, DEFAULT_BASE_IMAGE } from "./control-plane-image";
 import { version } from "../package.json";
 
@@ -129,20 +130,16 @@ async function adminResponse(
   request: { params?: Record<string, string | undefined>; body?: unknown; stream?: boolean },
 ): Promise<AxiosResponse> {
   if (!options.apiKey) throw new Error("an API key is needed: pass --api-key or set BERTH_API_KEY");
-  return axios
-    .request({
-      method,
-      url: `${options.url.replace(/\/+$/, "")}/admin${path}`,
-      headers: { Authorization: `Bearer ${options.apiKey}` },
-      params: request.params,
-      data: request.body,
-      validateStatus: () => true,
-      ...(request.stream && { responseType: "stream" as const }),
-      ...(options.caBundle && { httpsAgent: caBundleAgent(options.caBundle, "--ca-bundle / BERTH_CA_BUNDLE") }),
-    })
-    .catch((err: unknown) => {
-      throw new Error(`${options.url}: ${describeCallError(err, "--ca-bundle (or BERTH_CA_BUNDLE)")}`);
-    });
+  const config = {
+    method,
+    headers: { Authorization: `Bearer ${options.apiKey}` },
+    params: request.params,
+    data: request.body,
+    ...(request.stream && { responseType: "stream" as const }),
+  };
+  return callControlPlane(options, `/admin${path}`, config).catch((err: unknown) => {
+    throw err instanceof NoAnswerError ? new Error(`${options.url}: ${err.message}`) : err;
+  });
 }
 
 type KeyView = z.output<typeof keyViewSchema>;
@@ -150,12 +147,10 @@ type AuditEntryView = z.output<typeof auditEntrySchema>;
 
 const describeScope = (key: KeyView) => (key.scope === "run" ? `run: ${key.endpointIds.join(",")}` : key.scope);
 
-/** `--expires`: an ISO 8601 time, or a duration from now (90m, 12h, 30d). */
+/** `--expires`: an ISO 8601 time, or a duration from now (90m, 12h, 30d); anything else goes as is, for the API to name. */
 function expiryTime(text: string): string {
-  const duration = /^(\d+)([mhd])$/.exec(text);
-  if (!duration) return text;
-  const unitMs = { m: 60_000, h: 3_600_000, d: 86_400_000 }[duration[2] as "m" | "h" | "d"];
-  return new Date(Date.now() + Number(duration[1]) * unitMs).toISOString();
+  const fromNow = durationMs(text);
+  return fromNow === undefined ? text : new Date(Date.now() + fromNow).toISOString();
 }
 
 /** The top-level fields an admin write changed: what a reader of the log looks for first. */

@@ -1,13 +1,9 @@
-import type https from "node:https";
-import axios from "axios";
-import { caBundleAgent, describeCallError } from "../ca-bundle";
+import { callControlPlane, type ControlPlaneAddress } from "../control-plane-call";
 import type { ControlPlaneFacts } from "./facts";
 import { probe } from "./probe";
 
-export interface ControlPlaneTarget {
-  url: string;
+export interface ControlPlaneTarget extends ControlPlaneAddress {
   apiKey?: string;
-  caBundle?: string;
 }
 
 /**
@@ -15,16 +11,7 @@ export interface ControlPlaneTarget {
  * the cheapest read a `read` or `admin` key may make, server/api/route-access.ts)?
  */
 export async function probeControlPlane(target: ControlPlaneTarget, timeoutMs: number): Promise<ControlPlaneFacts> {
-  const base = target.url.replace(/\/+$/, "");
-  let httpsAgent: https.Agent | undefined;
-  const get = async (path: string, headers: Record<string, string> = {}) => {
-    if (target.caBundle) httpsAgent ??= caBundleAgent(target.caBundle, "--ca-bundle / BERTH_CA_BUNDLE");
-    return axios
-      .get(`${base}${path}`, { headers, timeout: timeoutMs, validateStatus: () => true, ...(httpsAgent && { httpsAgent }) })
-      .catch((err: unknown) => {
-        throw new Error(describeCallError(err, "--ca-bundle (or BERTH_CA_BUNDLE)"));
-      });
-  };
+  const get = (path: string, headers: Record<string, string> = {}) => callControlPlane(target, path, { headers, timeout: timeoutMs });
 
   const health = await probe(timeoutMs, async () => ({ status: (await get("/healthz")).status }));
   if (!health.ok || health.value.status !== 200 || !target.apiKey) return { url: target.url, health };
