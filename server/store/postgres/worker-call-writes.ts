@@ -6,14 +6,15 @@ import type { GroupCommit } from "./group-commit";
 
 /**
  * The worker API's hot path in PostgreSQL: a take (with its look for undelivered jobs) or a result (with its run's
- * record, server/jobs/timeline.ts) and the worker's call record in one statement (a data-modifying CTE), so each costs one round trip and one commit rather than two, and under load it shares that
- * commit with the others arriving meanwhile (GroupCommit).
+ * record, server/jobs/timeline.ts) and the worker's call record in one statement (a data-modifying CTE), so each
+ * costs one round trip and one commit rather than two, and under load it shares that commit with the others arriving
+ * meanwhile (GroupCommit).
  */
 export class PostgresWorkerCallWrites implements WorkerCallWrites {
   private readonly columns;
 
   constructor(
-    private readonly sql: Sql,
+    sql: Sql,
     private readonly group: GroupCommit,
   ) {
     this.columns = sql(JOB_COLUMNS);
