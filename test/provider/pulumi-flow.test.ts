@@ -95,6 +95,8 @@ describe("the Pulumi provider through the real CLI", () => {
     await secretsNowhere("the preview", preview.stdout);
 
     const outputs = await stackOutputs(dev);
+    // The rollout replaces the workers there when it starts: both of workersMin's, once they have started.
+    await runtime.until("both workers Idle", outputs.endpointId, (w) => (w.workers.filter((x) => x.state === "Idle").length === 2 ? true : undefined));
     const submitted: string[] = [];
     let loading = true;
     const load = (async () => {
