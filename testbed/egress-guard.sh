@@ -5,9 +5,11 @@
 #
 #   egress-guard.sh run -- CMD ARGS...   install the guard, run CMD under it, check, remove; exits 1 if CMD failed
 #                                        or anything tried to leave (scripts/test.sh runs the suite this way)
-#   egress-guard.sh check [--report F]   exit 1, printing each attempt, if anything tried to leave
+#   egress-guard.sh check [--report F] [--dns-log F]
+#                                        exit 1, printing each attempt, if anything tried to leave (--dns-log: a
+#                                        cluster DNS log to read whole, instead of the node's since the last run)
 #
-# Two layers, because neither sees everything:
+# Three layers, because none sees everything:
 #   1. connect-guard.so, LD_PRELOADed into every process CMD starts: connect/sendto/sendmsg to an address outside
 #      BERTH_EGRESS_ALLOW fail with ECONNREFUSED, and a line names the pid, executable, command line and address
 #      (in $BERTH_EGRESS_REPORT). Go binaries (pulumi, kubectl, dockerd) bypass libc, so:
@@ -18,6 +20,10 @@
 #      (berth-cni0). A new connection to a non-local address outside the bed's networks is logged (prefix
 #      "berth-egress SOURCE:") and rejected: TCP with a reset, anything else with an ICMP error, so the caller fails
 #      at once instead of waiting for a time-out.
+#   3. the real node's cluster DNS (testbed/kubernetes/k8s/cluster-dns): it answers a pod only for the cluster's
+#      Services and refuses any other name without forwarding it, logging "outside the cluster: NAME"; each such
+#      line written during the run fails it too. A name under .berth-egress-probe.invalid is its canary: logged
+#      apart ("probe, outside the cluster"), not counted.
 # berth-egress/probe is a canary group with the same rules whose attempts do not fail the run: the guard's own
 # test (test/testbed/egress-guard.test.ts) proves the iptables layer with it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,6 +33,9 @@ COUNTED_SOURCES=(suite bed container bridge)
 SOURCES=("${COUNTED_SOURCES[@]}" probe)
 CHAIN_PREFIX="BERTH-EGRESS"
 REPORT_DEFAULT="$BERTH_CACHE/egress-guard/report.log"
+CLUSTER_DNS_LOG="${BERTH_CLUSTER_DNS_LOG:-$BERTH_CACHE/node/cluster-dns.log}"
+# How far the cluster DNS's log went when the run began: check reads what came after.
+CLUSTER_DNS_MARK="$BERTH_CACHE/egress-guard/cluster-dns.mark"
 
 cgroup2_root() {
   local root
@@ -166,7 +175,7 @@ container_at() {
 }
 
 check() {
-  local report="$1" failed=0 source count line
+  local report="$1" dns_log="${2:-}" failed=0 source count line
   if [ -s "$report" ]; then
     failed=1
     log "processes of the test run tried to reach addresses off this machine (refused in the process):"
@@ -187,6 +196,17 @@ check() {
       printf '  %s%s\n' "$(sed 's/.*\(SRC=[^ ]*\) \(DST=[^ ]*\).*\(PROTO=[^ ]*\).*\(DPT=[^ ]*\).*/\1 \2 \3 \4/' <<<"$line")" "$from" >&2
     done < <(kernel_lines "$source" "$count")
   done
+  local lookups since=0
+  if [ -z "$dns_log" ]; then
+    dns_log="$CLUSTER_DNS_LOG"
+    since="$(cat "$CLUSTER_DNS_MARK" 2>/dev/null || echo 0)"
+  fi
+  lookups="$(tail -c "+$((since + 1))" "$dns_log" 2>/dev/null | grep "outside the cluster: " | grep -v "probe, outside the cluster: " || true)"
+  if [ -n "$lookups" ]; then
+    failed=1
+    log "pods looked up names outside the cluster (refused by the real node's cluster DNS):"
+    sed 's/^/  /' <<<"$lookups" >&2
+  fi
   if [ "$failed" != 0 ]; then
     log "error: the egress guard failed the run: see the attempts above"
     return 1
@@ -204,6 +224,7 @@ run() {
   preload="$(shim)"
   mkdir -p "$(dirname "$REPORT_DEFAULT")"
   : >"$REPORT_DEFAULT"
+  stat -c %s "$CLUSTER_DNS_LOG" 2>/dev/null >"$CLUSTER_DNS_MARK" || echo 0 >"$CLUSTER_DNS_MARK"
   # A subshell moved into the suite's group before it execs CMD: CMD and everything it starts stay in it.
   (
     echo "$BASHPID" >"$root/berth-egress/suite/cgroup.procs"
@@ -221,9 +242,16 @@ case "${1:-}" in
   run) shift && run "$@" ;;
   check)
     shift
-    report="$REPORT_DEFAULT"
-    [ "${1:-}" = "--report" ] && report="$2"
-    check "$report"
+    report="$REPORT_DEFAULT" dns_log=""
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --report) report="$2" ;;
+        --dns-log) dns_log="$2" ;;
+        *) die "usage: egress-guard.sh check [--report FILE] [--dns-log FILE]" ;;
+      esac
+      shift 2
+    done
+    check "$report" "$dns_log"
     ;;
-  *) die "usage: egress-guard.sh run -- CMD ARGS... | check [--report FILE]" ;;
+  *) die "usage: egress-guard.sh run -- CMD ARGS... | check [--report FILE] [--dns-log FILE]" ;;
 esac

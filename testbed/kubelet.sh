@@ -19,8 +19,12 @@
 #     NVIDIA_VISIBLE_DEVICES; the node is labelled nvidia.com/gpu.product=NVIDIA-L4 (a type no kwok node has, so a
 #     test picks the real node by GPU type) and berth.dev/node=real, and tainted nvidia.com/gpu=present:NoSchedule
 #     as cloud GPU pools are: only pods that tolerate it (Berth's workers) land there.
+#   - No CoreDNS (no Debian package): our own cluster DNS (kubernetes/k8s/cluster-dns) answers on 10.89.0.1:53 for
+#     <service>.<namespace>.svc.cluster.local from the API server, so a worker pod reaches a control plane in the
+#     cluster by its Service's name; it refuses every other name (never forwarded) and logs it for the egress guard.
 # Needs kubernetes.sh (whose kwokctl.yaml leaves this node to its kubelet) and registry.sh first.
-# Reused while its four processes run and the node is Ready. Prints BERTH_REAL_NODE=<node name>.
+# Reused while its five processes run and the node is Ready. Prints BERTH_REAL_NODE=<node name> and
+# BERTH_CLUSTER_DNS=<address:port> and BERTH_CLUSTER_DNS_LOG=<its log>.
 # `kubelet.sh stop` stops the node's processes and its pods' containers, and deletes the node.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -41,6 +45,7 @@ registry="${BERTH_REGISTRY_ADDR:-127.0.0.1:5000}"
 pause_image="$registry/berth/pause:1"
 
 kube() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+print_env() { printf 'BERTH_REAL_NODE=%s\nBERTH_CLUSTER_DNS=%s\nBERTH_CLUSTER_DNS_LOG=%s\n' "$NODE_NAME" "$NODE_IP:53" "$dir/cluster-dns.log"; }
 running() { [ -f "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
 ready() {
   [ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = "True" ]
@@ -48,7 +53,7 @@ ready() {
 
 stop_processes() {
   local name pid
-  for name in fake-gpu-plugin kube-proxy kubelet; do
+  for name in cluster-dns fake-gpu-plugin kube-proxy kubelet; do
     running "$name" && kill "$(cat "$run/$name.pid")"
   done
   # The pods' containers and sandboxes go with the node: a kubelet started later finds none of its old pods.
@@ -56,7 +61,7 @@ stop_processes() {
     "$bin/crictl" --runtime-endpoint "unix://$socket" rmp --all --force >/dev/null 2>&1 || true
     kill "$(cat "$run/containerd.pid")"
   fi
-  for name in fake-gpu-plugin kube-proxy kubelet containerd; do
+  for name in cluster-dns fake-gpu-plugin kube-proxy kubelet containerd; do
     [ -f "$run/$name.pid" ] || continue
     pid="$(cat "$run/$name.pid")"
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
@@ -76,9 +81,9 @@ fi
 [ -x "$bin/kubelet" ] && [ -x "$bin/kube-proxy" ] || die "no kubelet or kube-proxy in $bin: run testbed/kubernetes.sh first"
 [ -f "$kubeconfig" ] || die "no test cluster at $kubeconfig: run testbed/kubernetes.sh first"
 
-if running containerd && running kubelet && running kube-proxy && running fake-gpu-plugin && ready; then
+if running containerd && running kubelet && running kube-proxy && running fake-gpu-plugin && running cluster-dns && ready; then
   log "real node $NODE_NAME is Ready"
-  echo "BERTH_REAL_NODE=$NODE_NAME"
+  print_env
   exit 0
 fi
 stop_processes
@@ -110,15 +115,21 @@ if [ ! -f "$pause_stamp" ] || ! curl -fsS -o /dev/null "http://$registry/v2/bert
   touch "$pause_stamp"
 fi
 
-# The fake GPUs' device plugin, built from the module that builds the kubelet (it has the same API packages).
-plugin_source="$BERTH_ROOT/testbed/kubernetes/k8s/fake-gpu-plugin/main.go"
-plugin="$dir/fake-gpu-plugin-$(sha256sum "$plugin_source" | cut -c1-12)"
-if [ ! -x "$plugin" ]; then
-  command -v go >/dev/null || die "Go is needed to build the fake GPU device plugin; install Go 1.26 or newer"
-  log "building the fake GPU device plugin"
-  (cd "$BERTH_ROOT/testbed/kubernetes/k8s" && go build -trimpath -ldflags "-s -w" -o "$plugin.tmp" ./fake-gpu-plugin)
-  mv "$plugin.tmp" "$plugin"
-fi
+# The fake GPUs' device plugin and the cluster DNS, built from the module that builds the kubelet (it has the same
+# API packages); each binary's name carries the hash of its source.
+built_from_module() {
+  local name="$1" binary
+  binary="$dir/$name-$(sha256sum "$BERTH_ROOT/testbed/kubernetes/k8s/$name/main.go" | cut -c1-12)"
+  if [ ! -x "$binary" ]; then
+    command -v go >/dev/null || die "Go is needed to build $name; install Go 1.26 or newer"
+    log "building $name"
+    (cd "$BERTH_ROOT/testbed/kubernetes/k8s" && go build -trimpath -ldflags "-s -w" -o "$binary.tmp" "./$name")
+    mv "$binary.tmp" "$binary"
+  fi
+  echo "$binary"
+}
+plugin="$(built_from_module fake-gpu-plugin)"
+cluster_dns="$(built_from_module cluster-dns)"
 
 ip addr show dev lo | grep -q " $NODE_IP/" || ip addr add "$NODE_IP/32" dev lo
 
@@ -191,6 +202,8 @@ authentication:
     enabled: false
 authorization:
   mode: AlwaysAllow
+clusterDNS: [$NODE_IP]
+clusterDomain: cluster.local
 registerWithTaints:
   - key: nvidia.com/gpu
     value: present
@@ -243,6 +256,8 @@ log "starting the kubelet of $NODE_NAME (log: $dir/kubelet.log)"
 start kubelet "$bin/kubelet" --config "$dir/kubelet.yaml" --kubeconfig "$kubeconfig" --cert-dir "$dir/kubelet-pki" \
   --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" \
   --node-labels "berth.dev/node=real,nvidia.com/gpu.product=$GPU_PRODUCT,nvidia.com/gpu.count=$GPU_COUNT"
+log "starting the cluster DNS on $NODE_IP:53 (log: $dir/cluster-dns.log)"
+start cluster-dns "$cluster_dns" --listen "$NODE_IP:53" --kubeconfig "$kubeconfig"
 log "starting the fake GPU device plugin (log: $dir/fake-gpu-plugin.log)"
 start fake-gpu-plugin "$plugin" --count "$GPU_COUNT"
 log "starting kube-proxy (log: $dir/kube-proxy.log)"
@@ -264,4 +279,4 @@ if [ -z "$(kube get node "$NODE_NAME" -o jsonpath='{.spec.podCIDR}')" ]; then
   kube patch node "$NODE_NAME" -p "{\"spec\":{\"podCIDR\":\"$POD_CIDR\",\"podCIDRs\":[\"$POD_CIDR\"]}}" >&2
 fi
 log "real node $NODE_NAME is Ready with $GPU_COUNT fake $GPU_PRODUCT GPUs"
-echo "BERTH_REAL_NODE=$NODE_NAME"
+print_env

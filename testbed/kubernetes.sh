@@ -134,13 +134,17 @@ kube apply --server-side --force-conflicts --field-manager=berth-testbed -f "$ma
 kube apply --server-side --force-conflicts --field-manager=berth-testbed --subresource=status -l type=kwok \
   -f "$manifest" >&2
 
-# The volumes are Retain: a deleted claim leaves its volume Released. Clearing claimRef makes it Available again.
-released="$(kube get pv -o jsonpath='{range .items[*]}{.metadata.name} {.spec.storageClassName} {.status.phase}{"\n"}{end}' \
-  | awk '($2 == "berth-rwx" || $2 == "berth-local") && $3 == "Released" { print $1 }')"
-for pv in $released; do
+# The volumes are Retain: a deleted claim leaves its volume Released. Clearing claimRef makes it Available again;
+# a real node's volume (berth-local, a directory here) is emptied first, as a recycler would, so the next claim
+# starts from nothing (a control plane's store from an earlier run included).
+released="$(kube get pv -o jsonpath='{range .items[*]}{.metadata.name} {.spec.storageClassName} {.status.phase} {.spec.hostPath.path}{"\n"}{end}' \
+  | awk '($2 == "berth-rwx" || $2 == "berth-local") && $3 == "Released" { print $1, $2, $4 }')"
+while read -r pv class dir; do
+  [ -n "$pv" ] || continue
   log "making the released volume $pv available again"
+  if [ "$class" = berth-local ] && [ -d "$dir" ]; then find "$dir" -mindepth 1 -delete; fi
   kube patch pv "$pv" --type=json -p '[{"op": "remove", "path": "/spec/claimRef"}]' >&2
-done
+done <<<"$released"
 
 kube wait --for=condition=Ready node -l type=kwok --timeout=60s >&2
 gpus="$(kube get nodes -l type=kwok -o jsonpath='{range .items[*]}{.metadata.name}={.status.allocatable.nvidia\.com/gpu} {end}')"

@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { ControlPlaneProcess } from "../helpers/control-plane";
 import { apiClient, createEndpoint } from "../helpers/endpoint";
 import { testbedEnv } from "../helpers/env";
+import { testKubeConfig } from "../helpers/kube-runtime";
 import { WorkerProcess } from "../helpers/worker-process";
 
 const run = promisify(execFile);
@@ -40,6 +43,22 @@ try:
 except OSError as err:
     print("refused" if err.errno == 111 else f"other {err!r}")
 `;
+
+/** Asks a DNS server for each name's A record over UDP; prints "NAME rcode=N a=ADDRESS" ("-" without an answer). */
+function dnsQueries(host: string, port: number, names: string[]): string {
+  return `
+import socket, struct
+for name in ${JSON.stringify(names)}:
+    query = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0)
+    query += b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\\0" + struct.pack(">HH", 1, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(query, ("${host}", ${port}))
+        reply = s.recv(512)
+    answers = struct.unpack(">H", reply[6:8])[0]
+    print(f"{name} rcode={reply[3] & 15} a={'.'.join(map(str, reply[-4:])) if answers else '-'}")
+`;
+}
 
 /** Packets the probe chain has logged so far, over IPv4 and IPv6. */
 async function probeCount(): Promise<number> {
@@ -102,6 +121,33 @@ describe("the egress guard: nothing the suite starts reaches an address off this
     );
     assert.match(container, /Connection refused/);
     assert.equal(await probeCount(), before + 2);
+  });
+
+  test("the real node's cluster DNS answers for Services, refuses any other name without forwarding it, and a refused name fails the run", async () => {
+    const [host, port] = testbedEnv("BERTH_CLUSTER_DNS").split(":");
+    const canary = `canary-${crypto.randomBytes(4).toString("hex")}.berth-egress-probe.invalid`;
+    const service = "kubernetes.default.svc.cluster.local";
+    const asked = await python(dnsQueries(host!, Number(port), [canary, service, "no-such-service.default.svc.cluster.local"]), {
+      BERTH_EGRESS_REPORT: privateReport(),
+    });
+    const core = testKubeConfig().makeApiClient(CoreV1Api);
+    const clusterIp = (await core.readNamespacedService({ name: "kubernetes", namespace: "default" })).spec?.clusterIP;
+    assert.match(asked.out, new RegExp(`^${service} rcode=0 a=${clusterIp!.replace(/\./g, "\\.")}$`, "m"), asked.out);
+    assert.match(asked.out, /^no-such-service\.default\.svc\.cluster\.local rcode=3 a=-$/m, "NXDOMAIN for a Service that is not there");
+    assert.match(asked.out, new RegExp(`^${canary.replace(/\./g, "\\.")} rcode=5 a=-$`, "m"), "REFUSED for a name off the machine");
+    // The canary is logged apart, so this test's own look-up does not fail the run.
+    assert.ok(fs.readFileSync(testbedEnv("BERTH_CLUSTER_DNS_LOG"), "utf8").includes(`probe, outside the cluster: ${canary}.`));
+
+    const dnsLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "berth-egress-dns-")), "cluster-dns.log");
+    fs.writeFileSync(dnsLog, "2026/12/06 01:00:00 outside the cluster: pypi.org. (TypeA), refused\n");
+    const checked = await run("bash", [GUARD, "check", "--report", privateReport(), "--dns-log", dnsLog]).then(
+      () => assert.fail("the guard's check passed a run whose pod looked up pypi.org"),
+      (err: { code: number; stderr: string }) => err,
+    );
+    assert.equal(checked.code, 1);
+    assert.match(checked.stderr, /pods looked up names outside the cluster[\s\S]*pypi\.org\./);
+    fs.writeFileSync(dnsLog, `2026/12/06 01:00:00 probe, outside the cluster: ${canary}. (TypeA), refused\n`);
+    await run("bash", [GUARD, "check", "--report", privateReport(), "--dns-log", dnsLog]);
   });
 
   describe("runpod-python 1.12's start-up checks", () => {
