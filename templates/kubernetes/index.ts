@@ -4,12 +4,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Endpoint, Template } from "berth";
 import { KubernetesControlPlane } from "berth/kubernetes";
+import type { KubernetesControlPlaneArgs } from "berth/kubernetes";
 
 const config = new pulumi.Config();
 // `pulumi new` wrote the defaults below into the stack's config; these keep another stack working without them.
 const gpuTypeIds = (config.get("gpuTypeIds") ?? "ADA_24").split(",").map((id) => id.trim()).filter((id) => id !== "");
 
+// Where the control plane's pods run and what holds its store, for a cluster whose defaults do not fit (GPU nodes
+// only, all tainted; no default StorageClass): `pulumi config set --path controlPlane.storageClass fast-ssd`.
+type ControlPlaneOptions = Pick<KubernetesControlPlaneArgs, "nodeSelector" | "tolerations" | "storageClass" | "storageSize" | "storageAccessMode">;
+const controlPlaneOptions = config.getObject<ControlPlaneOptions>("controlPlane") ?? {};
+
 const controlPlane = new KubernetesControlPlane("berth", {
+  ...controlPlaneOptions,
   namespace: config.get("namespace") ?? "berth",
   image: config.get("controlPlaneImage") ?? "berth/control-plane:0.1.0",
   apiKey: config.requireSecret("apiKey"),

@@ -5,56 +5,18 @@
 // installs under a temporary prefix, the images build FROM the test bed's local bases, and the host has no GPUs,
 // so the stack declares a simulated one, as the README tells a GPU-less host to. Each step's time is reported.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import { promisify } from "node:util";
 import { LABELS } from "../../docker-engine/labels";
 import { npm, npmEnv, outsideDir, packBerth, pulumiHomeWithPlugins } from "../helpers/berth-package";
 import { TestDockerEngine } from "../helpers/docker-engine";
 import { testbedEnv } from "../helpers/env";
 import { freePort } from "../helpers/load-balancer";
+import { ReadmeSession } from "../helpers/readme-session";
 
-const exec = promisify(execFile);
 const PROJECT = "gpu-endpoints";
-const COMMAND_TIMEOUT_MS = 8 * 60_000;
-
-interface Step {
-  step: string;
-  seconds: number;
-}
-
-/** A shell-like session: one environment, commands run in a directory, each timed as a step of the README. */
-class Session {
-  readonly steps: Step[] = [];
-  constructor(readonly env: NodeJS.ProcessEnv) {}
-
-  async step<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    const result = await work();
-    this.steps.push({ step: name, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) });
-    return result;
-  }
-
-  async run(cwd: string, command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string; code: number }> {
-    try {
-      const { stdout, stderr } = await exec(command, args, { cwd, env: { ...this.env, ...extraEnv }, timeout: COMMAND_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
-      return { stdout, stderr, code: 0 };
-    } catch (err) {
-      const failed = err as Error & { stdout?: string; stderr?: string; code?: number | string };
-      if (typeof failed.code !== "number") throw err;
-      return { stdout: failed.stdout ?? "", stderr: failed.stderr ?? "", code: failed.code };
-    }
-  }
-
-  async mustRun(cwd: string, command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
-    const result = await this.run(cwd, command, args, extraEnv);
-    assert.equal(result.code, 0, `${command} ${args.join(" ")} exited with ${result.code}:\n${result.stdout}\n${result.stderr}`);
-    return result.stdout;
-  }
-}
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -64,7 +26,7 @@ after(async () => {
 test("the first hour on a GPU host: from an empty directory to a served job with the installed package alone", async (t) => {
   const home = outsideDir("first-hour");
   const globalPrefix = path.join(home, "global");
-  const session = new Session(
+  const session = new ReadmeSession(
     npmEnv({
       // `npm install -g` under a prefix of its own, whose bin/ comes first, as a user's global bin directory does.
       npm_config_prefix: globalPrefix,
@@ -146,7 +108,6 @@ test("the first hour on a GPU host: from an empty directory to a served job with
   await session.step("pulumi destroy", () => session.mustRun(project, "pulumi", ["destroy", "--yes", "--non-interactive"]));
   assert.deepEqual(await engine.listContainers({ [LABELS.controlPlane]: "pulumi-control-plane" }), []);
 
-  const table = session.steps.map((s) => `${s.step.padEnd(42)} ${s.seconds.toFixed(1).padStart(6)} s`).join("\n");
   // One line each in the runner's output, for the record (README "Your own GPU host" quotes them).
-  for (const line of `first hour, step by step:\n${table}`.split("\n")) t.diagnostic(line);
+  for (const line of session.table("first hour, step by step:")) t.diagnostic(line);
 });
