@@ -12,6 +12,7 @@ import { BerthDatabase } from "../../server/store/database";
 import { PostgresApiKeyRows } from "../../server/store/postgres/api-key-rows";
 import { PostgresDatabase } from "../../server/store/postgres/database";
 import { freshDatabase } from "../helpers/postgres";
+import { keySecret } from "../helpers/api-key";
 
 const T0 = 1_700_000_000_000;
 
@@ -55,7 +56,7 @@ for (const store of STORES) {
       assert.deepEqual(await keys.verify(app.key, T0 + 1), { ...app.record, lastUsedAt: null });
       assert.equal((await keys.verify(dash.key, T0 + 59_999))?.scope, "read");
       assert.equal(await keys.verify(dash.key, T0 + 60_000), undefined, "expired at expiresAt");
-      const secret = app.key.split("_")[2]!;
+      const secret = keySecret(app.key);
       assert.equal(await keys.verify(`bk_${app.record.id}_${secret.slice(0, -1)}${secret.endsWith("A") ? "B" : "A"}`, T0), undefined, "altered secret");
       assert.equal(await keys.verify(`bk_${dash.record.id}_${secret}`, T0), undefined, "another key's secret");
       for (const bad of ["", "bk_", "berth_x", `bk_${app.record.id}`, app.key + "x", "x".repeat(10_000)]) assert.equal(await keys.verify(bad, T0), undefined, bad.slice(0, 30));
