@@ -270,6 +270,7 @@ for _ in $(seq 1 120); do
 done
 ready || { tail -n 30 "$dir/kubelet.log" >&2; die "node $NODE_NAME did not become Ready within 120 s"; }
 running kube-proxy || { tail -n 30 "$dir/kube-proxy.log" >&2; die "kube-proxy exited"; }
+running cluster-dns || { tail -n 10 "$dir/cluster-dns.log" >&2; die "the cluster DNS exited (is something else on $NODE_IP:53?)"; }
 gpus() { kube get node "$NODE_NAME" -o jsonpath='{.status.allocatable.nvidia\.com/gpu}'; }
 for _ in $(seq 1 60); do [ "$(gpus)" = "$GPU_COUNT" ] && break; sleep 1; done
 [ "$(gpus)" = "$GPU_COUNT" ] || { tail -n 20 "$dir/fake-gpu-plugin.log" >&2; die "the node has $(gpus) allocatable GPUs, not $GPU_COUNT"; }
