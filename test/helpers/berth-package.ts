@@ -45,10 +45,15 @@ export function npmEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   };
 }
 
-/** A new empty directory outside this checkout, so nothing in it can resolve a module from the checkout. */
+/**
+ * A new empty directory outside this checkout, so nothing in it can resolve a module from the checkout. Removed
+ * when the test process exits: an installed project is most of a gigabyte, and runs left them behind until the
+ * disk was too full for runpod-python's own disk check.
+ */
 export function outsideDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `berth-${prefix}-`));
   if (dir.startsWith(REPO_ROOT + path.sep)) throw new Error(`${dir} is inside the checkout`);
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -58,7 +63,6 @@ let packed: Promise<string> | undefined;
 export function packBerth(): Promise<string> {
   packed ??= (async () => {
     const dir = outsideDir("pack");
-    process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
     const { stdout } = await run("npm", ["pack", "--pack-destination", dir, "--loglevel=error"], {
       cwd: REPO_ROOT,
       env: npmEnv(),

@@ -127,13 +127,16 @@ test("your cluster: from an empty directory to a job served by a worker pod, wit
   assert.match(preview, /berth:index:KubernetesControlPlane: \(create\)/);
   assert.match(preview, /nodeSelector\s*: \{\s*berth\.dev\/node: "real"/, "the config's nodeSelector reaches the control plane's pods");
   assert.match(preview, /storageClassName: "berth-local"/, "and its storage class the claim");
+  const core = testKubeConfig().makeApiClient(CoreV1Api);
+  // Cleanups run last first: destroy, then the namespace itself, should destroy have stopped at a resource it
+  // could not reach (the template, without the port-forward).
+  cleanups.push(() => core.deleteNamespace({ name: namespace }));
   cleanups.push(() => session.run(project, "pulumi", ["destroy", "--yes", "--non-interactive"]));
 
   // The README: the first `pulumi up` installs the control plane, then stops at the template while nothing answers.
   const first = await session.step("pulumi up (stops at the template)", () => session.run(project, "pulumi", ["up", "--yes", "--non-interactive"]));
   assert.notEqual(first.code, 0, "nothing answers at controlPlaneUrl yet");
   assert.match(first.stdout + first.stderr, new RegExp(`Berth control plane at http://127\\.0\\.0\\.1:${port} did not answer`));
-  const core = testKubeConfig().makeApiClient(CoreV1Api);
   const pods = await core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/name=berth-control-plane" });
   assert.deepEqual(
     pods.items.map((pod) => pod.spec?.nodeName),

@@ -171,7 +171,10 @@ describe("the egress guard: nothing the suite starts reaches an address off this
       assert.equal(env.RUNPOD_SKIP_AUTO_SYSTEM_CHECKS, "false", "the template's value wins over Berth's default");
 
       const report = privateReport();
-      const worker = WorkerProcess.python("worker.py", { ...env, BERTH_EGRESS_REPORT: report }, "py-checks-on");
+      // Its memory and disk checks come first and would end it the same way on a busy or full machine: off, so
+      // the network check is the one that runs.
+      const checks = { RUNPOD_MIN_MEMORY_GB: "0", RUNPOD_MIN_DISK_PERCENT: "0" };
+      const worker = WorkerProcess.python("worker.py", { ...env, ...checks, BERTH_EGRESS_REPORT: report }, "py-checks-on");
       workers.push(worker);
       const exited = await worker.exited;
       assert.equal(exited.code, 1, worker.lines.join("\n"));
