@@ -45,8 +45,6 @@ describe("three control planes behind a load balancer, the leader and then a fol
   before(async () => {
     db = await freshDatabase("failover");
     const lbPort = await freePort();
-    const ports: number[] = [];
-    for (let i = 0; i < REPLICAS; i++) ports.push(await freePort());
     const apiKey = "failover-" + "k".repeat(24);
     const env = {
       ...FAST_FLEET,
@@ -57,8 +55,10 @@ describe("three control planes behind a load balancer, the leader and then a fol
       BERTH_LEASE_TTL_MS: "3000",
       BERTH_LEASE_RENEW_MS: "1000",
     };
-    for (const port of ports) planes.push(await ControlPlaneProcess.start({ database: db, apiKey, port, env }));
-    lb = await LoadBalancer.start(ports.map((port, i) => ({ name: `cp${i}`, port })), lbPort);
+    // Each takes the port the kernel gives it, and the load balancer the ports they took: a port picked beforehand
+    // can be taken by another socket before the server binds it (EADDRINUSE, seen in CI).
+    for (let i = 0; i < REPLICAS; i++) planes.push(await ControlPlaneProcess.start({ database: db, apiKey, env }));
+    lb = await LoadBalancer.start(planes.map((cp, i) => ({ name: `cp${i}`, port: Number(new URL(cp.url).port) })), lbPort);
     api = { url: lb.url, apiKey };
     await eventually("a leader", () => leaderNow(), 10_000);
     controlPlaneId = String((await planes[0]!.query("SELECT value FROM settings WHERE name = 'control-plane-id'"))[0]?.value ?? "");
